@@ -1,0 +1,3 @@
+from check_pop3_ipmon.plugin import main
+
+main()

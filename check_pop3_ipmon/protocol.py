@@ -1,0 +1,64 @@
+"""POP3 response lines (RFC 1939, RFC 2449 response codes), parsed strictly.
+
+Server bytes are hostile: nothing here trusts their encoding, length or
+content, and everything meant for a status line goes through `sanitise`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+OK = "+OK"
+ERR = "-ERR"
+
+# RFC 2449 section 8: "[" resp-code "]" at the start of the text.
+_RESP_CODE = re.compile(r"\[([A-Za-z0-9/_-]+(?: [^\]]*)?)\]")
+# Control characters (C0, DEL, C1) and the perfdata separator break status lines.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f|]")
+BANNER_WIDTH = 80
+
+
+@dataclass(frozen=True)
+class Response:
+    status: str  # "+OK", "-ERR", or "" for anything that is not POP3
+    text: str  # what follows the status indicator, decoded but not sanitised
+    code: Optional[str]  # RFC 2449 response code without brackets, if any
+    line: str  # the whole line, decoded but not sanitised
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def err(self) -> bool:
+        return self.status == ERR
+
+
+def decode(raw: bytes) -> str:
+    """Bytes from the wire as text; invalid UTF-8 must not raise."""
+    return raw.decode("utf-8", errors="replace")
+
+
+def parse_status_line(raw: bytes) -> Response:
+    """Parse one response line (without its line ending).
+
+    Status indicators are upper case and end at a space or the end of the
+    line: "+ok" and "+OKLAHOMA" are not POP3.
+    """
+    line = decode(raw)
+    for status in (OK, ERR):
+        if line == status or line.startswith(status + " "):
+            text = line[len(status) + 1 :]
+            match = _RESP_CODE.match(text)
+            return Response(status, text, match.group(1) if match else None, line)
+    return Response("", line, None, line)
+
+
+def sanitise(text: str, width: int = BANNER_WIDTH) -> str:
+    """Make server text safe for a plugin status line: one line, no `|`, short."""
+    clean = " ".join(_UNPRINTABLE.sub(" ", text).split())
+    if len(clean) > width:
+        clean = clean[: width - 3].rstrip() + "..."
+    return clean

@@ -1,0 +1,289 @@
+"""The POP3 test itself: resolve, connect, TLS, greeting, QUIT; with timings.
+
+Knows nothing of nagiosplugin: it returns a ProbeResult and the plugin glue
+decides what state that is. Every failure a server can cause ends up as a
+`Failure` in the result, never as an exception to the caller.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from check_pop3_ipmon.connection import Connection, ConnectionClosed, LineTooLong, connect
+from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
+from check_pop3_ipmon.protocol import Response, parse_status_line, sanitise
+
+if TYPE_CHECKING:
+    from check_pop3_ipmon.tls import TLSInfo
+
+TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT = "none", "starttls", "implicit"
+CAPA_MAX_LINES = 200
+RESPONSE_LIMIT = 4096
+
+# Failure kinds: the glue maps each to a state (some are configurable).
+RESOLVE = "resolve"
+REFUSED = "refused"
+TIMEOUT = "timeout"
+CONNECT = "connect"
+TLS_VERIFY = "tls-verify"
+TLS_ERROR = "tls"
+NO_STLS = "no-stls"
+CLOSED = "closed"
+TOO_LONG = "too-long"
+ERR_GREETING = "err"
+NOT_POP3 = "not-pop3"
+
+# What each phase is called in "no ... within 10s".
+_WAITING_FOR = {
+    "resolve": "DNS answer",
+    "connect": "connection",
+    "tls": "TLS handshake",
+    "greeting": "greeting",
+    "capa": "CAPA reply",
+    "stls": "STLS reply",
+    "quit": "QUIT reply",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    timeout: float
+    family: int = socket.AF_UNSPEC
+    tls: str = TLS_NONE
+    sni: Optional[str] = None
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    tls_min_version: Optional[str] = None
+    max_greeting: int = RESPONSE_LIMIT
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    message: str
+
+
+@dataclass
+class ProbeResult:
+    settings: Settings
+    address: Optional[str] = None  # "127.0.0.1:110" or "[::1]:110" once resolved
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    total: float = 0.0
+    greeting_at: Optional[float] = None  # seconds from start to the greeting
+    greeting: Optional[Response] = None
+    failure: Optional[Failure] = None
+    quit_problem: Optional[str] = None
+    tls: Optional[TLSInfo] = None
+    capa: Optional[list[str]] = None
+    transcript: list[str] = field(default_factory=list)
+
+
+def _format_address(sockaddr: tuple[Any, ...]) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_literal(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def resolve(host: str, port: int, family: int, deadline: Deadline) -> list[tuple[Any, ...]]:
+    """getaddrinfo() bounded by the deadline.
+
+    getaddrinfo() cannot be interrupted, so a slow resolver runs in a daemon
+    thread that we stop waiting for; the process exits without it.
+    """
+
+    def lookup() -> list[tuple[Any, ...]]:
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+    if _is_literal(host):
+        return lookup()
+    answer: list[Any] = []
+
+    def run() -> None:
+        try:
+            answer.append(lookup())
+        except (OSError, UnicodeError) as exc:
+            answer.append(exc)
+
+    worker = threading.Thread(target=run, name="resolve", daemon=True)
+    worker.start()
+    worker.join(deadline.check("resolve"))
+    if not answer:
+        raise DeadlineExpired("resolve")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    found: list[tuple[Any, ...]] = answer[0]
+    return found
+
+
+class _Session:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.deadline = Deadline(settings.timeout)
+        self.result = ProbeResult(settings)
+        self._mark = self.deadline.start
+        self.phase = "resolve"
+
+    def _lap(self, done: str, next_phase: str) -> None:
+        now = time.monotonic()
+        self.result.timings[done] = now - self._mark
+        self._mark = now
+        self.phase = next_phase
+
+    def run(self) -> ProbeResult:
+        conn: Optional[Connection] = None
+        try:
+            conn = self._connect()
+            if self.settings.tls == TLS_IMPLICIT:
+                self._tls(conn)
+            self._greeting(conn)
+            if self.settings.tls == TLS_STARTTLS:
+                self._starttls(conn)
+            self._quit(conn)
+        except _Stop:
+            pass
+        except DeadlineExpired as exc:
+            waiting_for = _WAITING_FOR.get(exc.phase, exc.phase)
+            self._fail(TIMEOUT, f"no {waiting_for} within {self.settings.timeout:g}s")
+        except OSError as exc:
+            # Whatever the network does mid-session (unreachable, TLS record
+            # errors): a finding about the service, not a crash.
+            self._fail(CLOSED, f"connection failed during {self.phase}: {exc.strerror or exc}")
+        finally:
+            if conn is not None:
+                conn.close()
+            self.result.total = self.deadline.elapsed()
+        return self.result
+
+    def _fail(self, kind: str, message: str) -> None:
+        if self.result.failure is None:
+            self.result.failure = Failure(kind, message)
+
+    def _stop(self, kind: str, message: str) -> _Stop:
+        self._fail(kind, message)
+        return _Stop()
+
+    def _connect(self) -> Connection:
+        s = self.settings
+        try:
+            infos = resolve(s.host, s.port, s.family, self.deadline)
+        except socket.gaierror as exc:
+            raise self._stop(RESOLVE, f"cannot resolve {s.host}: {exc.strerror or exc}") from exc
+        except (OSError, UnicodeError) as exc:
+            raise self._stop(RESOLVE, f"cannot resolve {s.host}: {exc}") from exc
+        self._lap("resolve", "connect")
+        last: Optional[OSError] = None
+        for family, _type, _proto, _name, sockaddr in infos:
+            self.result.address = _format_address(sockaddr)
+            try:
+                sock = connect(sockaddr, family, self.deadline, "connect")
+            except OSError as exc:
+                last = exc  # the next address may answer
+                continue
+            self._lap("connect", "tls" if s.tls == TLS_IMPLICIT else "greeting")
+            return Connection(sock, self.deadline, self.result.transcript)
+        if isinstance(last, ConnectionRefusedError):
+            raise self._stop(REFUSED, f"connection refused by {self.result.address}")
+        reason = (last.strerror or str(last)) if last is not None else "no address"
+        raise self._stop(CONNECT, f"cannot connect to {self.result.address or s.host}: {reason}")
+
+    def _tls(self, conn: Connection) -> None:
+        from check_pop3_ipmon import tls
+
+        s = self.settings
+        context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
+        try:
+            self.result.tls = tls.handshake(conn, context, s.sni or s.host, "tls")
+        except tls.TLSFailed as exc:
+            raise self._stop(TLS_VERIFY if exc.verify else TLS_ERROR, str(exc)) from exc
+        except ConnectionClosed as exc:
+            raise self._stop(CLOSED, f"{exc} during the TLS handshake") from exc
+        self._lap("tls", "greeting" if s.tls == TLS_IMPLICIT else "quit")
+
+    def _read(self, conn: Connection, phase: str, limit: int = RESPONSE_LIMIT) -> Response:
+        return parse_status_line(conn.read_line(phase, limit))
+
+    def _greeting(self, conn: Connection) -> None:
+        try:
+            greeting = self._read(conn, "greeting", self.settings.max_greeting)
+        except ConnectionClosed as exc:
+            raise self._stop(CLOSED, f"{exc} before the greeting") from exc
+        except LineTooLong as exc:
+            raise self._stop(
+                TOO_LONG, f"greeting too long (no end of line within {exc.limit} bytes)"
+            ) from exc
+        self._lap("greeting", "capa" if self.settings.tls == TLS_STARTTLS else "quit")
+        self.result.greeting_at = self.deadline.elapsed()
+        self.result.greeting = greeting
+        if greeting.err:
+            raise self._stop(ERR_GREETING, f"server refuses service: {sanitise(greeting.line)}")
+        if not greeting.ok:
+            smtp = greeting.line[:4] in ("220 ", "220-") or greeting.line == "220"
+            hint = " (an SMTP or FTP server answers)" if smtp else ""
+            raise self._stop(NOT_POP3, f"not a POP3 greeting{hint}: {sanitise(greeting.line)!r}")
+
+    def _starttls(self, conn: Connection) -> None:
+        try:
+            conn.send_line("CAPA", "capa")
+            capa: list[str] = []
+            if self._read(conn, "capa").ok:
+                body = conn.read_multiline("capa", RESPONSE_LIMIT, CAPA_MAX_LINES)
+                capa = [sanitise(line.decode("utf-8", "replace")) for line in body]
+            self.result.capa = capa
+            if not any(line.split(" ", 1)[0].upper() == "STLS" for line in capa):
+                raise self._stop(NO_STLS, "server does not offer STLS")
+            self.phase = "stls"
+            conn.send_line("STLS", "stls")
+            reply = self._read(conn, "stls")
+        except ConnectionClosed as exc:
+            raise self._stop(CLOSED, f"{exc} before STLS completed") from exc
+        except LineTooLong as exc:
+            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
+        if not reply.ok:
+            raise self._stop(TLS_ERROR, f"STLS refused: {sanitise(reply.line)}")
+        self._lap("stls", "tls")
+        self._tls(conn)
+
+    def _quit(self, conn: Connection) -> None:
+        # The service has answered; a missing or bad QUIT reply is a WARNING
+        # (recorded apart from `failure`), not a failed test.
+        try:
+            conn.send_line("QUIT", "quit")
+            reply = self._read(conn, "quit")
+        except DeadlineExpired:
+            self.result.quit_problem = f"no reply to QUIT within {self.settings.timeout:g}s"
+            return
+        except ConnectionClosed as exc:
+            self.result.quit_problem = f"no reply to QUIT: {exc}"
+            return
+        except LineTooLong:
+            self.result.quit_problem = "QUIT reply too long"
+            return
+        except OSError as exc:
+            self.result.quit_problem = f"no reply to QUIT: {exc.strerror or exc}"
+            return
+        self._lap("quit", "done")
+        if not reply.ok:
+            self.result.quit_problem = f"QUIT answered {sanitise(reply.line)!r}"
+
+
+class _Stop(Exception):
+    """A failure has been recorded; end the session."""
+
+
+def probe(settings: Settings) -> ProbeResult:
+    return _Session(settings).run()

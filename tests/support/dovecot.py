@@ -1,0 +1,181 @@
+"""A real Dovecot POP3 server on loopback, from a temporary configuration.
+
+Runs `dovecot -F` as a child in its own session, so a test can stop it hard
+(SIGKILL frees the port at once; after SIGTERM Dovecot holds it for about a
+second) and start it again on the same ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from tests.support.integration import find_program, free_port, missing, require_root
+
+USERS = {"alice": "wonderland-secret", "bob": "builder-secret"}
+
+
+@dataclass
+class TLSFiles:
+    cert_chain: Path  # PEM: leaf first, then intermediates
+    key: Path
+
+
+class Dovecot:
+    def __init__(
+        self,
+        workdir: Path,
+        tls: Optional[TLSFiles] = None,
+        greeting: str = "Dovecot ready.",
+        extra_config: str = "",
+        host: str = "127.0.0.1",
+    ) -> None:
+        require_root("Dovecot")
+        self.binary = find_program("dovecot", "dovecot-pop3d")
+        if not Path("/usr/lib/dovecot/pop3-login").exists():
+            missing("Dovecot's POP3 server not found: install the Debian package dovecot-pop3d")
+        self.workdir = workdir
+        self.tls = tls
+        self.greeting = greeting
+        self.extra_config = extra_config
+        self.host = host
+        self.port = free_port(host)
+        self.tls_port = free_port(host)
+        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.config = workdir / "dovecot.conf"
+        self.log = workdir / "dovecot.log"
+        self._write_config()
+
+    def _write_config(self) -> None:
+        w = self.workdir
+        # Dovecot's login processes run as dovenull and must reach base_dir.
+        os.chmod(w, 0o755)
+        (w / "passwd").write_text(
+            "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
+        )
+        for user in USERS:
+            for sub in ("cur", "new", "tmp"):
+                (w / "home" / user / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
+        if self.tls:
+            ssl = (
+                "ssl = yes\n"
+                f"ssl_cert = <{self.tls.cert_chain}\n"
+                f"ssl_key = <{self.tls.key}\n"
+            )
+            pop3s = f"port = {self.tls_port}\n    ssl = yes"
+        else:
+            ssl = "ssl = no\n"
+            pop3s = "port = 0"
+        self.config.write_text(
+            f"""\
+base_dir = {w}/run
+state_dir = {w}/state
+log_path = {self.log}
+instance_name = test-{self.port}
+protocols = pop3
+listen = {self.host}
+login_greeting = {self.greeting}
+{ssl}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = {w}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=root gid=root home={w}/home/%u
+}}
+mail_location = maildir:~/Maildir
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {self.port}
+  }}
+  inet_listener pop3s {{
+    {pop3s}
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+{self.extra_config}
+"""
+        )
+
+    @property
+    def command(self) -> list[str]:
+        """The argv that starts this instance in the foreground."""
+        return [self.binary, "-F", "-c", str(self.config)]
+
+    def start(self, wait: float = 15.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "dovecot.stderr", "ab"),  # noqa: SIM115
+            start_new_session=True,
+        )
+        self.wait_listening(wait)
+
+    def wait_listening(self, wait: float = 15.0) -> None:
+        end = time.monotonic() + wait
+        while True:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                    sock.settimeout(2)
+                    if sock.recv(64).startswith(b"+OK"):
+                        return
+            except OSError:
+                pass
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self.diagnostics()}")
+            if time.monotonic() > end:
+                raise RuntimeError(f"dovecot did not greet on port {self.port}: {self.diagnostics()}")
+            time.sleep(0.05)
+
+    def diagnostics(self) -> str:
+        parts = []
+        for name in ("dovecot.stderr", "dovecot.log"):
+            path = self.workdir / name
+            if path.exists():
+                parts.append(path.read_text(errors="replace")[-2000:])
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        """Stop at once (SIGKILL to the whole session): the port is free on return."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+        self.process = None
+        # Children that left the process group (none expected) would hold the port.
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    pass
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def add_message(self, user: str, body: bytes) -> None:
+        """Deliver a message straight into the user's maildir."""
+        new = self.workdir / "home" / user / "Maildir" / "new"
+        name = f"{time.time_ns()}.{os.getpid()}.test"
+        (new / name).write_bytes(body)

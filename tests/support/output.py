@@ -1,0 +1,77 @@
+"""Running the installed plugin and reading its output by the guidelines' grammar."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# 'label'=value[UOM];[warn];[crit];[min];[max]  (trailing fields may be dropped)
+_NUM = r"-?\d+(?:\.\d+)?"
+_RANGE = rf"@?(?:(?:{_NUM}|~)?:)?(?:{_NUM})?"
+PERF_ITEM = re.compile(
+    rf"(?P<label>'[^'=]+'|[^'= ]+)=(?P<value>{_NUM})(?P<uom>s|ms|us|%|B|KB|MB|TB|c)?"
+    rf"(?:;(?P<warn>{_RANGE})?(?:;(?P<crit>{_RANGE})?(?:;(?P<min>{_NUM})?(?:;(?P<max>{_NUM})?)?)?)?)?$"
+)
+
+
+@dataclass
+class Perf:
+    value: float
+    uom: str
+    warn: str
+    crit: str
+    min: str
+    max: str
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    elapsed: float
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def first(self) -> str:
+        """The status line without its perfdata."""
+        return self.lines[0].split(" | ", 1)[0] if self.lines else ""
+
+    @property
+    def perfdata(self) -> dict[str, Perf]:
+        """Every perfdata item (first line and long output); fails on a bad one."""
+        items: dict[str, Perf] = {}
+        texts = [line.split("|", 1)[1] for line in self.lines if "|" in line]
+        for text in texts:
+            for item in text.split():
+                match = PERF_ITEM.match(item)
+                assert match, f"perfdata item does not parse: {item!r} in {self.stdout!r}"
+                label = match["label"].strip("'")
+                items[label] = Perf(
+                    float(match["value"]), match["uom"] or "", match["warn"] or "",
+                    match["crit"] or "", match["min"] or "", match["max"] or "",
+                )
+        return items
+
+
+def plugin_command() -> list[str]:
+    """The installed console script beside this Python, as an administrator runs it."""
+    script = Path(sys.executable).parent / "check_pop3_ipmon"
+    if not script.exists():
+        raise RuntimeError(f"{script} not found: install the package (pip install .)")
+    return [str(script)]
+
+
+def run_plugin(*args: str, timeout: float = 60.0) -> Run:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [*plugin_command(), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
