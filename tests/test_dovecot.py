@@ -146,7 +146,7 @@ def test_expiring_certificate_warns_with_pop3_result(
     assert run.first.endswith(": +OK Dovecot ready.")
     cert = run.perfdata["cert_days"]
     assert (cert.warn, cert.crit) == ("30:", "3:")
-    assert 4.8 < cert.value < 5.0
+    assert 4.8 < cert.value <= 5.0
     assert "greeting_time" in run.perfdata and "quit_time" in run.perfdata
 
     run = run_plugin(*args, "-D", "30,6")
