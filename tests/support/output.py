@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 # 'label'=value[UOM];[warn];[crit];[min];[max]  (trailing fields may be dropped)
 _NUM = r"-?\d+(?:\.\d+)?"
@@ -69,9 +74,40 @@ def plugin_command() -> list[str]:
     return [str(script)]
 
 
-def run_plugin(*args: str, timeout: float = 60.0) -> Run:
+def run_plugin(
+    *args: str,
+    timeout: float = 60.0,
+    prefix: Sequence[str] = (),
+    env: Optional[Mapping[str, str]] = None,
+) -> Run:
+    """Run the plugin (after `prefix`, a wrapper command); `timeout` is a guard, not a check."""
     start = time.monotonic()
     proc = subprocess.run(
-        [*plugin_command(), *args], capture_output=True, text=True, timeout=timeout, check=False
+        [*prefix, *plugin_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def run_plugin_rusage(*args: str, timeout: float = 60.0) -> tuple[Run, int]:
+    """Run the plugin; also return its own peak memory (ru_maxrss, KiB) from wait4()."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen([*plugin_command(), *args], stdout=out, stderr=err)
+        guard = threading.Timer(timeout, proc.kill)
+        guard.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            guard.cancel()
+        elapsed = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        assert proc.returncode != -9, f"plugin still running after {timeout}s: killed"
+        out.seek(0)
+        err.seek(0)
+        run = Run(proc.returncode, out.read().decode(), err.read().decode(), elapsed)
+    return run, usage.ru_maxrss
