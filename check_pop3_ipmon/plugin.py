@@ -220,6 +220,8 @@ def long_output(result: ProbeResult, verbose: int) -> list[str]:
     lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
     if result.address:
         lines.append(f"address: {result.address}")
+    if len(result.tried) > 1:
+        lines.append("addresses tried: " + ", ".join(result.tried))
     for phase in PHASES:
         if phase in result.timings:
             lines.append(f"{phase}: {result.timings[phase]:.6f}s")

@@ -13,7 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from check_pop3_ipmon.connection import Connection, ConnectionClosed, LineTooLong, connect
+from check_pop3_ipmon.connection import (
+    Connection,
+    ConnectionClosed,
+    Dialer,
+    LineTooLong,
+    TooManyLines,
+)
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
 from check_pop3_ipmon.protocol import Response, parse_status_line, sanitise
 
@@ -73,6 +79,7 @@ class Failure:
 class ProbeResult:
     settings: Settings
     address: Optional[str] = None  # "127.0.0.1:110" or "[::1]:110" once resolved
+    tried: list[str] = field(default_factory=list)  # every address a connect was begun to
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     total: float = 0.0
     greeting_at: Optional[float] = None  # seconds from start to the greeting
@@ -186,20 +193,38 @@ class _Session:
         except (OSError, UnicodeError) as exc:
             raise self._stop(RESOLVE, f"cannot resolve {s.host}: {exc}") from exc
         self._lap("resolve", "connect")
-        last: Optional[OSError] = None
-        for family, _type, _proto, _name, sockaddr in infos:
-            self.result.address = _format_address(sockaddr)
-            try:
-                sock = connect(sockaddr, family, self.deadline, "connect")
-            except OSError as exc:
-                last = exc  # the next address may answer
-                continue
-            self._lap("connect", "tls" if s.tls == TLS_IMPLICIT else "greeting")
-            return Connection(sock, self.deadline, self.result.transcript)
-        if isinstance(last, ConnectionRefusedError):
-            raise self._stop(REFUSED, f"connection refused by {self.result.address}")
-        reason = (last.strerror or str(last)) if last is not None else "no address"
-        raise self._stop(CONNECT, f"cannot connect to {self.result.address or s.host}: {reason}")
+        candidates = [(family, sockaddr) for family, _type, _proto, _name, sockaddr in infos]
+        dialer = Dialer(candidates, self.deadline, "connect")
+        try:
+            sock, index = dialer.connect()
+        except DeadlineExpired as exc:
+            self._tried(candidates, dialer.started, dialer.started - 1)
+            if dialer.started > 1:
+                raise self._stop(
+                    TIMEOUT,
+                    f"no connection within {s.timeout:g}s ({dialer.started} addresses tried)",
+                ) from exc
+            raise
+        except OSError as exc:
+            self._tried(candidates, dialer.started, dialer.failed)
+            if isinstance(exc, ConnectionRefusedError):
+                raise self._stop(REFUSED, f"connection refused by {self.result.address}") from exc
+            raise self._stop(
+                CONNECT, f"cannot connect to {self.result.address or s.host}: {exc.strerror or exc}"
+            ) from exc
+        self._tried(candidates, dialer.started, index)
+        self._lap("connect", "tls" if s.tls == TLS_IMPLICIT else "greeting")
+        return Connection(sock, self.deadline, self.result.transcript)
+
+    def _tried(
+        self, candidates: list[tuple[int, Any]], started: int, reported: Optional[int]
+    ) -> None:
+        """Record the addresses tried and the one the result speaks of."""
+        self.result.tried = [
+            _format_address(sockaddr) for _family, sockaddr in candidates[:started]
+        ]
+        if reported is not None and reported >= 0:
+            self.result.address = self.result.tried[reported]
 
     def _tls(self, conn: Connection) -> None:
         from check_pop3_ipmon import tls
@@ -253,6 +278,8 @@ class _Session:
             raise self._stop(CLOSED, f"{exc} before STLS completed") from exc
         except LineTooLong as exc:
             raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
+        except TooManyLines as exc:
+            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.max_lines} lines)") from exc
         if not reply.ok:
             raise self._stop(TLS_ERROR, f"STLS refused: {sanitise(reply.line)}")
         self._lap("stls", "tls")
