@@ -134,6 +134,17 @@ def _range(text: str) -> str:
     return text
 
 
+def _server_name(text: str) -> str:
+    """A name the ssl module can send as SNI (it raises at connect time otherwise)."""
+    try:
+        ok = bool(text) and not text.startswith(".") and bool(text.encode("idna"))
+    except UnicodeError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"not a server name: {text!r}")
+    return text
+
+
 def _cert_days(text: str) -> tuple[float, float]:
     """check_pop's -D warn[,crit]; crit defaults to 0 (expired) as there."""
     parts = text.split(",")
@@ -280,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="implicit TLS, as check_spop (same as --tls implicit)",
     )
     t.add_argument(
-        "--sni", metavar="NAME", help="server name sent and verified (default the -H name)"
+        "--sni",
+        type=_server_name,
+        metavar="NAME",
+        help="server name sent and verified (default the -H name)",
     )
     t.add_argument(
         "--ca-file",

@@ -15,7 +15,7 @@ import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
 
 from check_pop3_ipmon import cli, session
-from check_pop3_ipmon.protocol import sanitise
+from check_pop3_ipmon.protocol import BANNER_WIDTH, sanitise
 from check_pop3_ipmon.session import ProbeResult
 
 _STATES = (Ok, Warn, Critical, Unknown)
@@ -150,13 +150,25 @@ class Outcome(nagiosplugin.Context):
         ):
             return Result(
                 _STATES[self.options.mismatch_state],
-                f"greeting does not match {self.options.expect!r}",
+                f"greeting does not match {_pattern(self.expect.pattern)}",
                 metric,
             )
         return Result(Ok, None, metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None
+
+
+def _pattern(expect: str) -> str:
+    """The --expect pattern as the status line can show it.
+
+    nagiosplugin deletes '|' from the status line and adds a warning line, so
+    an alternation like 'Dovecot|Courier' would read as 'DovecotCourier'.
+    """
+    shown = repr(expect)
+    if "|" in shown or len(shown) > BANNER_WIDTH:
+        return "the --expect pattern"
+    return shown
 
 
 class Quit(nagiosplugin.Context):

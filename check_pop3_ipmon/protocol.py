@@ -15,8 +15,12 @@ ERR = "-ERR"
 
 # RFC 2449 section 8: "[" resp-code "]" at the start of the text.
 _RESP_CODE = re.compile(r"\[([A-Za-z0-9/_-]+(?: [^\]]*)?)\]")
-# Control characters (C0, DEL, C1) and the perfdata separator break status lines.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f|]")
+# Control characters (C0, DEL, C1) and the perfdata separator break status lines;
+# bidirectional and zero-width format characters would let a banner reorder or
+# hide text of the line it is quoted in ("Trojan Source", CVE-2021-42574).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f|\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
 BANNER_WIDTH = 80
 
 

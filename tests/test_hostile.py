@@ -558,3 +558,38 @@ def test_name_whose_first_addresses_are_blackholed_reaches_the_one_that_answers(
     assert run.code == 0, run.stdout
     assert f"from 127.0.0.7:{server.port}: +OK fake ready" in run.first
     assert server.received == [b"QUIT\r\n"]
+
+
+# -- what reaches the status line ------------------------------------------
+
+
+def test_bidi_and_zero_width_characters_are_dropped_from_the_banner(fake_pop3: Start) -> None:
+    """A banner must not reorder or hide the text around it (Trojan Source)."""
+
+    def script(server: FakePOP3, conn: socket.socket) -> None:
+        conn.sendall("+OK \u202eLACITIRC\u202c ready\u200b!\ufeff\r\n".encode())
+        answer_quit(server, conn)
+
+    server = fake_pop3(script)
+    run = plugin(server, timeout=5)
+    assert run.code == 0, run.stdout
+    assert run.first.endswith(f"127.0.0.1:{server.port}: +OK LACITIRC ready !"), run.first
+
+
+def test_expect_pattern_with_a_pipe_keeps_one_clean_line(fake_pop3: Start) -> None:
+    """nagiosplugin would delete the '|' of an alternation and add a warning line."""
+    server = fake_pop3(lambda server, conn: (conn.sendall(GREETING), answer_quit(server, conn)))
+    run = plugin(server, "-e", "Dovecot|Courier", timeout=5)
+    assert run.code == 2, run.stdout
+    assert run.first.startswith("POP3 CRITICAL - greeting does not match the --expect pattern; ")
+    assert greeted(run.first, server.port)
+    assert len(run.lines) == 1, run.stdout
+    assert plugin(server, "-e", "fake|Courier", timeout=5).code == 0
+
+
+@pytest.mark.parametrize("name", ["", ".example.test", "a" * 64 + ".example.test", "a..b"])
+def test_server_name_the_ssl_module_cannot_send_is_a_usage_error(name: str) -> None:
+    run = run_plugin("-H", "127.0.0.1", "-p", "1", "-S", "--sni", name, timeout=GUARD)
+    assert run.code == 3, run.stdout
+    assert run.first == f"POP3 UNKNOWN - argument --sni: not a server name: {name!r}", run.first
+    assert "Traceback" not in run.stdout + run.stderr
