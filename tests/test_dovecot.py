@@ -242,4 +242,4 @@ def test_ipv6_loopback(dovecot_factory: Callable[..., Dovecot]) -> None:
     assert f"from [::1]:{server.port}: +OK" in run.first
     run = run_plugin("-H", "::1", "-p", str(server.port), "-4")
     assert run.code == 2
-    assert run.first.startswith("POP3 CRITICAL - cannot resolve ::1")
+    assert run.first == "POP3 CRITICAL - ::1 is not an IPv4 address"

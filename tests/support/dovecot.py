@@ -117,13 +117,14 @@ service imap-login {{
     def start(self, wait: float = 15.0) -> None:
         if self.process is not None and self.process.poll() is None:
             return
-        self.process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "dovecot.stderr", "ab"),
-            start_new_session=True,
-        )
+        with open(self.workdir / "dovecot.stderr", "ab") as stderr:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         self.wait_listening(wait)
 
     def wait_listening(self, wait: float = 15.0) -> None:
