@@ -36,6 +36,7 @@ CLOSED = "closed"
 TOO_LONG = "too-long"
 ERR_GREETING = "err"
 NOT_POP3 = "not-pop3"
+CONFIG = "config"  # our side is set up wrong (e.g. an unreadable --ca-file): UNKNOWN
 
 # What each phase is called in "no ... within 10s".
 _WAITING_FOR = {
@@ -215,7 +216,10 @@ class _Session:
         from check_pop3_ipmon import tls
 
         s = self.settings
-        context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
+        try:
+            context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
+        except (OSError, ValueError) as exc:
+            raise self._stop(CONFIG, f"cannot use --ca-file {s.ca_file}: {exc}") from exc
         try:
             self.result.tls = tls.handshake(conn, context, s.sni or s.host, "tls")
         except tls.TLSFailed as exc:

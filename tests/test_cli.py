@@ -105,6 +105,10 @@ def test_module_entry_point_behaves_like_the_script() -> None:
             "POP3 UNKNOWN - argument -D/--certificate: not a number of days: 'x'",
         ),
         (("-H", "x y"), "POP3 UNKNOWN - invalid host name: 'x y'"),
+        (
+            ("-H", "x", "-S", "--ca-file", "/nonexistent/ca.pem"),
+            "POP3 UNKNOWN - cannot read --ca-file /nonexistent/ca.pem",
+        ),
         (("-H", "x", "-s", "HELO"), "POP3 UNKNOWN - unrecognized arguments: -s HELO"),
         (
             ("-H", "x", "-4", "-6"),

@@ -243,3 +243,13 @@ def test_ipv6_loopback(dovecot_factory: Callable[..., Dovecot]) -> None:
     run = run_plugin("-H", "::1", "-p", str(server.port), "-4")
     assert run.code == 2
     assert run.first == "POP3 CRITICAL - ::1 is not an IPv4 address"
+
+
+def test_ca_file_that_is_not_pem_is_unknown(dovecot_tls: Dovecot, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    run = run_plugin(
+        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S", "--ca-file", str(bogus)
+    )
+    assert run.code == 3
+    assert run.first.startswith(f"POP3 UNKNOWN - cannot use --ca-file {bogus}: ")
