@@ -16,9 +16,7 @@ from tests.support.output import run_plugin
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime.now(UTC)
-OK_LINE = re.compile(
-    r"POP3 OK - greeting in \d+\.\d{3}s from 127\.0\.0\.1:(\d+)"
-)
+OK_LINE = re.compile(r"POP3 OK - greeting in \d+\.\d{3}s from 127\.0\.0\.1:(\d+)")
 
 
 def test_plaintext_ok_with_perfdata(dovecot: Dovecot) -> None:
@@ -72,8 +70,16 @@ def test_refused_after_dovecot_stops(dovecot: Dovecot) -> None:
 
 def test_implicit_tls_verified(dovecot_tls: Dovecot, ca_file: Path) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S", "--sni", HOSTNAME,
-        "--ca-file", str(ca_file), "-vv",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.tls_port),
+        "-S",
+        "--sni",
+        HOSTNAME,
+        "--ca-file",
+        str(ca_file),
+        "-vv",
     )
     assert run.code == 0, run.stdout
     assert re.match(
@@ -89,8 +95,15 @@ def test_implicit_tls_verified(dovecot_tls: Dovecot, ca_file: Path) -> None:
 
 def test_starttls_verified_by_ip_address(dovecot_tls: Dovecot, ca_file: Path) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.port), "--tls", "starttls",
-        "--ca-file", str(ca_file), "-vv",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.port),
+        "--tls",
+        "starttls",
+        "--ca-file",
+        str(ca_file),
+        "-vv",
     )
     assert run.code == 0, run.stdout
     assert "(TLSv1." in run.first
@@ -110,7 +123,14 @@ def test_unknown_ca_is_critical(dovecot_tls: Dovecot) -> None:
 
 def test_insecure_says_so_and_still_measures_the_certificate(dovecot_tls: Dovecot) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S", "--insecure", "--cert-warn", "400000"
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.tls_port),
+        "-S",
+        "--insecure",
+        "--cert-warn",
+        "400000",
     )
     assert run.code == 1, run.stdout
     assert run.first.startswith("POP3 WARNING - certificate expires in ")
@@ -120,8 +140,15 @@ def test_insecure_says_so_and_still_measures_the_certificate(dovecot_tls: Doveco
 
 def test_wrong_hostname_is_critical(dovecot_tls: Dovecot, ca_file: Path) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S",
-        "--sni", "other.example.test", "--ca-file", str(ca_file),
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.tls_port),
+        "-S",
+        "--sni",
+        "other.example.test",
+        "--ca-file",
+        str(ca_file),
     )
     assert run.code == 2
     assert run.first.startswith(
@@ -131,18 +158,34 @@ def test_wrong_hostname_is_critical(dovecot_tls: Dovecot, ca_file: Path) -> None
 
 @pytest.mark.parametrize("mode", ["implicit", "starttls"])
 def test_expiring_certificate_warns_with_pop3_result(
-    mode: str, dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path,
+    mode: str,
+    dovecot_factory: Callable[..., Dovecot],
+    ca: trustme.CA,
+    tmp_path: Path,
     ca_file: Path,
 ) -> None:
     tls = issue(ca, tmp_path / "soon", HOSTNAME, not_after=NOW + datetime.timedelta(days=5))
     server = dovecot_factory(tls=tls)
     port = server.tls_port if mode == "implicit" else server.port
-    args = ["-H", "127.0.0.1", "-p", str(port), "--tls", mode, "--sni", HOSTNAME,
-            "--ca-file", str(ca_file)]
+    args = [
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--tls",
+        mode,
+        "--sni",
+        HOSTNAME,
+        "--ca-file",
+        str(ca_file),
+    ]
     run = run_plugin(*args, "--cert-warn", "30", "--cert-crit", "3")
     assert run.code == 1, run.stdout
-    assert re.match(r"POP3 WARNING - certificate expires in [45]\.\d days \(\d{4}-\d\d-\d\d "
-                    r"\d\d:\d\d UTC\); greeting in \d+\.\d{3}s from ", run.first), run.first
+    assert re.match(
+        r"POP3 WARNING - certificate expires in [45]\.\d days \(\d{4}-\d\d-\d\d "
+        r"\d\d:\d\d UTC\); greeting in \d+\.\d{3}s from ",
+        run.first,
+    ), run.first
     assert run.first.endswith(": +OK Dovecot ready.")
     cert = run.perfdata["cert_days"]
     assert (cert.warn, cert.crit) == ("30:", "3:")
@@ -157,12 +200,25 @@ def test_expiring_certificate_warns_with_pop3_result(
 def test_expired_certificate_is_critical(
     dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path, ca_file: Path
 ) -> None:
-    tls = issue(ca, tmp_path / "old", HOSTNAME,
-                not_before=NOW - datetime.timedelta(days=30),
-                not_after=NOW - datetime.timedelta(days=2))
+    tls = issue(
+        ca,
+        tmp_path / "old",
+        HOSTNAME,
+        not_before=NOW - datetime.timedelta(days=30),
+        not_after=NOW - datetime.timedelta(days=2),
+    )
     server = dovecot_factory(tls=tls)
-    run = run_plugin("-H", "127.0.0.1", "-p", str(server.tls_port), "-S", "--sni", HOSTNAME,
-                     "--ca-file", str(ca_file))
+    run = run_plugin(
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(server.tls_port),
+        "-S",
+        "--sni",
+        HOSTNAME,
+        "--ca-file",
+        str(ca_file),
+    )
     assert run.code == 2
     assert run.first.startswith(
         "POP3 CRITICAL - certificate verification failed: certificate has expired"
@@ -186,4 +242,55 @@ def test_ipv6_loopback(dovecot_factory: Callable[..., Dovecot]) -> None:
     assert f"from [::1]:{server.port}: +OK" in run.first
     run = run_plugin("-H", "::1", "-p", str(server.port), "-4")
     assert run.code == 2
-    assert run.first.startswith("POP3 CRITICAL - cannot resolve ::1")
+    assert run.first == "POP3 CRITICAL - ::1 is not an IPv4 address"
+
+
+def test_ca_file_that_is_not_pem_is_unknown(dovecot_tls: Dovecot, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    run = run_plugin(
+        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S", "--ca-file", str(bogus)
+    )
+    assert run.code == 3
+    assert run.first.startswith(f"POP3 UNKNOWN - cannot use --ca-file {bogus}: ")
+
+
+def test_sni_is_sent_by_default_and_can_be_overridden(
+    dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path, ca_file: Path
+) -> None:
+    """Dovecot serves the right certificate only to a client that sends SNI."""
+    default = issue(ca, tmp_path / "default", "default.example.test")
+    named = issue(ca, tmp_path / "named", "localhost")
+    server = dovecot_factory(
+        tls=default,
+        extra_config=(
+            f"local_name localhost {{\n  ssl_cert = <{named.cert_chain}\n"
+            f"  ssl_key = <{named.key}\n}}\n"
+        ),
+    )
+    common = ("-p", str(server.tls_port), "-S", "--ca-file", str(ca_file))
+    run = run_plugin("-H", "localhost", *common)
+    assert run.code == 0, run.stdout
+    assert f"from 127.0.0.1:{server.tls_port} (TLSv1." in run.first
+    run = run_plugin("-H", "127.0.0.1", "--sni", "localhost", *common)
+    assert run.code == 0, run.stdout
+    run = run_plugin("-H", "127.0.0.1", "--sni", "default.example.test", *common)
+    assert run.code == 0, run.stdout
+
+
+def test_verbose_long_output(dovecot: Dovecot) -> None:
+    run = run_plugin("-H", "127.0.0.1", "-p", str(dovecot.port), "-vvv")
+    assert run.code == 0
+    assert run.lines[1] == f"target: 127.0.0.1 port {dovecot.port}, TLS none, timeout 10s"
+    assert run.lines[2] == f"address: 127.0.0.1:{dovecot.port}"
+    assert [line.split(":")[0] for line in run.lines[3:8]] == [
+        "resolve",
+        "connect",
+        "greeting",
+        "quit",
+        "total",
+    ]
+    assert "S: +OK Dovecot ready." in run.lines
+    assert "C: QUIT" in run.lines
+    assert run.lines[-1].startswith("| ")  # perfdata moves to the end with -v
+    assert set(run.perfdata) >= {"time", "greeting_time"}
