@@ -152,6 +152,14 @@ def wait_until_ready(sock: socket.socket, deadline: Deadline, phase: str, for_wr
             return
 
 
+class ResetAfterConnect(ConnectionResetError):
+    """The server accepted the connection and reset it before we could use it."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+        self.index = index
+
+
 # RFC 8305 5: the recommended "Connection Attempt Delay".
 ATTEMPT_DELAY = 0.25
 
@@ -213,6 +221,11 @@ class Dialer:
                     if not err:
                         return sock, index
                     sock.close()
+                    if err in (errno.ECONNRESET, errno.EPIPE):
+                        # A SYN answered by a reset is ECONNREFUSED: this server
+                        # accepted, then reset before we looked. Its answer, final.
+                        self._failed(index, OSError(err, os.strerror(err)))
+                        raise ResetAfterConnect(index)
                     self._failed(index, OSError(err, os.strerror(err)))
                     next_at = time.monotonic()
         finally:

@@ -18,6 +18,7 @@ from check_pop3_ipmon.connection import (
     ConnectionClosed,
     Dialer,
     LineTooLong,
+    ResetAfterConnect,
     TooManyLines,
 )
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
@@ -216,6 +217,11 @@ class _Session:
                     f"no connection within {s.timeout:g}s ({dialer.started} addresses tried)",
                 ) from exc
             raise
+        except ResetAfterConnect as exc:
+            self._tried(candidates, dialer.started, exc.index)
+            self._lap("connect", self.phase)
+            when = "during the TLS handshake" if s.tls == TLS_IMPLICIT else "before the greeting"
+            raise self._stop(CLOSED, f"connection reset by the server {when}") from exc
         except OSError as exc:
             self._tried(candidates, dialer.started, dialer.failed)
             if isinstance(exc, ConnectionRefusedError):

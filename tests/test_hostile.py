@@ -11,16 +11,18 @@ clock is only a generous guard against a hang (no timed assertions).
 from __future__ import annotations
 
 import re
+import select
 import socket
 import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 import trustme
 
+from check_pop3_ipmon import connection, session
 from tests.conftest import HOSTNAME
 from tests.support import faketls
 from tests.support.blackhole import Blackhole, hosts_prefix
@@ -360,6 +362,47 @@ def test_tls_ok_then_reset_before_quit_warns(
         r"POP3 WARNING - no reply to QUIT: connection (reset|closed) by the server;", run.first
     ), run.first
     assert greeted(run.first, server.port)
+
+
+_POLL = select.poll
+
+
+class _SlowPoll:
+    """select.poll() that lets 50 ms pass first, as a busy machine might."""
+
+    def __init__(self) -> None:
+        self._poll = _POLL()
+
+    def register(self, fd: Any, events: int) -> None:
+        self._poll.register(fd, events)
+
+    def unregister(self, fd: Any) -> None:
+        self._poll.unregister(fd)
+
+    def poll(self, timeout: int) -> list[tuple[int, int]]:
+        time.sleep(0.05)
+        return self._poll.poll(timeout)
+
+
+@pytest.mark.parametrize(
+    ("tls", "message"),
+    [
+        (session.TLS_NONE, "connection reset by the server before the greeting"),
+        (session.TLS_IMPLICIT, "connection reset by the server during the TLS handshake"),
+    ],
+)
+def test_reset_right_after_accept_is_not_a_failed_connect(
+    tls: str, message: str, fake_pop3: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the reset lands before the client looks at its connect, SO_ERROR says
+    ECONNRESET: the server did accept, so this is no 'cannot connect' (a race
+    that made about one check in twenty say so on loopback)."""
+    monkeypatch.setattr(connection.select, "poll", _SlowPoll)
+    server = fake_pop3(lambda server, conn: reset(conn))
+    result = session.probe(session.Settings("127.0.0.1", server.port, 5.0, tls=tls, insecure=True))
+    assert result.failure == session.Failure(session.CLOSED, message)
+    assert "connect" in result.timings
+    assert result.address == f"127.0.0.1:{server.port}"
 
 
 # -- invalid UTF-8 ---------------------------------------------------------
