@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -98,20 +96,13 @@ def run_plugin(
 
 
 def run_plugin_rusage(*args: str, timeout: float = 60.0) -> tuple[Run, int]:
-    """Run the plugin; also return its own peak memory (ru_maxrss, KiB) from wait4()."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        proc = subprocess.Popen([*plugin_command(), *args], stdout=out, stderr=err)
-        guard = threading.Timer(timeout, proc.kill)
-        guard.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            guard.cancel()
-        elapsed = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        assert proc.returncode != -9, f"plugin still running after {timeout}s: killed"
-        out.seek(0)
-        err.seek(0)
-        run = Run(proc.returncode, out.read().decode(), err.read().decode(), elapsed)
-    return run, usage.ru_maxrss
+    """Run the plugin; also return its own peak memory (ru_maxrss, KiB)."""
+    helper = Path(__file__).with_name("maxrss.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "maxrss"
+        run = run_plugin(
+            *args,
+            timeout=timeout,
+            prefix=[sys.executable, "-I", "-S", str(helper), str(report)],
+        )
+        return run, int(report.read_text())
