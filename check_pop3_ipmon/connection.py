@@ -50,8 +50,13 @@ class Connection:
         self.deadline = deadline
         self.transcript = transcript
         self._buf = b""
+        self._eof = "connection closed by the server"
         self._want_read: tuple[type[BaseException], ...] = (BlockingIOError, InterruptedError)
         self._want_write: tuple[type[BaseException], ...] = ()
+
+    def reset_seen(self) -> None:
+        """The server reset the connection already: its end is a reset, once read up to."""
+        self._eof = "connection reset by the server"
 
     # -- waiting ---------------------------------------------------------
     def _wait(self, phase: str, for_write: bool = False) -> None:
@@ -69,7 +74,11 @@ class Connection:
             except ConnectionResetError as exc:
                 raise ConnectionClosed("connection reset by the server") from exc
             except BrokenPipeError as exc:
-                raise ConnectionClosed("connection closed by the server") from exc
+                raise ConnectionClosed(self._eof) from exc
+            except OSError as exc:
+                if exc.errno == errno.ENOTCONN:  # what the ssl module says after a reset
+                    raise ConnectionClosed(self._eof) from exc
+                raise
 
     # -- I/O ---------------------------------------------------------------
     def send_line(self, text: str, phase: str) -> None:
@@ -83,7 +92,7 @@ class Connection:
     def _fill(self, phase: str) -> None:
         chunk = self._retry(phase, lambda: self.sock.recv(RECV_SIZE))
         if not chunk:
-            raise ConnectionClosed("connection closed by the server")
+            raise ConnectionClosed(self._eof)
         self._buf += chunk
 
     def read_line(self, phase: str, limit: int) -> bytes:
@@ -131,7 +140,7 @@ class Connection:
             self._retry(phase, tls_sock.do_handshake)
         except ssl.SSLEOFError as exc:
             # The caller names the phase ("... during the TLS handshake").
-            raise ConnectionClosed("connection closed by the server") from exc
+            raise ConnectionClosed(self._eof) from exc
         return tls_sock
 
     def close(self) -> None:
@@ -150,14 +159,6 @@ def wait_until_ready(sock: socket.socket, deadline: Deadline, phase: str, for_wr
         # Round up: poll() takes whole milliseconds and 0 would not wait at all.
         if poller.poll(int(left * 1000) + 1):
             return
-
-
-class ResetAfterConnect(ConnectionResetError):
-    """The server accepted the connection and reset it before we could use it."""
-
-    def __init__(self, index: int) -> None:
-        super().__init__(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
-        self.index = index
 
 
 # RFC 8305 5: the recommended "Connection Attempt Delay".
@@ -187,6 +188,7 @@ class Dialer:
         self.started = 0  # attempts begun: addresses[:started]
         self.failed: Optional[int] = None  # index of the last address that failed
         self.error: Optional[OSError] = None  # and why
+        self.reset = False  # the winner was reset by the server already
 
     def connect(self) -> tuple[socket.socket, int]:
         """The connected socket and its address's index; OSError when every address failed."""
@@ -218,16 +220,17 @@ class Dialer:
                     sock, index = pending.pop(fd)
                     poller.unregister(fd)
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    if not err:
-                        return sock, index
-                    sock.close()
                     if err in (errno.ECONNRESET, errno.EPIPE):
                         # A SYN answered by a reset is ECONNREFUSED: this server
-                        # accepted, then reset before we looked. Its answer, final.
+                        # accepted and reset before we looked. What it sent first
+                        # is still to be read; the reset comes after it.
+                        self.reset = True
+                    elif err:
+                        sock.close()
                         self._failed(index, OSError(err, os.strerror(err)))
-                        raise ResetAfterConnect(index)
-                    self._failed(index, OSError(err, os.strerror(err)))
-                    next_at = time.monotonic()
+                        next_at = time.monotonic()
+                        continue
+                    return sock, index
         finally:
             for sock, _index in pending.values():
                 sock.close()

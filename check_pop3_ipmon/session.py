@@ -18,7 +18,6 @@ from check_pop3_ipmon.connection import (
     ConnectionClosed,
     Dialer,
     LineTooLong,
-    ResetAfterConnect,
     TooManyLines,
 )
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
@@ -217,11 +216,6 @@ class _Session:
                     f"no connection within {s.timeout:g}s ({dialer.started} addresses tried)",
                 ) from exc
             raise
-        except ResetAfterConnect as exc:
-            self._tried(candidates, dialer.started, exc.index)
-            self._lap("connect", self.phase)
-            when = "during the TLS handshake" if s.tls == TLS_IMPLICIT else "before the greeting"
-            raise self._stop(CLOSED, f"connection reset by the server {when}") from exc
         except OSError as exc:
             self._tried(candidates, dialer.started, dialer.failed)
             if isinstance(exc, ConnectionRefusedError):
@@ -231,7 +225,10 @@ class _Session:
             ) from exc
         self._tried(candidates, dialer.started, index)
         self._lap("connect", "tls" if s.tls == TLS_IMPLICIT else "greeting")
-        return Connection(sock, self.deadline, self.result.transcript)
+        conn = Connection(sock, self.deadline, self.result.transcript)
+        if dialer.reset:
+            conn.reset_seen()
+        return conn
 
     def _tried(
         self, candidates: list[tuple[int, Any]], started: int, reported: Optional[int]

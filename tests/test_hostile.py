@@ -384,23 +384,34 @@ class _SlowPoll:
         return self._poll.poll(timeout)
 
 
-@pytest.mark.parametrize(
-    ("tls", "message"),
-    [
-        (session.TLS_NONE, "connection reset by the server before the greeting"),
-        (session.TLS_IMPLICIT, "connection reset by the server during the TLS handshake"),
-    ],
-)
+RESET_AFTER_ACCEPT = {
+    "nothing-sent": (b"", "connection reset by the server before the greeting", None),
+    "greeting-sent": (GREETING, None, "no reply to QUIT: connection reset by the server"),
+    "tls": (b"", "connection reset by the server during the TLS handshake", None),
+}
+
+
+@pytest.mark.parametrize("case", RESET_AFTER_ACCEPT)
 def test_reset_right_after_accept_is_not_a_failed_connect(
-    tls: str, message: str, fake_pop3: Start, monkeypatch: pytest.MonkeyPatch
+    case: str, fake_pop3: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When the reset lands before the client looks at its connect, SO_ERROR says
-    ECONNRESET: the server did accept, so this is no 'cannot connect' (a race
-    that made about one check in twenty say so on loopback)."""
+    ECONNRESET: the server did accept, and what it sent first is still there to
+    read. Neither 'cannot connect' (one check in twenty said so on loopback) nor
+    a greeting thrown away."""
+    sent, failure, quit_problem = RESET_AFTER_ACCEPT[case]
+    tls = session.TLS_IMPLICIT if case == "tls" else session.TLS_NONE
     monkeypatch.setattr(connection.select, "poll", _SlowPoll)
-    server = fake_pop3(lambda server, conn: reset(conn))
+
+    def script(server: FakePOP3, conn: socket.socket) -> None:
+        conn.sendall(sent)
+        reset(conn)
+
+    server = fake_pop3(script)
     result = session.probe(session.Settings("127.0.0.1", server.port, 5.0, tls=tls, insecure=True))
-    assert result.failure == session.Failure(session.CLOSED, message)
+    assert result.failure == (session.Failure(session.CLOSED, failure) if failure else None)
+    assert result.quit_problem == quit_problem
+    assert (result.greeting is not None) == bool(sent)
     assert "connect" in result.timings
     assert result.address == f"127.0.0.1:{server.port}"
 
