@@ -138,7 +138,8 @@ class Connection:
         self._want_write = (ssl.SSLWantWriteError,)
         try:
             self._retry(phase, tls_sock.do_handshake)
-        except ssl.SSLEOFError as exc:
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            # Python 3.9 reports an EOF in the handshake as a zero return.
             # The caller names the phase ("... during the TLS handshake").
             raise ConnectionClosed(self._eof) from exc
         return tls_sock
