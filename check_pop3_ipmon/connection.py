@@ -130,8 +130,16 @@ class Connection:
 
         # RFC 2595 4: anything received before the handshake must be discarded.
         self._buf = b""
-        tls_sock = context.wrap_socket(
-            self.sock, server_hostname=server_hostname, do_handshake_on_connect=False
+        # wrap_socket() reads from a socket it finds unconnected (CVE-2023-40217):
+        # a reset that lands just before it must read as one, as anywhere else.
+        tls_sock = self._retry(
+            phase,
+            functools.partial(
+                context.wrap_socket,
+                self.sock,
+                server_hostname=server_hostname,
+                do_handshake_on_connect=False,
+            ),
         )
         self.sock = tls_sock
         self._want_read = (ssl.SSLWantReadError, BlockingIOError, InterruptedError)

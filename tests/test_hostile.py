@@ -416,6 +416,31 @@ def test_reset_right_after_accept_is_not_a_failed_connect(
     assert result.address == f"127.0.0.1:{server.port}"
 
 
+def test_reset_just_before_the_tls_handshake(
+    fake_pop3: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset between the connect and wrap_socket(): the ssl module reads from
+    the socket it finds unconnected, and that error must read as a reset."""
+    original = ssl.SSLContext.wrap_socket
+
+    def slow_wrap(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        time.sleep(0.1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "wrap_socket", slow_wrap)
+
+    def script(server: FakePOP3, conn: socket.socket) -> None:
+        time.sleep(0.02)
+        reset(conn)
+
+    server = fake_pop3(script)
+    settings = session.Settings("127.0.0.1", server.port, 5.0, tls=session.TLS_IMPLICIT)
+    result = session.probe(settings)
+    assert result.failure == session.Failure(
+        session.CLOSED, "connection reset by the server during the TLS handshake"
+    )
+
+
 # -- invalid UTF-8 ---------------------------------------------------------
 
 BAD_UTF8 = b"+OK caf\xc3\xa9 \xc3\x28 \xff\xfe \xed\xa0\x80 end\xc3"
