@@ -13,11 +13,14 @@ import re
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.record import Record
 from check_pop3_ipmon.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS, Settings
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import NoReturn, Optional
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
@@ -330,19 +333,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass(frozen=True)
-class Options:
-    settings: Settings
-    verbose: int
-    warning: Optional[str]
-    critical: Optional[str]
-    timeout_state: int
-    refuse_state: int
-    expect: Optional[str]
-    mismatch_state: int
-    hide_banner: bool
-    cert_warn: Optional[float]
-    cert_crit: Optional[float]
+class Options(Record):
+    __slots__ = (
+        "cert_crit",
+        "cert_warn",
+        "critical",
+        "expect",
+        "hide_banner",
+        "mismatch_state",
+        "refuse_state",
+        "settings",
+        "timeout_state",
+        "verbose",
+        "warning",
+    )
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        verbose: int,
+        warning: Optional[str],
+        critical: Optional[str],
+        timeout_state: int,
+        refuse_state: int,
+        expect: Optional[str],
+        mismatch_state: int,
+        hide_banner: bool,
+        cert_warn: Optional[float],
+        cert_crit: Optional[float],
+    ) -> None:
+        self.settings = settings
+        self.verbose = verbose
+        self.warning = warning
+        self.critical = critical
+        self.timeout_state = timeout_state
+        self.refuse_state = refuse_state
+        self.expect = expect
+        self.mismatch_state = mismatch_state
+        self.hide_banner = hide_banner
+        self.cert_warn = cert_warn
+        self.cert_crit = cert_crit
 
 
 def parse(argv: Optional[Sequence[str]] = None) -> Options:

@@ -15,14 +15,15 @@ import select
 import socket
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from check_pop3_ipmon.deadline import Deadline
 
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     import ssl
+    from typing import Any, Callable, Optional, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 RECV_SIZE = 4096
 

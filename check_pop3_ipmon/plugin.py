@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Generator, Sequence
-from typing import Optional
 
 import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
@@ -17,6 +16,10 @@ from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unkno
 from check_pop3_ipmon import cli, session
 from check_pop3_ipmon.protocol import BANNER_WIDTH, sanitise
 from check_pop3_ipmon.session import ProbeResult
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Optional
 
 _STATES = (Ok, Warn, Critical, Unknown)
 PHASES = ("resolve", "connect", "tls", "greeting", "stls", "quit")

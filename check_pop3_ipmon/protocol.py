@@ -7,8 +7,12 @@ content, and everything meant for a status line goes through `sanitise`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+
+from check_pop3_ipmon.record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Optional
 
 OK = "+OK"
 ERR = "-ERR"
@@ -24,12 +28,14 @@ _UNPRINTABLE = re.compile(
 BANNER_WIDTH = 80
 
 
-@dataclass(frozen=True)
-class Response:
-    status: str  # "+OK", "-ERR", or "" for anything that is not POP3
-    text: str  # what follows the status indicator, decoded but not sanitised
-    code: Optional[str]  # RFC 2449 response code without brackets, if any
-    line: str  # the whole line, decoded but not sanitised
+class Response(Record):
+    __slots__ = ("code", "line", "status", "text")
+
+    def __init__(self, status: str, text: str, code: Optional[str], line: str) -> None:
+        self.status = status  # "+OK", "-ERR", or "" for anything that is not POP3
+        self.text = text  # what follows the status indicator, decoded but not sanitised
+        self.code = code  # RFC 2449 response code without brackets, if any
+        self.line = line  # the whole line, decoded but not sanitised
 
     @property
     def ok(self) -> bool:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
 
 from check_pop3_ipmon.connection import (
     Connection,
@@ -22,8 +20,13 @@ from check_pop3_ipmon.connection import (
 )
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
 from check_pop3_ipmon.protocol import Response, parse_status_line, sanitise
+from check_pop3_ipmon.record import Record
 
+# typing costs start-up time too; annotations are strings here anyway.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
     from check_pop3_ipmon.tls import TLSInfo
 
 TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT = "none", "starttls", "implicit"
@@ -56,40 +59,85 @@ _WAITING_FOR = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    timeout: float
-    family: int = socket.AF_UNSPEC
-    tls: str = TLS_NONE
-    sni: Optional[str] = None
-    ca_file: Optional[str] = None
-    insecure: bool = False
-    tls_min_version: Optional[str] = None
-    max_greeting: int = RESPONSE_LIMIT
+class Settings(Record):
+    """What to check, and how: from the command line, not changed after."""
+
+    __slots__ = (
+        "ca_file",
+        "family",
+        "host",
+        "insecure",
+        "max_greeting",
+        "port",
+        "sni",
+        "timeout",
+        "tls",
+        "tls_min_version",
+    )
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        *,
+        family: int = socket.AF_UNSPEC,
+        tls: str = TLS_NONE,
+        sni: Optional[str] = None,
+        ca_file: Optional[str] = None,
+        insecure: bool = False,
+        tls_min_version: Optional[str] = None,
+        max_greeting: int = RESPONSE_LIMIT,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.family = family
+        self.tls = tls
+        self.sni = sni
+        self.ca_file = ca_file
+        self.insecure = insecure
+        self.tls_min_version = tls_min_version
+        self.max_greeting = max_greeting
 
 
-@dataclass(frozen=True)
-class Failure:
-    kind: str
-    message: str
+class Failure(Record):
+    __slots__ = ("kind", "message")
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.message = message
 
 
-@dataclass
-class ProbeResult:
-    settings: Settings
-    address: Optional[str] = None  # "127.0.0.1:110" or "[::1]:110" once resolved
-    tried: list[str] = field(default_factory=list)  # every address a connect was begun to
-    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
-    total: float = 0.0
-    greeting_at: Optional[float] = None  # seconds from start to the greeting
-    greeting: Optional[Response] = None
-    failure: Optional[Failure] = None
-    quit_problem: Optional[str] = None
-    tls: Optional[TLSInfo] = None
-    capa: Optional[list[str]] = None
-    transcript: list[str] = field(default_factory=list)
+class ProbeResult(Record):
+    __slots__ = (
+        "address",
+        "capa",
+        "failure",
+        "greeting",
+        "greeting_at",
+        "quit_problem",
+        "settings",
+        "timings",
+        "tls",
+        "total",
+        "transcript",
+        "tried",
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.address: Optional[str] = None  # "127.0.0.1:110" or "[::1]:110" once resolved
+        self.tried: list[str] = []  # every address a connect was begun to
+        self.timings: dict[str, float] = {}  # phase -> seconds
+        self.total = 0.0
+        self.greeting_at: Optional[float] = None  # seconds from start to the greeting
+        self.greeting: Optional[Response] = None
+        self.failure: Optional[Failure] = None
+        self.quit_problem: Optional[str] = None
+        self.tls: Optional[TLSInfo] = None
+        self.capa: Optional[list[str]] = None
+        self.transcript: list[str] = []
 
 
 def _format_address(sockaddr: tuple[Any, ...]) -> str:
