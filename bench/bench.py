@@ -232,10 +232,22 @@ def side_by_side(plugin: str, dovecot: Dovecot, ca_file: Path, reps: int) -> lis
             f"   {name:40} {wall[name]:8.1f} {p90:8.1f} {cpu[name]:8.1f} "
             f"{memory[name] / 1024:9.1f} {over} {ratio}"
         )
+    plain = samples["check_pop3_ipmon plaintext"]
+    phases = {
+        label: statistics.median(perf(s.stdout, label) * 1000 for s in plain)
+        for label in ("time", "connect_time", "greeting_time", "quit_time")
+    }
+    lines.append(
+        f"   the plaintext check's own `time` (the POP3 exchange, server's latency included): "
+        f"{phases['time']:.1f} ms = connect {phases['connect_time']:.1f} + greeting "
+        f"{phases['greeting_time']:.1f} + QUIT {phases['quit_time']:.1f} + the rest"
+    )
     overhead = wall["check_pop3_ipmon plaintext"] - floor
+    own = overhead - phases["time"]
     lines.append(
         f"   goal: plaintext check adds <= {GOALS['overhead_ms']:g} ms wall over the floor: "
-        f"{overhead:+.1f} ms -> {'met' if overhead <= GOALS['overhead_ms'] else 'MISSED'}"
+        f"{overhead:+.1f} ms ({own:+.1f} ms without the exchange) -> "
+        f"{'met' if overhead <= GOALS['overhead_ms'] else 'MISSED'}"
     )
     return lines
 
