@@ -82,8 +82,6 @@ def dovecot(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
 
 
 @pytest.fixture
-def dovecot_tls(
-    dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path
-) -> Dovecot:
+def dovecot_tls(dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path) -> Dovecot:
     """Dovecot with a valid certificate for HOSTNAME, STLS on the plain port and POP3S."""
     return dovecot_factory(tls=issue(ca, tmp_path / "cert", HOSTNAME, "127.0.0.1"))

@@ -16,9 +16,7 @@ from tests.support.output import run_plugin
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime.now(UTC)
-OK_LINE = re.compile(
-    r"POP3 OK - greeting in \d+\.\d{3}s from 127\.0\.0\.1:(\d+)"
-)
+OK_LINE = re.compile(r"POP3 OK - greeting in \d+\.\d{3}s from 127\.0\.0\.1:(\d+)")
 
 
 def test_plaintext_ok_with_perfdata(dovecot: Dovecot) -> None:
@@ -72,8 +70,16 @@ def test_refused_after_dovecot_stops(dovecot: Dovecot) -> None:
 
 def test_implicit_tls_verified(dovecot_tls: Dovecot, ca_file: Path) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S", "--sni", HOSTNAME,
-        "--ca-file", str(ca_file), "-vv",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.tls_port),
+        "-S",
+        "--sni",
+        HOSTNAME,
+        "--ca-file",
+        str(ca_file),
+        "-vv",
     )
     assert run.code == 0, run.stdout
     assert re.match(
@@ -89,8 +95,15 @@ def test_implicit_tls_verified(dovecot_tls: Dovecot, ca_file: Path) -> None:
 
 def test_starttls_verified_by_ip_address(dovecot_tls: Dovecot, ca_file: Path) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.port), "--tls", "starttls",
-        "--ca-file", str(ca_file), "-vv",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.port),
+        "--tls",
+        "starttls",
+        "--ca-file",
+        str(ca_file),
+        "-vv",
     )
     assert run.code == 0, run.stdout
     assert "(TLSv1." in run.first
@@ -110,7 +123,14 @@ def test_unknown_ca_is_critical(dovecot_tls: Dovecot) -> None:
 
 def test_insecure_says_so_and_still_measures_the_certificate(dovecot_tls: Dovecot) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S", "--insecure", "--cert-warn", "400000"
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.tls_port),
+        "-S",
+        "--insecure",
+        "--cert-warn",
+        "400000",
     )
     assert run.code == 1, run.stdout
     assert run.first.startswith("POP3 WARNING - certificate expires in ")
@@ -120,8 +140,15 @@ def test_insecure_says_so_and_still_measures_the_certificate(dovecot_tls: Doveco
 
 def test_wrong_hostname_is_critical(dovecot_tls: Dovecot, ca_file: Path) -> None:
     run = run_plugin(
-        "-H", "127.0.0.1", "-p", str(dovecot_tls.tls_port), "-S",
-        "--sni", "other.example.test", "--ca-file", str(ca_file),
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(dovecot_tls.tls_port),
+        "-S",
+        "--sni",
+        "other.example.test",
+        "--ca-file",
+        str(ca_file),
     )
     assert run.code == 2
     assert run.first.startswith(
@@ -131,18 +158,34 @@ def test_wrong_hostname_is_critical(dovecot_tls: Dovecot, ca_file: Path) -> None
 
 @pytest.mark.parametrize("mode", ["implicit", "starttls"])
 def test_expiring_certificate_warns_with_pop3_result(
-    mode: str, dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path,
+    mode: str,
+    dovecot_factory: Callable[..., Dovecot],
+    ca: trustme.CA,
+    tmp_path: Path,
     ca_file: Path,
 ) -> None:
     tls = issue(ca, tmp_path / "soon", HOSTNAME, not_after=NOW + datetime.timedelta(days=5))
     server = dovecot_factory(tls=tls)
     port = server.tls_port if mode == "implicit" else server.port
-    args = ["-H", "127.0.0.1", "-p", str(port), "--tls", mode, "--sni", HOSTNAME,
-            "--ca-file", str(ca_file)]
+    args = [
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--tls",
+        mode,
+        "--sni",
+        HOSTNAME,
+        "--ca-file",
+        str(ca_file),
+    ]
     run = run_plugin(*args, "--cert-warn", "30", "--cert-crit", "3")
     assert run.code == 1, run.stdout
-    assert re.match(r"POP3 WARNING - certificate expires in [45]\.\d days \(\d{4}-\d\d-\d\d "
-                    r"\d\d:\d\d UTC\); greeting in \d+\.\d{3}s from ", run.first), run.first
+    assert re.match(
+        r"POP3 WARNING - certificate expires in [45]\.\d days \(\d{4}-\d\d-\d\d "
+        r"\d\d:\d\d UTC\); greeting in \d+\.\d{3}s from ",
+        run.first,
+    ), run.first
     assert run.first.endswith(": +OK Dovecot ready.")
     cert = run.perfdata["cert_days"]
     assert (cert.warn, cert.crit) == ("30:", "3:")
@@ -157,12 +200,25 @@ def test_expiring_certificate_warns_with_pop3_result(
 def test_expired_certificate_is_critical(
     dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path, ca_file: Path
 ) -> None:
-    tls = issue(ca, tmp_path / "old", HOSTNAME,
-                not_before=NOW - datetime.timedelta(days=30),
-                not_after=NOW - datetime.timedelta(days=2))
+    tls = issue(
+        ca,
+        tmp_path / "old",
+        HOSTNAME,
+        not_before=NOW - datetime.timedelta(days=30),
+        not_after=NOW - datetime.timedelta(days=2),
+    )
     server = dovecot_factory(tls=tls)
-    run = run_plugin("-H", "127.0.0.1", "-p", str(server.tls_port), "-S", "--sni", HOSTNAME,
-                     "--ca-file", str(ca_file))
+    run = run_plugin(
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(server.tls_port),
+        "-S",
+        "--sni",
+        HOSTNAME,
+        "--ca-file",
+        str(ca_file),
+    )
     assert run.code == 2
     assert run.first.startswith(
         "POP3 CRITICAL - certificate verification failed: certificate has expired"

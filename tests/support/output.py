@@ -55,8 +55,12 @@ class Run:
                 assert match, f"perfdata item does not parse: {item!r} in {self.stdout!r}"
                 label = match["label"].strip("'")
                 items[label] = Perf(
-                    float(match["value"]), match["uom"] or "", match["warn"] or "",
-                    match["crit"] or "", match["min"] or "", match["max"] or "",
+                    float(match["value"]),
+                    match["uom"] or "",
+                    match["warn"] or "",
+                    match["crit"] or "",
+                    match["min"] or "",
+                    match["max"] or "",
                 )
         return items
 
