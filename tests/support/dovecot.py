@@ -5,9 +5,10 @@ Runs `dovecot -F` as a child in its own session, so a test can stop it hard
 second) and start it again on the same ports.
 
 Logging in works: the passdb holds USERS, each with a maildir that
-`add_message` fills. Mail processes run as nobody (Dovecot refuses uid 0),
-chrooted into the homes directory: the pytest temp tree above it is private
-to root, and the chroot is entered before privileges are dropped.
+`add_message` fills. The pytest temp tree above the work directory is private
+to root, so the auth process runs as root to read the passwd file, and mail
+processes run as nobody (Dovecot refuses uid 0 there) chrooted into the homes
+directory: the chroot is entered before privileges are dropped.
 """
 
 from __future__ import annotations
@@ -129,6 +130,10 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
+}}
+# The auth process reads the passwd file, below pytest's root-only temp tree.
+service auth {{
+  user = root
 }}
 {self.extra_config}
 """
