@@ -54,7 +54,7 @@ DESCRIPTION = """\
 Checks a POP3 server the way SolarWinds ipMonitor's POP3 monitor did: connect,
 read the greeting, send QUIT, disconnect, all within one deadline (-t).
 Optionally reads CAPA, logs in and counts the mailbox (STAT; nothing is ever
-deleted or changed).
+deleted or changed), and tests every address of a name at once.
 
 Check:
   OK        the server greets with "+OK" and answers QUIT, in time.
@@ -72,6 +72,10 @@ Check:
             method; STAT failed; a --require-capa capability missing;
             messages or size beyond --messages-crit/--size-crit.
   UNKNOWN   bad arguments; an --authfile that group or others can read.
+
+  With --all-addresses, each address of -H is tested at once; the worst
+  state counts and the status line sums them up, e.g.
+  "3 addresses: 2 OK, 1 CRITICAL (127.0.0.3: connection refused)".
 """
 
 EPILOG = """\
@@ -85,12 +89,16 @@ Perfdata:
   quit_time      seconds, QUIT to its reply
   cert_days      days until the certificate's notAfter (with TLS);
                  --cert-warn/--cert-crit apply
-  capa_time      seconds, CAPA (with --capa, --require-capa, --login, or
-                 --forbid-plaintext-auth without TLS; after STLS: the new CAPA)
+  capa_time      seconds, CAPA (with --capa, --require-capa, --login without
+                 --auth, or --forbid-plaintext-auth without TLS; with STLS the
+                 CAPA read after TLS, the one before being in stls_time)
   login_time     seconds, the login exchange (with --login)
   stat_time      seconds, STAT (with --login)
   messages       messages in the mailbox; --messages-warn/--messages-crit apply
   mailbox_size   bytes in the mailbox (B); --size-warn/--size-crit apply
+  With --all-addresses, each address's items are prefixed with it
+  ("127.0.0.1_time", where -w/-c apply); time and resolve_time are the
+  whole test's.
 
 Examples:
   check_pop3_ipmon -H pop.example.com
@@ -100,6 +108,7 @@ Examples:
       --authfile /etc/nagios/pop3.pass --messages-warn 500 --size-crit 1000000000
   check_pop3_ipmon -H pop.example.com --tls starttls --forbid-plaintext-auth \\
       --require-capa UIDL --require-capa TOP --capa -v
+  check_pop3_ipmon -H pop.example.com -4 --all-addresses -w 1 -c 5
 """
 
 
@@ -410,6 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--size-crit", type=_range, metavar="RANGE", help="mailbox bytes giving CRITICAL"
     )
 
+    m = p.add_argument_group("Addresses")
+    m.add_argument(
+        "--all-addresses",
+        action="store_true",
+        help="test every address of -H (A and AAAA, as -4/-6 allow) at once, "
+        "within the one deadline; the worst state counts",
+    )
     return p
 
 
@@ -443,6 +459,7 @@ class Options:
     messages_crit: Optional[str] = None
     size_warn: Optional[str] = None
     size_crit: Optional[str] = None
+    all_addresses: bool = False
 
 
 def parse(argv: Optional[Sequence[str]] = None) -> Options:
@@ -521,6 +538,7 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         messages_crit=args.messages_crit,
         size_warn=args.size_warn,
         size_crit=args.size_crit,
+        all_addresses=args.all_addresses,
     )
 
 

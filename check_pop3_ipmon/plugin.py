@@ -396,6 +396,10 @@ def contexts(options: cli.Options) -> list[nagiosplugin.Context]:
 
 
 def build_check(options: cli.Options) -> nagiosplugin.Check:
+    if options.all_addresses:
+        from check_pop3_ipmon import pool
+
+        return pool.build_check(options)
     return nagiosplugin.Check(Pop3(options), *contexts(options), Summary(options))
 
 

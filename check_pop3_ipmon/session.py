@@ -164,11 +164,19 @@ def cannot_resolve(host: str, exc: BaseException) -> str:
 
 
 class _Session:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        deadline: Optional[Deadline] = None,
+        target: Optional[tuple[int, tuple[Any, ...]]] = None,
+    ) -> None:
+        """`deadline` and `target` (family, sockaddr) come from addresses.py,
+        which resolves once and runs one session per address."""
         self.settings = settings
-        self.deadline = Deadline(settings.timeout)
+        self.deadline = deadline or Deadline(settings.timeout)
+        self.target = target
         self.result = ProbeResult(settings)
-        self._started = self._mark = self.deadline.start
+        self._started = self._mark = self.deadline.start if target is None else time.monotonic()
         self.phase = "resolve"
 
     def _lap(self, done: str) -> None:
@@ -217,6 +225,9 @@ class _Session:
 
     def _resolve(self) -> list[tuple[Any, ...]]:
         s = self.settings
+        if self.target is not None:
+            family, sockaddr = self.target
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
         try:
             infos = resolve(s.host, s.port, s.family, self.deadline)
         except (OSError, UnicodeError) as exc:
@@ -403,5 +414,11 @@ class _Stop(Exception):
     """A failure has been recorded; end the session."""
 
 
-def probe(settings: Settings) -> ProbeResult:
-    return _Session(settings).run()
+def probe(
+    settings: Settings,
+    deadline: Optional[Deadline] = None,
+    target: Optional[tuple[int, tuple[Any, ...]]] = None,
+) -> ProbeResult:
+    """Run the test. addresses.py passes its `deadline` and one resolved
+    `target` (family, sockaddr) for each session it runs at once."""
+    return _Session(settings, deadline, target).run()
