@@ -8,6 +8,7 @@ monitoring-plugins program does.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import sys
@@ -47,7 +48,7 @@ _STATES = {
 
 USAGE = (
     f"Usage: {PROG} -H ADDRESS [-p PORT] [-t SECONDS] [-w RANGE] [-c RANGE] "
-    "[--tls none|starttls|implicit] [-S] [--login -u USER --authfile FILE] ... (see --help)"
+    "[--tls none|starttls|implicit] [-S] ... (see --help)"
 )
 
 DESCRIPTION = """\
@@ -482,6 +483,8 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         if given:
             flag = "--" + given[0].replace("_", "-")
             parser.error(f"{flag} needs TLS (--tls starttls, --tls implicit or -S)")
+    if args.ca_file is not None and not os.access(args.ca_file, os.R_OK):
+        parser.error(f"cannot read --ca-file {args.ca_file}")
     if args.expect is not None:
         try:
             re.compile(args.expect)

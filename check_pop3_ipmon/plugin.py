@@ -169,6 +169,7 @@ class Outcome(nagiosplugin.Context):
             state = {
                 session.REFUSED: self.options.refuse_state,
                 session.TIMEOUT: self.options.timeout_state,
+                session.CONFIG: 3,
             }.get(failure.kind, 2)
             return Result(_STATES[state], failure.message, metric)
         greeting = result.greeting

@@ -76,7 +76,7 @@ class Dovecot:
     def _write_config(self) -> None:
         w = self.workdir
         # Dovecot's login processes run as dovenull and must reach base_dir.
-        os.chmod(w, 0o755)  # noqa: S103 (dovenull must traverse it)
+        os.chmod(w, 0o755)  # noqa: S103 - a directory, not a secret
         (w / "passwd").write_text(
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
         )
@@ -147,13 +147,14 @@ service auth {{
     def start(self, wait: float = 15.0) -> None:
         if self.process is not None and self.process.poll() is None:
             return
-        self.process = subprocess.Popen(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "dovecot.stderr", "ab"),
-            start_new_session=True,
-        )
+        with open(self.workdir / "dovecot.stderr", "ab") as stderr:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         self.wait_listening(wait)
 
     def wait_listening(self, wait: float = 15.0) -> None:
