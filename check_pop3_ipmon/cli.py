@@ -115,6 +115,8 @@ Examples:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        # argparse quotes an ambiguous "--passw=VALUE" whole: the value may be a password.
+        message = re.sub(r"^(ambiguous option: -[^=\s]*)=\S*", r"\1=...", message)
         print(f"POP3 UNKNOWN - {message}")
         print(USAGE)
         sys.exit(UNKNOWN)
@@ -407,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from the environment variable NAME instead "
         f"(default {ENV_DEFAULT}, used when there is no --authfile)",
     )
+    # Not an option: without it, argparse would take --password as an
+    # abbreviation of --password-env and print the password as a variable name.
+    a.add_argument("--password", nargs="?", action=_NoPassword, help=argparse.SUPPRESS)
     a.add_argument(
         "--allow-plaintext-login",
         action="store_true",
@@ -428,6 +433,20 @@ def build_parser() -> argparse.ArgumentParser:
         "within the one deadline; the worst state counts",
     )
     return p
+
+
+class _NoPassword(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: Optional[str] = None,
+    ) -> None:
+        parser.error(
+            "no password on the command line (every local user can read it): "
+            f"use --authfile FILE or the environment variable {ENV_DEFAULT}"
+        )
 
 
 def _capa_name(text: str) -> str:
