@@ -67,9 +67,11 @@ def missing(
     STLS can only be listed before TLS, so it is looked for in the CAPA read
     before STLS; everything else in the CAPA of the session as it ends (after
     TLS when there is TLS: RFC 2595 makes the client forget the earlier one).
+    A name whose CAPA was never read (the session failed first) is not judged.
     """
-    final_capa = Capabilities(final or ())
-    plain_capa = Capabilities(before_tls or ())
-    return [
-        name for name in required if not (plain_capa if name == "STLS" else final_capa).offers(name)
-    ]
+    absent = []
+    for name in required:
+        capa = before_tls if name == "STLS" else final
+        if capa is not None and not Capabilities(capa).offers(name):
+            absent.append(name)
+    return absent

@@ -520,9 +520,12 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
             "use it with --tls none or starttls"
         )
     login = _login(parser, args, tls_mode)
+    # With STLS the CAPA before TLS is read anyway, and STLS is only ever
+    # listed there: only the other needs call for the CAPA after TLS.
+    required = [name for name in args.require_capa if tls_mode != TLS_STARTTLS or name != "STLS"]
     read_capa = bool(
         args.capa
-        or args.require_capa
+        or required
         or (args.forbid_plaintext_auth and tls_mode == TLS_NONE)
         or (login is not None and login.method is None)
     )

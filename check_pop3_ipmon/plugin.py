@@ -43,7 +43,7 @@ def result_metrics(result: ProbeResult, options: cli.Options, prefix: str = "") 
             yield Metric(name, result.timings[phase], "s", min=0, context="phase")
     if result.tls is not None and result.tls.days_left is not None:
         yield Metric(prefix + "cert_days", result.tls.days_left, context="cert_days")
-    if options.require_capa and result.final_capa is not None:
+    if options.require_capa and (result.capa is not None or result.capa_tls is not None):
         yield Metric(prefix + "capa", result, context="capa")
     if options.forbid_plaintext_auth and result.capa is not None:
         yield Metric(prefix + "plaintext_auth", result, context="plaintext_auth")
