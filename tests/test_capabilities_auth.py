@@ -8,6 +8,7 @@ import pytest
 
 from check_pop3_ipmon.auth import apop_digest, apop_timestamp, choose
 from check_pop3_ipmon.capabilities import Capabilities, missing, normalise_name
+from check_pop3_ipmon.session import Login, Settings
 
 DOVECOT = ["CAPA", "TOP", "UIDL", "RESP-CODES", "USER", "SASL PLAIN LOGIN", "EXPIRE NEVER"]
 
@@ -87,3 +88,9 @@ def test_choose(
     chosen: Optional[str],
 ) -> None:
     assert choose(capa, timestamp, encrypted, allow) == chosen
+
+
+def test_settings_repr_hides_the_password() -> None:
+    settings = Settings("127.0.0.1", 110, 10.0, login=Login("alice", "wonderland-secret"))
+    assert "alice" in repr(settings)
+    assert "wonderland-secret" not in repr(settings)

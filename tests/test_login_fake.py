@@ -178,3 +178,19 @@ def test_server_without_capa(fake_pop3: Callable[[Script], FakePOP3]) -> None:
     run = run_plugin(*login(server, "alice", "--allow-plaintext-login"), env=env("secret"))
     assert run.code == 0, run.stdout
     assert run.first.endswith("+OK old server; alice (USER): 1 message, 10 B"), run.first
+
+
+def test_silence_after_the_password_ends_within_the_deadline(
+    fake_pop3: Callable[[Script], FakePOP3],
+) -> None:
+    def script(server: FakePOP3, conn: socket.socket) -> None:
+        conn.sendall(RFC_GREETING)
+        if server.read_line(conn) is not None:
+            server.read_line(conn, timeout=30)  # APOP: then nothing at all
+
+    server = fake_pop3(script)
+    args = login(server, "mrose", "--auth", "apop", "-t", "1.5")
+    run = run_plugin(*args, env=env(RFC_SECRET), timeout=10)
+    assert run.code == 2, run.stdout
+    assert run.first.startswith("POP3 CRITICAL - no login reply within 1.5s; greeting in ")
+    assert run.perfdata["time"].value <= 1.5 + 0.5  # its own clock: the deadline held
