@@ -82,9 +82,12 @@ class Connection:
                 raise
 
     # -- I/O ---------------------------------------------------------------
-    def send_line(self, text: str, phase: str) -> None:
-        data = text.encode("ascii") + b"\r\n"
-        self.transcript.append("C: " + text)
+    def send_line(self, text: str, phase: str, shown: Optional[str] = None) -> None:
+        """Send one command line; the transcript records `shown` instead when
+        given, so that a password or its digest never reaches the output."""
+        # UTF-8: a user name or password may be non-ASCII (RFC 6856); commands are ASCII.
+        data = text.encode("utf-8") + b"\r\n"
+        self.transcript.append("C: " + (text if shown is None else shown))
         view = memoryview(data)
         while view:
             sent = self._retry(phase, functools.partial(self.sock.send, view))

@@ -25,8 +25,9 @@ import trustme
 from check_pop3_ipmon import connection, session
 from tests.conftest import HOSTNAME
 from tests.support import faketls
-from tests.support.blackhole import Blackhole, hosts_prefix
+from tests.support.blackhole import Blackhole
 from tests.support.fakepop3 import FakePOP3, Script, reset
+from tests.support.hosts import hosts_env
 from tests.support.output import Run, run_plugin, run_plugin_rusage
 
 Start = Callable[[Script], FakePOP3]
@@ -446,8 +447,14 @@ def test_reset_just_before_the_tls_handshake(
 BAD_UTF8 = b"+OK caf\xc3\xa9 \xc3\x28 \xff\xfe \xed\xa0\x80 end\xc3"
 
 
-@pytest.mark.parametrize("env", [None, {}], ids=["inherited", "empty-environment"])
-def test_greeting_with_invalid_utf8(env: dict[str, str] | None, fake_pop3: Start) -> None:
+NO_LOCALE: dict[str, str | None] = {
+    name: None
+    for name in ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "PYTHONIOENCODING", "PYTHONUTF8")
+}
+
+
+@pytest.mark.parametrize("env", [None, NO_LOCALE], ids=["inherited", "no-locale"])
+def test_greeting_with_invalid_utf8(env: dict[str, str | None] | None, fake_pop3: Start) -> None:
     """Invalid sequences become U+FFFD; the output stays valid UTF-8 even with no locale set."""
     server = fake_pop3(
         lambda server, conn: (conn.sendall(BAD_UTF8 + b"\r\n"), answer_quit(server, conn)) and None
@@ -578,17 +585,11 @@ def test_blackholed_literal_address(blackholes: Callable[..., Blackhole]) -> Non
 BLACKHOLED = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "::1"]
 
 
-def hosts_file(tmp_path: Path, name: str, addresses: list[str]) -> Path:
-    path = tmp_path / "hosts"
-    path.write_text("".join(f"{address} {name}\n" for address in addresses))
-    return path
-
-
 def test_name_with_many_addresses_all_blackholed(
     blackholes: Callable[..., Blackhole], tmp_path: Path
 ) -> None:
     hole = blackholes(*BLACKHOLED)
-    prefix = hosts_prefix(hosts_file(tmp_path, "pop.blackhole.test", BLACKHOLED))
+    env = hosts_env(tmp_path / "hosts", {"pop.blackhole.test": BLACKHOLED})
     run = run_plugin(
         "-H",
         "pop.blackhole.test",
@@ -597,7 +598,7 @@ def test_name_with_many_addresses_all_blackholed(
         "-t",
         "2",
         "-v",
-        prefix=prefix,
+        env=env,
         timeout=2 + GUARD,
     )
     clean(run, 2)
@@ -621,7 +622,7 @@ def test_name_whose_first_addresses_are_blackholed_reaches_the_one_that_answers(
         host="127.0.0.7",
     )
     hole = blackholes(*BLACKHOLED[:3], port=server.port)
-    prefix = hosts_prefix(hosts_file(tmp_path, "pop.partly.test", [*BLACKHOLED[:3], "127.0.0.7"]))
+    env = hosts_env(tmp_path / "hosts", {"pop.partly.test": [*BLACKHOLED[:3], "127.0.0.7"]})
     run = run_plugin(
         "-H",
         "pop.partly.test",
@@ -630,7 +631,7 @@ def test_name_whose_first_addresses_are_blackholed_reaches_the_one_that_answers(
         "-t",
         "5",
         "-4",
-        prefix=prefix,
+        env=env,
         timeout=5 + GUARD,
     )
     clean(run, 5)

@@ -6,9 +6,7 @@ new SYN (tcp_conn_request: LISTENOVERFLOWS), and the connecting side keeps
 retransmitting it: exactly what a firewall that drops packets looks like.
 listen(0) and one connection that is never accepted fill the queue.
 
-A name with several such addresses needs a resolver answer we control
-without touching the machine's /etc/hosts: `hosts_prefix()` runs a command in
-a private mount namespace (unshare) whose /etc/hosts is a file of ours.
+A name with several such addresses comes from tests/support/hosts.py.
 """
 
 from __future__ import annotations
@@ -16,11 +14,7 @@ from __future__ import annotations
 import errno
 import select
 import socket
-import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-from tests.support.integration import find_program, require_root
 
 
 class Blackhole:
@@ -65,21 +59,3 @@ class Blackhole:
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
-
-
-def hosts_prefix(hosts_file: Path) -> list[str]:
-    """argv prefix: run a command with `hosts_file` as its /etc/hosts, nothing else changed."""
-    require_root("a private /etc/hosts (mount namespace)")
-    unshare = find_program("unshare", "util-linux")
-    find_program("mount", "mount")
-    helper = Path(__file__).with_name("with_hosts.py")
-    return [
-        unshare,
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        sys.executable,
-        str(helper),
-        str(hosts_file),
-    ]

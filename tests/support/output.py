@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -79,10 +80,18 @@ def plugin_command() -> list[str]:
 def run_plugin(
     *args: str,
     timeout: float = 60.0,
+    env: Optional[Mapping[str, Optional[str]]] = None,
     prefix: Sequence[str] = (),
-    env: Optional[Mapping[str, str]] = None,
 ) -> Run:
-    """Run the plugin (after `prefix`, a wrapper command); `timeout` is a guard, not a check."""
+    """Run the plugin (after `prefix`, a wrapper command); `env` adds variables to
+    (or, with None values, removes them from) this process's environment.
+    `timeout` is a guard against a hang, not a check."""
+    run_env = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            run_env.pop(name, None)
+        else:
+            run_env[name] = value
     start = time.monotonic()
     proc = subprocess.run(
         [*prefix, *plugin_command(), *args],
@@ -90,7 +99,7 @@ def run_plugin(
         text=True,
         timeout=timeout,
         check=False,
-        env=env,
+        env=run_env,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
