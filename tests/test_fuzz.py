@@ -232,14 +232,20 @@ def model(plan: Plan, maxbytes: int) -> tuple[int, Optional[bytes]]:
 def run_in_process(argv: list[str]) -> Run:
     """plugin.main() as the console script runs it, minus the interpreter's start."""
     nagiosplugin.Runtime.instance = None  # a singleton per process (pitfall 8)
+    # nagiosplugin 1.3.2 binds sys.stdout when imported; None means the current one.
+    saved_stdout = nagiosplugin.Runtime.stdout
+    nagiosplugin.Runtime.stdout = None
     out, err = io.StringIO(), io.StringIO()
     start = time.monotonic()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            plugin.main(argv)
-            code = -1  # main() must exit
-        except SystemExit as exc:
-            code = int(exc.code or 0)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                plugin.main(argv)
+                code = -1  # main() must exit
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+    finally:
+        nagiosplugin.Runtime.stdout = saved_stdout
     elapsed = time.monotonic() - start
     runtime = nagiosplugin.Runtime.instance
     if runtime is not None and runtime.logchan is not None:
