@@ -3,7 +3,7 @@
 Not a test (machines are noisy; nothing here passes or fails): it prints
 figures. Run it as root (Dovecot) from the repository root:
 
-    tox -e benchmark                  # or, with the package installed:
+    tox -e bench                  # or, with the package installed:
     python bench/bench.py [--reps N]
 
 What it does, in one run:
