@@ -137,19 +137,6 @@ def _names(text: str) -> tuple[str, ...]:
     return items
 
 
-def _plugin_value(parse: Callable[[str], object]) -> Callable[[str], str]:
-    """Check a value with the plugin's own option parser; keep the text."""
-
-    def check(text: str) -> str:
-        try:
-            parse(text)
-        except argparse.ArgumentTypeError as exc:
-            raise ValueError(str(exc)) from None
-        return text
-
-    return check
-
-
 def _tls(text: str) -> str:
     if text not in (TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT):
         raise ValueError(f"expected none, starttls or implicit, not {text!r}")
@@ -173,7 +160,8 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
             raise DefinitionError(f"[{section}]: {key} is required")
         try:
             return parse(raw.strip())
-        except ValueError as exc:
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            # The plugin's own option checks raise ArgumentTypeError.
             raise DefinitionError(f"[{section}] {key}: {exc}") from None
 
     def optional(key: str, parse: Callable[[str], T]) -> Optional[T]:
@@ -202,8 +190,8 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
         port=optional("port", cli._port),
         tls=tls,
         timeout=get("timeout", cli._positive_float, "10"),
-        warning=optional("warning", _plugin_value(cli._range)),
-        critical=optional("critical", _plugin_value(cli._range)),
+        warning=optional("warning", cli._range),
+        critical=optional("critical", cli._range),
         up_interval=get("up_interval", _seconds, "300"),
         down_interval=get("down_interval", _seconds, "60"),
         lost_interval=get("lost_interval", _seconds, "900"),

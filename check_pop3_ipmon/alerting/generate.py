@@ -11,7 +11,6 @@ far above any outage so the service never turns HARD.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,14 +23,16 @@ PROG = "pop3_ipmon_config"
 
 
 def nagios_units(seconds: int, interval_length: int) -> str:
-    """Seconds as Nagios interval units, never scheduling a second early.
+    """Seconds as Nagios interval units.
 
-    Nagios multiplies by interval_length and truncates to whole seconds, so
-    100 s at 60 s units must read 1.666667 (100.00002 s), not 1.666666 (99 s).
+    Nagios multiplies by interval_length and truncates to whole seconds, so a
+    fraction must not land a hair below the second (1.4 * 655 is 916.99...):
+    we aim at the middle of the second instead, 90 s at 60 s units being
+    1.508333 (90.49998 s).
     """
     if seconds % interval_length == 0:
         return str(seconds // interval_length)
-    units = math.ceil(seconds * 1_000_000 / interval_length) / 1_000_000
+    units = round((seconds + 0.5) / interval_length, 6)
     return f"{units:.6f}".rstrip("0").rstrip(".")
 
 

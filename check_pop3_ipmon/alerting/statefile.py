@@ -37,6 +37,11 @@ def prepare_directory(directory: Path) -> Path:
     """Create the directory (mode 0700) or check that only its owner may write it."""
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # not a directory: said below
+    except OSError as exc:
+        raise StateError(f"state directory {directory}: {exc.strerror}") from None
+    try:
         info = os.stat(directory, follow_symlinks=False)
     except OSError as exc:
         raise StateError(f"state directory {directory}: {exc.strerror}") from None

@@ -1,7 +1,8 @@
 """A notification (or event) command that records what the engine gave it.
 
 Engines run it as `python recorder.py OUTFILE [NAME=VALUE ...]`; it appends
-one JSON line with the time, its NAME=VALUE arguments and the engine's
+one JSON line with the time, its arguments (all, and the NAME=VALUE ones
+as a mapping) and the engine's
 environment variables (NAGIOS_* with enable_environment_macros=1, or the
 env of an Icinga 2 command). Nothing goes through a shell, so values with
 spaces and quotes arrive intact. read() gives the records back to the test.
@@ -35,7 +36,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[1])
     fields = dict(arg.split("=", 1) for arg in argv[2:] if "=" in arg)
     env = {key: value for key, value in os.environ.items() if key.startswith(ENV_PREFIXES)}
-    record = {"time": time.time(), "args": fields, "env": env}
+    record = {"time": time.time(), "argv": argv[2:], "args": fields, "env": env}
     with open(out, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(json.dumps(record, sort_keys=True) + "\n")

@@ -1,0 +1,249 @@
+"""The shipped contrib files pass the engines' own configuration checks.
+
+`nagios4 -v` and `icinga2 daemon -C` read the shipped commands and templates,
+the hand-written examples, and what pop3_ipmon_config makes of the example
+definition, next to the stock sample objects the examples refer to (the
+administrator's mail commands, 24x7, icingaadmin). Also: the CheckCommand
+exposes every plugin option, and passes each the way the plugin parses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from check_pop3_ipmon import cli
+from tests.support import recorder
+from tests.support.icinga2 import Icinga2
+from tests.support.integration import missing, wait_until
+from tests.support.nagios import Nagios
+from tests.test_engines import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+NAGIOS = ROOT / "contrib" / "nagios"
+ICINGA2 = ROOT / "contrib" / "icinga2"
+EXAMPLE_INI = ROOT / "contrib" / "pop3_ipmon_example.ini"
+BIN = Path(sys.executable).parent
+
+STOCK_NAGIOS = [Path("/etc/nagios4/objects") / name for name in ("commands.cfg", "timeperiods.cfg")]
+STOCK_ICINGA2 = [
+    Path("/etc/icinga2/conf.d") / name
+    for name in ("commands.conf", "users.conf", "templates.conf", "timeperiods.conf")
+]
+
+
+def stock(paths: list[Path], package: str) -> list[Path]:
+    for path in paths:
+        if not path.exists():
+            missing(f"{path} not found: install the Debian package {package}")
+    return paths
+
+
+def nagios_verdict(nagios: Nagios) -> str:
+    out = nagios.verify().stdout
+    assert "Total Errors:   0" in out, out
+    assert "Total Warnings: 0" in out, out
+    return out
+
+
+def test_nagios_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
+    files = [
+        NAGIOS / "pop3_ipmon_commands.cfg",
+        NAGIOS / "pop3_ipmon_templates.cfg",
+        NAGIOS / "pop3_ipmon_example.cfg",
+        *stock(STOCK_NAGIOS, "nagios4-common"),
+    ]
+    out = nagios_verdict(Nagios(tmp_path, files, resource={"USER1": str(BIN)}))
+    assert "Checked 1 services." in out
+
+
+def test_nagios_accepts_the_generated_example(tmp_path: Path) -> None:
+    services = generate("nagios", EXAMPLE_INI, tmp_path / "services.cfg")
+    contact = tmp_path / "contact.cfg"
+    contact.write_text(
+        (NAGIOS / "pop3_ipmon_example.cfg").read_text().split("define host")[0]
+    )  # the example's contact pop3-admin, which the definition names
+    files = [
+        NAGIOS / "pop3_ipmon_commands.cfg",
+        NAGIOS / "pop3_ipmon_templates.cfg",
+        contact,
+        services,
+        *stock(STOCK_NAGIOS, "nagios4-common"),
+    ]
+    out = nagios_verdict(Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)}))
+    assert "Checked 2 services." in out
+
+
+def icinga(tmp_path: Path, *files: Path) -> Icinga2:
+    return Icinga2(
+        tmp_path,
+        [
+            ICINGA2 / "pop3_ipmon_commands.conf",
+            ICINGA2 / "pop3_ipmon_templates.conf",
+            *stock(STOCK_ICINGA2, "icinga2-common"),
+            *files,
+        ],
+        constants={"PluginDir": str(BIN)},
+    )
+
+
+def test_icinga2_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
+    check = icinga(tmp_path, ICINGA2 / "pop3_ipmon_example.conf").validate()
+    assert check.returncode == 0, check.stdout
+    assert "Instantiated 1 Notification." in check.stdout
+
+
+def test_icinga2_accepts_the_generated_example(tmp_path: Path) -> None:
+    services = generate("icinga2", EXAMPLE_INI, tmp_path / "services.conf")
+    rule = tmp_path / "rule.conf"
+    example_rule = (ICINGA2 / "pop3_ipmon_example.conf").read_text().split("apply Notification")
+    rule.write_text('object User "pop3-admin" { }\napply Notification' + example_rule[1])
+    check = icinga(tmp_path / "icinga2", services, rule).validate()
+    assert check.returncode == 0, check.stdout
+    assert "Instantiated 2 Services." in check.stdout
+    assert "Instantiated 2 Notifications." in check.stdout
+
+
+def test_icinga2_refuses_a_monitor_name_over_64_characters(tmp_path: Path) -> None:
+    conf = tmp_path / "long.conf"
+    conf.write_text(
+        (ICINGA2 / "pop3_ipmon_example.conf")
+        .read_text()
+        .replace('"Mail POP3 (head office)"', '"' + "M" * 65 + '"')
+    )
+    check = icinga(tmp_path / "icinga2", conf).validate()
+    assert check.returncode != 0
+    assert (
+        "pop3_ipmon: service 'mail1!POP3': the monitor name (display_name) is 65 characters "
+        "long; ipMonitor allows at most 64"
+    ) in check.stdout
+
+
+def check_command_arguments() -> set[str]:
+    text = (ICINGA2 / "pop3_ipmon_commands.conf").read_text()
+    block = text.split('object CheckCommand "pop3_ipmon"')[1].split("object EventCommand")[0]
+    keys = re.findall(r'^    "(-[^"]+)" = \{', block, re.MULTILINE)
+    # Every argument has a description.
+    assert block.count("description = ") == len(keys)
+    return set(keys)
+
+
+def test_check_command_exposes_every_plugin_option() -> None:
+    keys = check_command_arguments()
+    for action in cli.build_parser()._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            continue
+        assert keys & set(action.option_strings), f"{action.option_strings} not in CheckCommand"
+    text = (ICINGA2 / "pop3_ipmon_commands.conf").read_text()
+    variables = set(
+        re.findall(r"\$(pop3_ipmon_[a-z0-9_]+)\$", text.split("object EventCommand")[0])
+    )
+    assert len(variables) == len(keys)  # one variable per option, all prefixed
+
+
+PROBE = """\
+object CheckCommand "pop3_ipmon-probe" {{
+  import "pop3_ipmon"
+  command = {command}
+}}
+object Host "probe" {{
+  check_command = "dummy"
+  address = "127.0.0.1"
+}}
+template Service "probe" {{
+  host_name = "probe"
+  check_command = "pop3_ipmon-probe"
+  check_interval = 1s  // Icinga 2 spreads first checks over the interval
+}}
+object Service "all" {{
+  import "probe"
+  vars.pop3_ipmon_address = "pop.example.test"
+  vars.pop3_ipmon_port = 1110
+  vars.pop3_ipmon_ipv4 = true
+  vars.pop3_ipmon_timeout = 7.5
+  vars.pop3_ipmon_timeout_state = "warning"
+  vars.pop3_ipmon_warning = "2"
+  vars.pop3_ipmon_critical = "@5:9"
+  vars.pop3_ipmon_refuse_state = "unknown"
+  vars.pop3_ipmon_expect = "Dovecot (Debian) ready"
+  vars.pop3_ipmon_mismatch_state = "warning"
+  vars.pop3_ipmon_hide_banner = true
+  vars.pop3_ipmon_maxbytes = 512
+  vars.pop3_ipmon_tls = "starttls"
+  vars.pop3_ipmon_sni = "pop.example.test"
+  vars.pop3_ipmon_ca_file = "{ca_file}"
+  vars.pop3_ipmon_insecure = false
+  vars.pop3_ipmon_tls_min_version = "1.3"
+  vars.pop3_ipmon_cert_warn = 21
+  vars.pop3_ipmon_cert_crit = 7
+  vars.pop3_ipmon_verbose = 2
+}}
+object Service "other" {{
+  import "probe"
+  vars.pop3_ipmon_ipv6 = true
+  vars.pop3_ipmon_ssl = true
+  vars.pop3_ipmon_insecure = true
+  vars.pop3_ipmon_certificate = "30,7"
+  vars.pop3_ipmon_verbose = true
+}}
+object Service "defaults" {{
+  import "probe"
+}}
+"""
+
+
+@pytest.mark.engines
+def test_check_command_passes_options_as_the_plugin_reads_them(
+    tmp_path: Path, ca_file: Path
+) -> None:
+    """Icinga 2 builds the argv from the variables; the plugin's parser reads it back."""
+    out = tmp_path / "argv.jsonl"
+    probe = tmp_path / "probe.conf"
+    command = "[ " + ", ".join(f'"{part}"' for part in recorder.command(out)) + " ]"
+    probe.write_text(PROBE.format(command=command, ca_file=ca_file))
+    engine = Icinga2(
+        tmp_path / "icinga2",
+        [ICINGA2 / "pop3_ipmon_commands.conf", probe],
+        constants={"PluginDir": str(BIN)},
+    )
+    engine.start()
+    try:
+        wait_until(
+            lambda: len({tuple(r["argv"]) for r in recorder.read(out)}) >= 3,
+            30,
+            "a check of each probe service",
+        )
+    finally:
+        engine.stop()
+    seen = sorted({tuple(record["argv"]) for record in recorder.read(out)})
+    parsed = [cli.parse(list(args)) for args in seen]
+    options = {
+        ("all" if o.settings.port == 1110 else "other" if o.settings.tls == "implicit" else "d"): o
+        for o in parsed
+    }
+    assert sorted(options) == ["all", "d", "other"], seen
+    full = options["all"]
+    assert full.settings.host == "pop.example.test"
+    assert full.settings.family == socket.AF_INET
+    assert full.settings.timeout == 7.5 and full.timeout_state == 1
+    assert (full.warning, full.critical) == ("2", "@5:9")
+    assert full.refuse_state == 3 and full.mismatch_state == 1
+    assert full.expect == "Dovecot (Debian) ready" and full.hide_banner
+    assert full.settings.max_greeting == 512
+    assert full.settings.tls == "starttls" and full.settings.sni == "pop.example.test"
+    assert full.settings.ca_file == str(ca_file) and not full.settings.insecure
+    assert full.settings.tls_min_version == "1.3"
+    assert (full.cert_warn, full.cert_crit) == (21, 7)
+    assert full.verbose == 2
+    other = options["other"]
+    assert other.settings.family == socket.AF_INET6
+    assert other.settings.insecure and (other.cert_warn, other.cert_crit) == (30, 7)
+    assert other.verbose == 1
+    default = options["d"]
+    assert default.settings.host == "127.0.0.1" and default.settings.port == 110
+    assert default.verbose == 0 and default.settings.tls == "none"
