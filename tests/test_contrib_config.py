@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,6 +80,51 @@ def test_nagios_accepts_the_generated_example(tmp_path: Path) -> None:
     assert "Checked 2 services." in out
 
 
+def test_nagios_objects_check_finds_what_nagios_cannot(tmp_path: Path) -> None:
+    """pop3_ipmon_config check-nagios reads the resolved objects Nagios wrote."""
+    broken = tmp_path / "broken.cfg"
+    broken.write_text(
+        (NAGIOS / "pop3_ipmon_example.cfg")
+        .read_text()
+        .replace("Mail POP3 (head office)", "M" * 65)
+        .replace("    retry_interval                  1 ", "    retry_interval                  2 ")
+        .replace(
+            "_POP3_IPMON_MAX_ALERTS          3", "_POP3_IPMON_MAX_ALERTS 3\n max_check_attempts 9"
+        )
+    )
+    results = {}
+    for name, example in (("good", NAGIOS / "pop3_ipmon_example.cfg"), ("broken", broken)):
+        files = [
+            NAGIOS / "pop3_ipmon_commands.cfg",
+            NAGIOS / "pop3_ipmon_templates.cfg",
+            example,
+            *stock(STOCK_NAGIOS, "nagios4-common"),
+        ]
+        nagios = Nagios(tmp_path / name, files, resource={"USER1": str(BIN)})
+        assert nagios.verify(precache=True).returncode == 0
+        results[name] = subprocess.run(
+            [str(BIN / "pop3_ipmon_config"), "check-nagios", str(nagios.precache)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert (results["good"].returncode, results["good"].stdout) == (
+        0,
+        "1 service(s) with pop3-ipmon-alert: 0 error(s), 0 warning(s)\n",
+    )
+    assert results["broken"].returncode == 1
+    assert results["broken"].stdout.splitlines() == [
+        "error: service 'mail1!POP3': the monitor name (display_name) is 65 characters long;"
+        " ipMonitor allows at most 64",
+        "error: service 'mail1!POP3': retry_interval 2 differs from _POP3_IPMON_DOWN_INTERVAL"
+        " 1: both are the Down interval (the handler restores the first from the second)",
+        "error: service 'mail1!POP3': max_check_attempts 9: the service turns HARD at"
+        " failure 9, by its first Lost test (10); a HARD problem is tested at the Up"
+        " interval and the handler is not called again (use 1000000)",
+        "1 service(s) with pop3-ipmon-alert: 3 error(s), 0 warning(s)",
+    ]
+
+
 def icinga(tmp_path: Path, *files: Path) -> Icinga2:
     return Icinga2(
         tmp_path,
@@ -101,8 +147,9 @@ def test_icinga2_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
 def test_icinga2_accepts_the_generated_example(tmp_path: Path) -> None:
     services = generate("icinga2", EXAMPLE_INI, tmp_path / "services.conf")
     rule = tmp_path / "rule.conf"
-    example_rule = (ICINGA2 / "pop3_ipmon_example.conf").read_text().split("apply Notification")
-    rule.write_text('object User "pop3-admin" { }\napply Notification' + example_rule[1])
+    # The example's notification command and apply rule, for the generated services.
+    example = (ICINGA2 / "pop3_ipmon_example.conf").read_text().split("object NotificationCommand")
+    rule.write_text('object User "pop3-admin" { }\nobject NotificationCommand' + example[1])
     check = icinga(tmp_path / "icinga2", services, rule).validate()
     assert check.returncode == 0, check.stdout
     assert "Instantiated 2 Services." in check.stdout

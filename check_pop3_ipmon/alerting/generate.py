@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.alerting import nagios_objects
 from check_pop3_ipmon.alerting.definition import DefinitionError, Monitor, parse_file
 
 PROG = "pop3_ipmon_config"
@@ -197,8 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
         "or Icinga 2 objects (written to standard output or --output).",
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("engine", choices=("nagios", "icinga2"))
-    parser.add_argument("definition", type=Path, help="the monitor definition (INI) file")
+    parser.add_argument(
+        "engine",
+        choices=("nagios", "icinga2", "check-nagios"),
+        help="the configuration to write; check-nagios: check Nagios' object cache instead",
+    )
+    parser.add_argument(
+        "definition",
+        type=Path,
+        help="the monitor definition (INI) file; for check-nagios Nagios' objects.cache "
+        "(or the objects.precache of nagios4 -vp)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     parser.add_argument(
         "--interval-length",
@@ -209,8 +219,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_nagios(path: Path) -> int:
+    """Report what in Nagios' resolved objects breaks ipMonitor's behaviour."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        print(f"{PROG}: {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    count, findings = nagios_objects.check(text)
+    for finding in findings:
+        print(finding)
+    errors = sum(finding.error for finding in findings)
+    print(
+        f"{count} service(s) with {nagios_objects.HANDLER}: "
+        f"{errors} error(s), {len(findings) - errors} warning(s)"
+    )
+    return 1 if errors else 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.engine == "check-nagios":
+        return check_nagios(args.definition)
     try:
         monitors = parse_file(args.definition)
     except DefinitionError as exc:

@@ -70,6 +70,7 @@ class Nagios:
         self.status_file = workdir / "var" / "status.dat"
         self.command_file = workdir / "rw" / "nagios.cmd"
         self.retention_file = workdir / "var" / "retention.dat"
+        self.precache = workdir / "var" / "objects.precache"
         self.process: Optional[subprocess.Popen[bytes]] = None
         resource_file = workdir / "resource.cfg"
         resource_file.write_text(
@@ -79,7 +80,7 @@ class Nagios:
         main = {
             "log_file": str(self.log),
             "object_cache_file": str(v / "objects.cache"),
-            "precached_object_file": str(v / "objects.precache"),
+            "precached_object_file": str(self.precache),
             "resource_file": str(resource_file),
             "status_file": str(self.status_file),
             "status_update_interval": "1",
@@ -121,10 +122,13 @@ class Nagios:
         lines += [f"cfg_file={path}" for path in object_files]
         self.config.write_text("\n".join(lines) + "\n")
 
-    def verify(self) -> subprocess.CompletedProcess[str]:
-        """`nagios4 -v`: the configuration check an administrator runs."""
+    def verify(self, precache: bool = False) -> subprocess.CompletedProcess[str]:
+        """`nagios4 -v`: the configuration check an administrator runs.
+
+        With precache, `-vp` also writes the resolved objects to self.precache.
+        """
         return subprocess.run(
-            [self.binary, "-v", str(self.config)],
+            [self.binary, "-vp" if precache else "-v", str(self.config)],
             capture_output=True,
             text=True,
             timeout=60,
