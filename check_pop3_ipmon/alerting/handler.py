@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Actor(Protocol):
-    def run(self, actions: Sequence[Action]) -> int:
-        """Perform the actions in order; return how many took effect (raises after none)."""
+    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+        """Perform the actions in order: how many took effect, and why not the rest."""
 
 
 @dataclass
@@ -194,26 +194,27 @@ class NagiosActor:
     commands: nagios.NagiosCommands
     command_file: Path
 
-    def run(self, actions: Sequence[Action]) -> int:
+    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
         now = int(time.time())
         lines = [line for action in actions for line in self.commands.lines(action, now)]
-        nagios.deliver(self.command_file, lines)  # all or nothing
-        return len(actions)
+        try:
+            nagios.deliver(self.command_file, lines)  # one write: all or nothing
+        except nagios.CommandError as exc:
+            return 0, str(exc)
+        return len(actions), None
 
 
 @dataclass
 class Icinga2Actor:
     actions: icinga2.Icinga2Actions
-    error: Optional[str] = None
 
-    def run(self, actions: Sequence[Action]) -> int:
+    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
         for done, action in enumerate(actions):
             try:
                 self.actions.perform(action)
             except icinga2.ApiError as exc:
-                self.error = str(exc)
-                return done
-        return len(actions)
+                return done, str(exc)
+        return len(actions), None
 
 
 def build_actor(args: argparse.Namespace) -> Actor:
@@ -320,18 +321,13 @@ def run(args: argparse.Namespace) -> int:
     except statefile.StateError as exc:
         log.error("%s!%s: %s", args.host, args.service, exc)
         return EXIT_STATE
-    error: Optional[str] = None
     try:
         with statefile.locked(directory, args.host, args.service) as slot:
             memory = slot.load()
             if slot.problem:
                 log.warning("%s", slot.problem)
             decision = decide(policy, memory, result)
-            try:
-                done = actor.run(decision.actions)
-            except nagios.CommandError as exc:
-                done, error = 0, str(exc)
-            error = error or getattr(actor, "error", None)
+            done, error = actor.run(decision.actions)
             slot.save(decision.after(done))
     except (statefile.StateError, OSError) as exc:
         log.error("%s!%s: state: %s", args.host, args.service, exc)

@@ -144,7 +144,7 @@ class Decision:
 
     base: Memory
     actions: tuple[Action, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def after(self, done: int) -> Memory:
         """The memory once the first `done` actions have taken effect."""
