@@ -254,6 +254,42 @@ def test_icinga2_through_the_script(tmp_path: Path, ca: trustme.CA, ca_file: Pat
         api.close()
 
 
+def test_icinga2_client_certificate_and_empty_credentials(
+    tmp_path: Path, ca: trustme.CA, ca_file: Path
+) -> None:
+    """Icinga 2 passes a variable set to "" as an empty argument: that means none."""
+    api = FakeApi(ca.issue_cert("127.0.0.1"), client_ca=ca)
+    try:
+        client = ca.issue_cert("agent1")
+        cert, key = tmp_path / "agent1.crt", tmp_path / "agent1.key"
+        client.cert_chain_pems[0].write_to_path(str(cert))
+        client.private_key_pem.write_to_path(str(key))
+        run = handler(
+            "icinga2",
+            "--host=h",
+            "--service=s",
+            "--state=CRITICAL",
+            "--state-type=SOFT",
+            "--attempt=1",
+            "--check-time=1",
+            "--failures-per-alert=1",
+            "--down-interval=60",
+            "--lost-interval=900",
+            f"--state-dir={tmp_path / 'state'}",
+            f"--log-file={tmp_path / 'handler.log'}",
+            f"--api-url={api.url}",
+            "--api-credentials",
+            "",
+            f"--api-ca={ca_file}",
+            f"--api-cert={cert}",
+            f"--api-key={key}",
+        )
+        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        assert len(api.requests) == 2 and api.requests[0]["auth"] is None
+    finally:
+        api.close()
+
+
 def test_icinga2_credentials_others_can_read_are_refused(tmp_path: Path) -> None:
     secret = tmp_path / "api.conf"
     secret.write_text("username = u\npassword = p\n")
@@ -277,7 +313,7 @@ def test_icinga2_credentials_others_can_read_are_refused(tmp_path: Path) -> None
     assert "readable by group or others (mode 0644)" in (tmp_path / "handler.log").read_text()
 
 
-def test_version_and_help_exit_3() -> None:
+def test_version_exits_3() -> None:
     run = handler("--version")
     assert (run.returncode, run.stdout.strip()) == (3, "pop3_ipmon_alert 0.1.0")
 

@@ -117,6 +117,11 @@ def _check_time(text: str) -> str:
     return text.strip()
 
 
+def _path(text: str) -> Optional[Path]:
+    """A path, or none: Icinga 2 passes a variable set to "" as an empty argument."""
+    return Path(text) if text.strip() else None
+
+
 def _name(text: str) -> str:
     if not text or any(ord(ch) < 32 for ch in text):
         raise argparse.ArgumentTypeError(f"invalid object name {text!r}")
@@ -168,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="FILE",
             help="use the directory pop3_ipmon beside FILE (e.g. Nagios' retention file)",
         )
-        s.add_argument("--log-file", type=Path, help="append here instead of syslog")
+        s.add_argument("--log-file", type=_path, help="append here instead of syslog")
         if engine == "nagios":
             sub.add_argument(
                 "--command-file", type=Path, required=True, help="Nagios' command_file (FIFO)"
@@ -176,10 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             a = sub.add_argument_group("REST API")
             a.add_argument("--api-url", required=True, help="https://NODE:5665")
-            a.add_argument("--api-credentials", type=Path, help="file: username = / password =")
-            a.add_argument("--api-ca", type=Path, help="CA certificate (Icinga 2's ca.crt)")
-            a.add_argument("--api-cert", type=Path, help="client certificate (ApiUser client_cn)")
-            a.add_argument("--api-key", type=Path, help="its private key")
+            a.add_argument("--api-credentials", type=_path, help="file: username = / password =")
+            a.add_argument("--api-ca", type=_path, help="CA certificate (Icinga 2's ca.crt)")
+            a.add_argument("--api-cert", type=_path, help="client certificate (ApiUser client_cn)")
+            a.add_argument("--api-key", type=_path, help="its private key")
             a.add_argument("--api-timeout", type=_interval, default=10.0)
     return parser
 
