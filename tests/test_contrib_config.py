@@ -20,7 +20,7 @@ import pytest
 
 from check_pop3_ipmon import cli
 from tests.support import recorder
-from tests.support.icinga2 import Icinga2
+from tests.support.icinga2 import Icinga2, keep_secret
 from tests.support.integration import missing, wait_until
 from tests.support.nagios import Nagios
 from tests.test_engines import generate
@@ -185,13 +185,19 @@ def test_check_command_exposes_every_plugin_option() -> None:
     for action in cli.build_parser()._actions:
         if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
             continue
+        if action.help == argparse.SUPPRESS:
+            continue  # --password exists only to refuse a password on the command line
         assert keys & set(action.option_strings), f"{action.option_strings} not in CheckCommand"
     text = (ICINGA2 / "pop3_ipmon_commands.conf").read_text()
     variables = set(
         re.findall(r"\$(pop3_ipmon_[a-z0-9_]+)\$", text.split("object EventCommand")[0])
     )
-    assert len(variables) == len(keys)  # one variable per option, all prefixed
+    # One variable per option, all prefixed; and the password, passed in the environment.
+    assert len(variables) == len(keys) + 1 and "pop3_ipmon_password" in variables
 
+
+PROBE_PASSWORD = "s3cret pass"  # noqa: S105 - a throw-away test secret
+PROBE_ENV_PASSWORD = "from the probe's own variable"  # noqa: S105
 
 PROBE = """\
 object CheckCommand "pop3_ipmon-probe" {{
@@ -229,6 +235,18 @@ object Service "all" {{
   vars.pop3_ipmon_cert_warn = 21
   vars.pop3_ipmon_cert_crit = 7
   vars.pop3_ipmon_verbose = 2
+  vars.pop3_ipmon_capa = true
+  vars.pop3_ipmon_require_capa = [ "UIDL", "SASL PLAIN" ]
+  vars.pop3_ipmon_forbid_plaintext_auth = true
+  vars.pop3_ipmon_policy_state = "critical"
+  vars.pop3_ipmon_login = true
+  vars.pop3_ipmon_auth = "user"
+  vars.pop3_ipmon_username = "monitor"
+  vars.pop3_ipmon_password = "{password}"
+  vars.pop3_ipmon_messages_warn = 500
+  vars.pop3_ipmon_messages_crit = 1000
+  vars.pop3_ipmon_size_warn = "10000000"
+  vars.pop3_ipmon_size_crit = "@0:10"
 }}
 object Service "other" {{
   import "probe"
@@ -237,6 +255,20 @@ object Service "other" {{
   vars.pop3_ipmon_insecure = true
   vars.pop3_ipmon_certificate = "30,7"
   vars.pop3_ipmon_verbose = true
+  vars.pop3_ipmon_require_capa = "TOP"
+  vars.pop3_ipmon_login = true
+  vars.pop3_ipmon_username = "other"
+  vars.pop3_ipmon_authfile = "{authfile}"
+  vars.pop3_ipmon_allow_plaintext_login = true
+  vars.pop3_ipmon_all_addresses = true
+}}
+object Service "env" {{
+  import "probe"
+  vars.pop3_ipmon_tls = "implicit"
+  vars.pop3_ipmon_login = true
+  vars.pop3_ipmon_username = "third"
+  vars.pop3_ipmon_auth = "apop"
+  vars.pop3_ipmon_password_env = "POP3_IPMON_PROBE_PW"
 }}
 object Service "defaults" {{
   import "probe"
@@ -246,13 +278,16 @@ object Service "defaults" {{
 
 @pytest.mark.engines
 def test_check_command_passes_options_as_the_plugin_reads_them(
-    tmp_path: Path, ca_file: Path
+    tmp_path: Path, ca_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Icinga 2 builds the argv from the variables; the plugin's parser reads it back."""
     out = tmp_path / "argv.jsonl"
     probe = tmp_path / "probe.conf"
     command = "[ " + ", ".join(f'"{part}"' for part in recorder.command(out)) + " ]"
-    probe.write_text(PROBE.format(command=command, ca_file=ca_file))
+    authfile = keep_secret(tmp_path / "pop3.pass", "file password\n")
+    probe.write_text(
+        PROBE.format(command=command, ca_file=ca_file, authfile=authfile, password=PROBE_PASSWORD)
+    )
     engine = Icinga2(
         tmp_path / "icinga2",
         [ICINGA2 / "pop3_ipmon_commands.conf", probe],
@@ -261,19 +296,34 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     engine.start()
     try:
         wait_until(
-            lambda: len({tuple(r["argv"]) for r in recorder.read(out)}) >= 3,
+            lambda: len({tuple(r["argv"]) for r in recorder.read(out)}) >= 4,
             30,
             "a check of each probe service",
         )
     finally:
         engine.stop()
-    seen = sorted({tuple(record["argv"]) for record in recorder.read(out)})
-    parsed = [cli.parse(list(args)) for args in seen]
-    options = {
-        ("all" if o.settings.port == 1110 else "other" if o.settings.tls == "implicit" else "d"): o
-        for o in parsed
-    }
-    assert sorted(options) == ["all", "d", "other"], seen
+    options = {}
+    for record in recorder.read(out):
+        args = record["argv"]
+        env = record["env"]
+        name = (
+            "all"
+            if "1110" in args
+            else "other"
+            if "other" in args
+            else "env"
+            if "third" in args
+            else "d"
+        )
+        if name == "all":
+            # The password came in the environment, never on the command line.
+            assert env["CHECK_POP3_IPMON_PASSWORD"] == PROBE_PASSWORD
+            assert not any(PROBE_PASSWORD in arg for arg in args)
+        # The plugin reads the password from its environment, as the engine set it.
+        monkeypatch.setenv("CHECK_POP3_IPMON_PASSWORD", env["CHECK_POP3_IPMON_PASSWORD"])
+        monkeypatch.setenv("POP3_IPMON_PROBE_PW", PROBE_ENV_PASSWORD)
+        options[name] = cli.parse(list(args))
+    assert sorted(options) == ["all", "d", "env", "other"]
     full = options["all"]
     assert full.settings.host == "pop.example.test"
     assert full.settings.family == socket.AF_INET
@@ -287,10 +337,29 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     assert full.settings.tls_min_version == "1.3"
     assert (full.cert_warn, full.cert_crit) == (21, 7)
     assert full.verbose == 2
+    assert full.show_capa and full.require_capa == ("UIDL", "SASL PLAIN")
+    assert full.forbid_plaintext_auth and full.policy_state == 2
+    login = full.settings.login
+    assert login is not None and (login.username, login.password) == ("monitor", PROBE_PASSWORD)
+    assert login.method == "user" and not login.allow_plaintext
+    assert (full.messages_warn, full.messages_crit) == ("500", "1000")
+    assert (full.size_warn, full.size_crit) == ("10000000", "@0:10")
+    assert not full.all_addresses
     other = options["other"]
     assert other.settings.family == socket.AF_INET6
     assert other.settings.insecure and (other.cert_warn, other.cert_crit) == (30, 7)
     assert other.verbose == 1
+    assert other.require_capa == ("TOP",) and other.all_addresses
+    assert other.settings.login is not None
+    assert (other.settings.login.username, other.settings.login.password) == (
+        "other",
+        "file password",
+    )
+    assert other.settings.login.allow_plaintext
+    third = options["env"].settings.login
+    assert third is not None and third.method == "apop"
+    assert third.password == PROBE_ENV_PASSWORD
     default = options["d"]
     assert default.settings.host == "127.0.0.1" and default.settings.port == 110
     assert default.verbose == 0 and default.settings.tls == "none"
+    assert default.settings.login is None and not default.show_capa

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ENV_PREFIXES = ("NAGIOS_", "ICINGA_", "POP3_IPMON_")
+ENV_PREFIXES = ("NAGIOS_", "ICINGA_", "POP3_IPMON_", "CHECK_POP3_IPMON_")
 
 
 def command(out: Path) -> list[str]:
