@@ -275,6 +275,18 @@ def summary(args: argparse.Namespace, decision: Decision, done: int) -> str:
     return "; ".join([head, *parts])
 
 
+def _syslog() -> Optional[logging.Handler]:
+    """The local syslog socket, if there is one (containers often have none)."""
+    if not os.path.exists("/dev/log"):
+        return None
+    try:
+        return logging.handlers.SysLogHandler(
+            "/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+    except OSError:
+        return None
+
+
 def setup_logging(log_file: Optional[Path]) -> str:
     """Log to the file, else syslog, else stderr; return which."""
     log.setLevel(logging.INFO)
@@ -292,15 +304,13 @@ def setup_logging(log_file: Optional[Path]) -> str:
             print(f"{PROG}: cannot log to {log_file}: {exc.strerror}", file=sys.stderr)
             return setup_logging(None)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    elif os.path.exists("/dev/log"):
-        where = "syslog"
-        handler = logging.handlers.SysLogHandler(
-            "/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
-        )
-        handler.setFormatter(logging.Formatter(f"{PROG}[{os.getpid()}]: %(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(message)s"))
+        handler = _syslog() or logging.StreamHandler(sys.stderr)
+        if isinstance(handler, logging.handlers.SysLogHandler):
+            where = "syslog"
+            handler.setFormatter(logging.Formatter(f"{PROG}[{os.getpid()}]: %(message)s"))
+        else:
+            handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(message)s"))
     log.addHandler(handler)
     return where
 
