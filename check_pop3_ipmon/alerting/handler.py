@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--command-file", type=Path, required=True, help="Nagios' command_file (FIFO)"
             )
+            sub.add_argument(
+                "--command-timeout",
+                type=_interval,
+                default=10.0,
+                help="seconds to wait while the command file is full (default 10)",
+            )
         else:
             a = sub.add_argument_group("REST API")
             a.add_argument("--api-url", required=True, help="https://NODE:5665")
@@ -198,12 +204,13 @@ class Actor(Protocol):
 class NagiosActor:
     commands: nagios.NagiosCommands
     command_file: Path
+    timeout: float = 10.0
 
     def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
         now = int(time.time())
         lines = [line for action in actions for line in self.commands.lines(action, now)]
         try:
-            nagios.deliver(self.command_file, lines)  # one write: all or nothing
+            nagios.deliver(self.command_file, lines, self.timeout)  # one write: all or nothing
         except nagios.CommandError as exc:
             return 0, str(exc)
         return len(actions), None
@@ -231,7 +238,7 @@ def build_actor(args: argparse.Namespace) -> Actor:
             lost_interval=args.lost_interval,
             monitor_name=args.monitor_name,
         )
-        return NagiosActor(commands, args.command_file)
+        return NagiosActor(commands, args.command_file, args.command_timeout)
     credentials = icinga2.read_credentials(args.api_credentials) if args.api_credentials else None
     api = icinga2.Icinga2Api(
         args.api_url,
@@ -336,16 +343,32 @@ def run(args: argparse.Namespace) -> int:
     except statefile.StateError as exc:
         log.error("%s!%s: %s", args.host, args.service, exc)
         return EXIT_STATE
+    done, error = 0, None
     try:
         with statefile.locked(directory, args.host, args.service) as slot:
             memory = slot.load()
             if slot.problem:
-                log.warning("%s", slot.problem)
+                log.warning("%s!%s: %s", args.host, args.service, slot.problem)
             decision = decide(policy, memory, result)
-            done, error = actor.run(decision.actions)
-            slot.save(decision.after(done))
-    except (statefile.StateError, OSError) as exc:
-        log.error("%s!%s: state: %s", args.host, args.service, exc)
+            # Record the counted result before acting: if the state cannot
+            # be written (disk full), nothing goes out, since an alert sent
+            # but not recorded would go out again with the next result. It
+            # also keeps the count should the engine kill a handler that hangs.
+            if decision.after(0) != memory:
+                slot.save(decision.after(0))
+            if decision.actions:
+                done, error = actor.run(decision.actions)
+                if done:
+                    slot.save(decision.after(done))
+    except statefile.StateError as exc:
+        log.error("%s!%s: state: %s; nothing done", args.host, args.service, exc)
+        return EXIT_STATE
+    except OSError as exc:
+        reason = f"cannot write the state in {directory}: {exc.strerror or exc}"
+        if done:
+            log.error("%s; NOT RECORDED, may repeat: %s", summary(args, decision, done), reason)
+        else:
+            log.error("%s!%s: %s; nothing done", args.host, args.service, reason)
         return EXIT_STATE
     line = summary(args, decision, done)
     if error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import urllib.error
 import urllib.parse
@@ -126,6 +127,9 @@ class Icinga2Api:
             raise ApiError(f"{path}: HTTP {exc.code} {_status(detail) or exc.reason}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, socket.timeout):  # TimeoutError from 3.10 on
+                # Its text varies ("timed out", "_ssl.c:989: The handshake ...").
+                reason = f"no answer within {self.timeout:g}s"
             raise ApiError(f"{self.base}{path}: {reason}") from None
         for result in answer.get("results", []) if isinstance(answer, dict) else []:
             if isinstance(result, dict) and int(result.get("code", 200)) >= 300:
