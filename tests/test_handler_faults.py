@@ -309,8 +309,8 @@ def test_engine_clock_jumping_back_counts_every_result_once(
 
 
 def test_handler_clock_jumping_back_under_faketime(tmp_path: Path, fifo: CommandFifo) -> None:
-    """The handler's own wall clock (libfaketime) going back days between runs,
-    and while one waits for another's lock: same count, same alerts."""
+    """The handler's own wall clock (libfaketime) going back days between runs:
+    same count, same alerts (its lock waits on the monotonic clock)."""
     faketime = find_program("faketime", "faketime")
     extra = {"--failures-per-alert": "2", "--max-alerts": "2"}
     for attempt, offset in [(1, "+0d"), (2, "-10d"), (3, "-20d"), (4, "-365d")]:
@@ -471,3 +471,74 @@ def test_in_process_state_write_failure_sends_nothing(
     assert path.read_bytes() == before
     assert notifications(fifo.lines()) == []
     assert log_lines(tmp_path)[-1].endswith("No space left on device; nothing done")
+
+
+def test_engine_killing_a_hung_handler_keeps_the_count(tmp_path: Path) -> None:
+    """The engine kills an event handler at its timeout (Nagios: event_handler_timeout).
+    The result was recorded before acting, so the alert is still due afterwards."""
+    path = tmp_path / "nagios.cmd"
+    os.mkfifo(path, 0o660)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        try:
+            while True:
+                os.write(writer, b"x" * 4096)
+        except BlockingIOError:
+            pass
+        extra = {"--failures-per-alert": "1", "--command-timeout": "60"}
+        hung = subprocess.Popen([str(SCRIPT), *nagios_args(tmp_path, "CRITICAL", 1, **extra)])
+
+        def waiting() -> bool:  # the handler got as far as the full FIFO
+            return os.path.exists(f"/proc/{hung.pid}/fd") and any(
+                os.path.realpath(f"/proc/{hung.pid}/fd/{fd}") == str(path)
+                for fd in os.listdir(f"/proc/{hung.pid}/fd")
+            )
+
+        end = time.monotonic() + 60
+        while not waiting() and hung.poll() is None and time.monotonic() < end:
+            time.sleep(0.05)
+        assert hung.poll() is None, "the handler did not wait on the full FIFO"
+        hung.kill()
+        hung.wait(60)
+        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 0)
+
+        while True:  # Nagios reads again
+            try:
+                if not os.read(reader, 65536):
+                    break
+            except BlockingIOError:
+                break
+        assert fail(tmp_path, 2, **extra).returncode == 0
+        got = os.read(reader, 65536).decode()
+        assert got.count("SEND_CUSTOM_SVC_NOTIFICATION") == 1
+        assert "alert 2 of 2 after 2" in got
+    finally:
+        os.close(writer)
+        os.close(reader)
+
+
+def test_state_lost_after_the_action_says_it_may_repeat(
+    tmp_path: Path, fifo: CommandFifo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills between recording the result and recording the alert: the
+    alert went out; the log says it could not be recorded and may repeat, exit 2."""
+    real_fsync, calls = os.fsync, []
+
+    def fills_up(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 2:  # the first save (file and directory) succeeds
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fills_up)
+    args = nagios_args(tmp_path, "CRITICAL", 1, **{"--failures-per-alert": "1"})
+    assert handler_module.main(args) == 2
+    monkeypatch.undo()
+    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 1 consecutive failed test(s)"]
+    assert log_lines(tmp_path)[-1].endswith(
+        "ERROR mail1!POP3: CRITICAL SOFT attempt 1 -> Down, failures 1, alerts 1; "
+        "published Down; sent alert 1 of 2; NOT RECORDED, may repeat: "
+        f"cannot write the state in {tmp_path / 'pop3_ipmon'}: No space left on device"
+    )
+    assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 0)
