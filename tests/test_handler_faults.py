@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -21,6 +22,7 @@ import pytest
 import trustme
 
 from check_pop3_ipmon.alerting import handler as handler_module
+from check_pop3_ipmon.alerting import icinga2
 from tests.support.icinga2 import keep_secret
 from tests.support.integration import find_program, missing
 from tests.test_alerting_handler import SCRIPT, CommandFifo, handler, nagios_args
@@ -542,3 +544,65 @@ def test_state_lost_after_the_action_says_it_may_repeat(
         f"cannot write the state in {tmp_path / 'pop3_ipmon'}: No space left on device"
     )
     assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 0)
+
+
+class DribblingApi:
+    """Completes TLS, reads the request, then answers one byte every 0.1 s, forever:
+    every single read succeeds in time, only the whole answer never comes."""
+
+    def __init__(self, cert: trustme.LeafCert) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(self.context)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            raw, _ = self.sock.accept()
+            with self.context.wrap_socket(raw, server_side=True) as conn:
+                conn.recv(65536)
+                answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 10_000
+                for byte in answer:
+                    if self.stop.wait(0.1):
+                        return
+                    conn.sendall(bytes([byte]))
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def test_icinga2_api_that_dribbles_is_cut_at_the_timeout(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path
+) -> None:
+    """A per-read timeout is not a deadline: the request as a whole must end."""
+    api = DribblingApi(ca.issue_cert("127.0.0.1"))
+    secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
+    client = icinga2.Icinga2Api(
+        api.url, credentials=icinga2.read_credentials(secret), ca_file=ca_file, timeout=0.5
+    )
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.request("/v1/actions/send-custom-notification", {})
+        except icinga2.ApiError as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(20)
+    print(
+        f"\nrequest to a dribbling API (timeout 0.5 s) ended after "
+        f"{time.monotonic() - started:.2f}s"
+    )
+    api.close()
+    assert not worker.is_alive(), "the request outlived its timeout by far"
+    assert [str(exc) for exc in outcome] == [
+        f"{api.url}/v1/actions/send-custom-notification: no answer within 0.5s"
+    ]
