@@ -247,6 +247,23 @@ def test_full_disk_sends_nothing_and_keeps_the_old_state(
     assert json.loads(path.read_text())["failures"] == 3
 
 
+def test_log_file_on_the_full_disk_too(tmp_path: Path, fifo: CommandFifo, tiny_disk: Path) -> None:
+    """The log line cannot be written either: it goes to stderr, one line, no traceback."""
+    (tiny_disk / "state").mkdir(mode=0o700)
+    fill(tiny_disk)
+    args = nagios_args(tmp_path, "CRITICAL", 1, **{"--log-file": str(tiny_disk / "log")})
+    i = args.index("--state-beside")
+    args[i : i + 2] = ["--state-dir", str(tiny_disk / "state")]
+    run = handler(*args)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        f"pop3_ipmon_alert: cannot log to {tiny_disk / 'log'}: No space left on device: "
+        f"mail1!POP3: cannot write the state in {tiny_disk / 'state'}: "
+        "No space left on device; nothing done"
+    ]
+    assert fifo.lines() == []
+
+
 # -- concurrency -----------------------------------------------------------------------
 
 

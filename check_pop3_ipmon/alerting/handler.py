@@ -294,6 +294,19 @@ def _syslog() -> Optional[logging.Handler]:
         return None
 
 
+class _LogFile(logging.FileHandler):
+    """A log file that may fail to take a line (a full disk): the line goes to
+    stderr instead, with the reason, rather than logging's traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"{PROG}: cannot log to {self.baseFilename}: {reason}: {record.getMessage()}",
+            file=sys.stderr,
+        )
+
+
 def setup_logging(log_file: Optional[Path]) -> str:
     """Log to the file, else syslog, else stderr; return which."""
     log.setLevel(logging.INFO)
@@ -305,7 +318,7 @@ def setup_logging(log_file: Optional[Path]) -> str:
     where = "stderr"
     if log_file is not None:
         try:
-            handler = logging.FileHandler(log_file, encoding="utf-8")
+            handler = _LogFile(log_file, encoding="utf-8")
             where = "file"
         except OSError as exc:
             print(f"{PROG}: cannot log to {log_file}: {exc.strerror}", file=sys.stderr)
