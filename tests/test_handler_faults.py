@@ -623,3 +623,24 @@ def test_icinga2_api_that_dribbles_is_cut_at_the_timeout(
     assert [str(exc) for exc in outcome] == [
         f"{api.url}/v1/actions/send-custom-notification: no answer within 0.5s"
     ]
+
+
+def test_nagios_closing_its_command_file_mid_write(
+    tmp_path: Path, fifo: CommandFifo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nagios stops (closes its FIFO) between our open and our write: EPIPE is the
+    engine not taking the action (exit 1, alert still due), not a state failure."""
+
+    def closed(fd: int, data: bytes) -> int:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 1)) == 0
+    monkeypatch.setattr(os, "write", closed)
+    assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 2)) == 1  # alert 1 is due
+    monkeypatch.undo()
+    assert log_lines(tmp_path)[-1].endswith(
+        f"NOT DONE: sent alert 1 of 2; cannot write to {tmp_path / 'nagios.cmd'}: Broken pipe"
+    )
+    assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (2, 0)
+    assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 3)) == 0
+    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 3 consecutive failed test(s)"]
