@@ -1,6 +1,6 @@
 """ipMonitor's recovery actions (External Process, Restart Service, Reboot Server).
 
-The alerting event handler, or the engine through check_pop3_ipmon_recovery,
+The alerting event handler, or the engine through pop3_ipmon_recovery,
 calls run_actions() with the service, its alert number and the alert's facts;
 the recovery config says which actions each alert number calls for. See
 contrib/RECOVERY.md.

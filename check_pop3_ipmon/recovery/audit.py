@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-IDENT = "check_pop3_ipmon_recovery"
+IDENT = "pop3_ipmon_recovery"
 
 
 class AuditError(OSError):

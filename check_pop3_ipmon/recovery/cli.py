@@ -1,4 +1,4 @@
-"""check_pop3_ipmon_recovery: run a service's recovery actions for one alert.
+"""pop3_ipmon_recovery: run a service's recovery actions for one alert.
 
 Meant as (part of) an event handler: Icinga 2 passes each macro as its own
 argv element (no shell). Exit 0 when done or nothing was due, 1 when an
@@ -24,7 +24,7 @@ from check_pop3_ipmon.recovery.engine import (
     run_actions,
 )
 
-PROG = "check_pop3_ipmon_recovery"
+PROG = "pop3_ipmon_recovery"
 REFUSED_EXIT = 2
 _TRUE = {"1", "2", "yes", "true", "on"}
 _FALSE = {"0", "", "no", "false", "off"}
@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
         description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="Facts reach External Process programs as IPMON_* environment variables; "
+        epilog="Facts reach External Process programs as POP3_IPMON_* environment variables; "
         "see contrib/RECOVERY.md.",
     )
     p.add_argument(

@@ -33,7 +33,7 @@ from check_pop3_ipmon.recovery.config import (
 OK, FAILED, SKIPPED, REFUSED, DRY_RUN = "ok", "failed", "skipped", "refused", "dry-run"
 PROBLEM_STATES = ("WARNING", "CRITICAL")
 ENGINE_STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
-IPMON_STATES = ("Up", "Warn", "Down", "Lost")
+IPMON_STATES = ("Up", "Warn", "Down", "Lost", "Maintenance", "Disabled")
 HOST_STATES = ("UP", "DOWN", "UNREACHABLE")
 RESOLVE_TIMEOUT = 5.0
 
@@ -86,22 +86,22 @@ def exit_code(results: Sequence[ActionResult]) -> int:
 def environment(
     service_key: str, alert: int, facts: Facts, target: str, action: str
 ) -> dict[str, str]:
-    """The documented IPMON_* variables, on top of a fixed minimal environment."""
+    """The documented POP3_IPMON_* variables, on top of a fixed minimal environment."""
     env = dict(runner.BASE_ENV)
     env.update(
         {
-            "IPMON_SERVICE": service_key,
-            "IPMON_MONITOR": facts.monitor,
-            "IPMON_HOST": facts.host,
-            "IPMON_ADDRESS": facts.address,
-            "IPMON_TARGET": target,
-            "IPMON_SERVICE_STATE": facts.state,
-            "IPMON_STATE": facts.ipmon_state,
-            "IPMON_HOST_STATE": facts.host_state,
-            "IPMON_ALERT": str(alert),
-            "IPMON_FAILURES": str(facts.failures),
-            "IPMON_OUTPUT": facts.output,
-            "IPMON_ACTION": action,
+            "POP3_IPMON_SERVICE": service_key,
+            "POP3_IPMON_MONITOR": facts.monitor,
+            "POP3_IPMON_HOST": facts.host,
+            "POP3_IPMON_ADDRESS": facts.address,
+            "POP3_IPMON_TARGET": target,
+            "POP3_IPMON_SERVICE_STATE": facts.state,
+            "POP3_IPMON_STATE": facts.ipmon_state,
+            "POP3_IPMON_HOST_STATE": facts.host_state,
+            "POP3_IPMON_ALERT": str(alert),
+            "POP3_IPMON_FAILURES": str(facts.failures),
+            "POP3_IPMON_OUTPUT": facts.output,
+            "POP3_IPMON_ACTION": action,
         }
     )
     return {key: validate.text(value) for key, value in env.items()}

@@ -16,7 +16,7 @@ import pytest
 from check_pop3_ipmon.recovery import Config, Facts, load_config
 from tests.support.sshd import Sshd
 
-RECORDER = Path(__file__).resolve().parent.parent / "support" / "recorder.py"
+RECORDER = Path(__file__).resolve().parent.parent / "support" / "action_recorder.py"
 SERVICE = "mail1!pop3"
 # TEST-NET-2: never an address of the test machine, and nothing here connects to it.
 REMOTE = "198.51.100.7"

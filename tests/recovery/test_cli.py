@@ -1,4 +1,4 @@
-"""check_pop3_ipmon_recovery as an engine (or an administrator) runs it."""
+"""pop3_ipmon_recovery as an engine (or an administrator) runs it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.recovery.conftest import REMOTE, SERVICE, Recovery
 
-SCRIPT = Path(sys.executable).parent / "check_pop3_ipmon_recovery"
+SCRIPT = Path(sys.executable).parent / "pop3_ipmon_recovery"
 
 
 def run(recovery: Recovery, *args: str) -> subprocess.CompletedProcess[str]:

@@ -47,20 +47,20 @@ def test_external_process_gets_the_documented_environment(recovery: Recovery) ->
     assert [(r.action, r.result) for r in results] == [("page", OK)]
     (call,) = recovery.calls()
     assert call["argv"][-2:] == ["--flag", "two words"]
-    ipmon = {k: v for k, v in call["env"].items() if k.startswith("IPMON_")}
+    ipmon = {k: v for k, v in call["env"].items() if k.startswith("POP3_IPMON_")}
     assert ipmon == {
-        "IPMON_SERVICE": SERVICE,
-        "IPMON_MONITOR": "Mail POP3",
-        "IPMON_HOST": "mail1",
-        "IPMON_ADDRESS": REMOTE,
-        "IPMON_TARGET": REMOTE,
-        "IPMON_SERVICE_STATE": "CRITICAL",
-        "IPMON_STATE": "Down",
-        "IPMON_HOST_STATE": "UP",
-        "IPMON_ALERT": "1",
-        "IPMON_FAILURES": "3",
-        "IPMON_OUTPUT": "POP3 CRITICAL - refused\nline 2",
-        "IPMON_ACTION": "page",
+        "POP3_IPMON_SERVICE": SERVICE,
+        "POP3_IPMON_MONITOR": "Mail POP3",
+        "POP3_IPMON_HOST": "mail1",
+        "POP3_IPMON_ADDRESS": REMOTE,
+        "POP3_IPMON_TARGET": REMOTE,
+        "POP3_IPMON_SERVICE_STATE": "CRITICAL",
+        "POP3_IPMON_STATE": "Down",
+        "POP3_IPMON_HOST_STATE": "UP",
+        "POP3_IPMON_ALERT": "1",
+        "POP3_IPMON_FAILURES": "3",
+        "POP3_IPMON_OUTPUT": "POP3 CRITICAL - refused\nline 2",
+        "POP3_IPMON_ACTION": "page",
     }
     # Nothing else leaks in from the engine's environment.
     assert set(call["env"]) - set(ipmon) <= {"PATH", "LC_ALL", "LC_CTYPE"}
@@ -98,7 +98,7 @@ def test_a_second_concurrent_handler_run_does_not_act_twice(recovery: Recovery) 
     # No cooldown and no cap: only the lock stands between the two runs.
     recovery.write(page(recovery, "sleep=3"), cooldown=0, max_actions=100)
     argv = [
-        str(Path(sys.executable).parent / "check_pop3_ipmon_recovery"),
+        str(Path(sys.executable).parent / "pop3_ipmon_recovery"),
         "--config",
         str(recovery.path),
         "--service",
@@ -253,7 +253,8 @@ def test_the_audit_log_records_every_decision(recovery: Recovery) -> None:
         REMOTE,
         OK,
     )
-    assert first["steps"][0]["argv"][1].endswith("recorder.py") and first["steps"][0]["rc"] == 0
+    (step,) = first["steps"]
+    assert step["argv"][1].endswith("action_recorder.py") and step["rc"] == 0
     assert first["duration"] >= 0
     assert (second["alert"], second["result"]) == (2, SKIPPED)
     assert os.stat(recovery.audit_log).st_mode & 0o077 == 0o040
@@ -277,7 +278,7 @@ def test_syslog_gets_one_line_per_decision(recovery: Recovery, tmp_path: Path) -
         run_actions(SERVICE, 1, facts(), config)
         message = server.recv(4096).decode()
     # <30> = facility daemon (3) * 8 + info (6)
-    assert message.startswith("<30>check_pop3_ipmon_recovery[")
+    assert message.startswith("<30>pop3_ipmon_recovery[")
     assert f'service="{SERVICE}" action="page" target="{REMOTE}" result="ok"' in message
 
 

@@ -21,7 +21,7 @@ from tests.support.dovecot import Dovecot
 from tests.support.output import run_plugin
 from tests.support.sshd import Sshd
 
-SCRIPT = Path(sys.executable).parent / "check_pop3_ipmon_recovery"
+SCRIPT = Path(sys.executable).parent / "pop3_ipmon_recovery"
 PLUGIN = Path(sys.executable).parent / "check_pop3_ipmon"
 
 

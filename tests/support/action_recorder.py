@@ -1,6 +1,6 @@
 """A harmless program for recovery tests: it records how it was called, then obeys.
 
-Usage: python recorder.py OUTFILE [sleep=SECONDS] [exit=CODE] [grandchild=PIDFILE]
+Usage: python action_recorder.py OUTFILE [sleep=SECONDS] [exit=CODE] [grandchild=PIDFILE]
 
 Appends one JSON line (argv, environment, pid, process group) to OUTFILE
 before anything else, so a test can see that it ran, and with what, even if
