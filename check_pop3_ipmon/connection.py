@@ -79,16 +79,19 @@ class Connection:
         self._buf += chunk
 
     def read_line(self, phase: str, limit: int) -> bytes:
-        """One line without its CRLF (a bare LF is tolerated), at most `limit` bytes."""
+        """One line without its CRLF (a bare LF is tolerated).
+
+        `limit` counts the line with its line ending, as RFC 1939's 512 octets do.
+        """
         while True:
-            end = self._buf.find(b"\n", 0, limit + 1)
+            end = self._buf.find(b"\n", 0, limit)
             if end >= 0:
                 line, self._buf = self._buf[:end], self._buf[end + 1 :]
                 if line.endswith(b"\r"):
                     line = line[:-1]
                 self.transcript.append("S: " + line.decode("utf-8", "replace"))
                 return line
-            if len(self._buf) > limit:
+            if len(self._buf) >= limit:
                 raise LineTooLong(limit)
             self._fill(phase)
 

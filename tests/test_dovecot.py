@@ -253,3 +253,44 @@ def test_ca_file_that_is_not_pem_is_unknown(dovecot_tls: Dovecot, tmp_path: Path
     )
     assert run.code == 3
     assert run.first.startswith(f"POP3 UNKNOWN - cannot use --ca-file {bogus}: ")
+
+
+def test_sni_is_sent_by_default_and_can_be_overridden(
+    dovecot_factory: Callable[..., Dovecot], ca: trustme.CA, tmp_path: Path, ca_file: Path
+) -> None:
+    """Dovecot serves the right certificate only to a client that sends SNI."""
+    default = issue(ca, tmp_path / "default", "default.example.test")
+    named = issue(ca, tmp_path / "named", "localhost")
+    server = dovecot_factory(
+        tls=default,
+        extra_config=(
+            f"local_name localhost {{\n  ssl_cert = <{named.cert_chain}\n"
+            f"  ssl_key = <{named.key}\n}}\n"
+        ),
+    )
+    common = ("-p", str(server.tls_port), "-S", "--ca-file", str(ca_file))
+    run = run_plugin("-H", "localhost", *common)
+    assert run.code == 0, run.stdout
+    assert f"from 127.0.0.1:{server.tls_port} (TLSv1." in run.first
+    run = run_plugin("-H", "127.0.0.1", "--sni", "localhost", *common)
+    assert run.code == 0, run.stdout
+    run = run_plugin("-H", "127.0.0.1", "--sni", "default.example.test", *common)
+    assert run.code == 0, run.stdout
+
+
+def test_verbose_long_output(dovecot: Dovecot) -> None:
+    run = run_plugin("-H", "127.0.0.1", "-p", str(dovecot.port), "-vvv")
+    assert run.code == 0
+    assert run.lines[1] == f"target: 127.0.0.1 port {dovecot.port}, TLS none, timeout 10s"
+    assert run.lines[2] == f"address: 127.0.0.1:{dovecot.port}"
+    assert [line.split(":")[0] for line in run.lines[3:8]] == [
+        "resolve",
+        "connect",
+        "greeting",
+        "quit",
+        "total",
+    ]
+    assert "S: +OK Dovecot ready." in run.lines
+    assert "C: QUIT" in run.lines
+    assert run.lines[-1].startswith("| ")  # perfdata moves to the end with -v
+    assert set(run.perfdata) >= {"time", "greeting_time"}

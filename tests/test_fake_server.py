@@ -191,3 +191,11 @@ def test_connect_timeout_on_unroutable_port(fake_pop3: Start) -> None:
         assert run.first == "POP3 CRITICAL - no greeting within 0.5s"
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize(("length", "code"), [(512, 0), (513, 2)])
+def test_maxbytes_counts_the_line_with_its_crlf(fake_pop3: Start, length: int, code: int) -> None:
+    greeting = b"+OK " + b"x" * (length - 6) + b"\r\n"
+    assert len(greeting) == length
+    run = check(fake_pop3(greeting_then_quit(greeting)), "-m", "512")
+    assert run.code == code, run.stdout
