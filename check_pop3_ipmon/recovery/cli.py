@@ -70,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="", help="Recovery Parameters: FQDN, NetBIOS name or IP")
     p.add_argument("--output", default="", help="plugin output")
     p.add_argument("--host-state", default="UP", help="UP DOWN UNREACHABLE")
-    p.add_argument("--downtime", type=flag, default=False, help="downtime depth (0: none)")
+    p.add_argument("--downtime", type=flag, default=False, help="service downtime depth (0: none)")
+    p.add_argument("--host-downtime", type=flag, default=False, help="host downtime depth")
     p.add_argument("--acknowledged", type=flag, default=False, help="0 or 1/2 (acknowledged)")
     p.add_argument("--enabled", type=flag, default=True, help="active checks enabled (1/0)")
     p.add_argument(
@@ -112,7 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         output=args.output,
         host_state=args.host_state,
         target=args.target,
-        in_downtime=args.downtime,
+        in_downtime=args.downtime or args.host_downtime,
         acknowledged=args.acknowledged,
         enabled=args.enabled,
     )

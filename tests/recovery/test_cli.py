@@ -148,3 +148,13 @@ def test_unconfigured_services_and_alerts_without_actions(recovery: Recovery) ->
     warn = run(recovery, *alert(0), "--ipmon-state", "Warn")
     assert (warn.returncode, warn.stdout) == (0, f"nothing due for {SERVICE} at alert 0 (Warn)\n")
     assert recovery.calls() == []
+
+
+def test_host_downtime_counts_as_downtime(recovery: Recovery) -> None:
+    external(recovery)
+    result = run(recovery, *alert(1), "--downtime", "0", "--host-downtime", "1")
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"page (external-process) on {REMOTE}: skipped - the service is in downtime\n",
+    )
+    assert recovery.calls() == []

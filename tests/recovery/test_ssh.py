@@ -18,6 +18,7 @@ import pytest
 
 from tests.recovery.conftest import SERVICE, Recovery
 from tests.support.dovecot import Dovecot
+from tests.support.integration import find_program
 from tests.support.output import run_plugin
 from tests.support.sshd import Sshd
 
@@ -58,7 +59,9 @@ def restartable(dovecot: Dovecot, tmp_path: Path) -> Iterator[dict[str, Path]]:
 
 
 def configure(recovery: Recovery, sshd: Sshd, dovecot: Dovecot, scripts: dict[str, Path]) -> None:
-    recovery.credentials(f"[test-ssh]\n{sshd.credentials()}")
+    find_program("sudo", "sudo")
+    # As root, sudo -n needs no rule: this proves the shape (-n, --, no tty) over SSH.
+    recovery.credentials(f"[test-ssh]\n{sshd.credentials()}sudo = yes\n")
     recovery.write(
         f"""\
 [service {SERVICE}]
@@ -128,6 +131,7 @@ def test_restart_service_over_ssh_brings_dovecot_back(
         ("check dovecot", 0),
     ]
     assert all(s["argv"][0] == "/usr/bin/ssh" for s in steps)
+    assert steps[1]["argv"][-1] == f"sudo -n -- {restartable['start']}"
 
 
 def test_an_unknown_host_key_stops_the_restart(
