@@ -215,7 +215,11 @@ class _Run:
         if self.dry_run and not due:
             return
         if not self.dry_run:
-            state.ensure_dir(self.config.state_dir)
+            try:
+                state.ensure_dir(self.config.state_dir)
+            except state.StateError as error:
+                self.add(ActionResult("-", "-", self.target, REFUSED, str(error)))
+                return
         with _lock(self.store.service_lock(self.key), self.dry_run) as got:
             if not got:
                 for action in due:
@@ -337,7 +341,9 @@ class _Run:
         if mine:
             return self.result(action, REFUSED, f"refusing to reboot the monitoring host: {mine}")
         steps = plan.reboot_server(action, self.target, credentials, env)
-        identities = [self.target.lower().rstrip(".")]
+        # The same machine may be named by address in one service, by name in another.
+        resolved = selfcheck.resolve(self.target, min(RESOLVE_TIMEOUT, self.deadline.remaining()))
+        identities = [self.target.lower().rstrip("."), *sorted({str(a) for a in resolved or ()})]
         with _lock(self.store.reboot_lock, self.dry_run) as got:
             if not got:
                 return self.result(action, SKIPPED, "another run is rebooting a host")

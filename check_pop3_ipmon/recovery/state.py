@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,8 +36,24 @@ def slug(key: str) -> str:
     return f"{_SAFE.sub('_', key)[:60]}-{digest}"
 
 
+class StateError(OSError):
+    """The state directory cannot be trusted or used: nothing may run."""
+
+
 def ensure_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create it (0700), or refuse one others may write: they could plant state or locks."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.stat(path, follow_symlinks=False)
+    except OSError as error:
+        raise StateError(f"state directory {path}: {error.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateError(f"state directory {path} is not a directory")
+    if info.st_mode & 0o022:
+        raise StateError(
+            f"state directory {path} has mode {stat.S_IMODE(info.st_mode):04o}: "
+            "group/other may write it; run chmod 700 on it"
+        )
 
 
 @contextlib.contextmanager

@@ -312,3 +312,16 @@ def test_dry_run_shows_the_argv_and_changes_nothing(recovery: Recovery) -> None:
     assert step.invocation.argv == (sys.executable, *recovery.recorder("sleep=0").split()[1:])
     assert recovery.calls() == []
     assert not recovery.state_dir.exists() and not recovery.audit_log.exists()
+
+
+def test_a_state_directory_others_may_write_is_refused(recovery: Recovery) -> None:
+    recovery.state_dir.mkdir()
+    recovery.state_dir.chmod(0o777)
+    config = setup(recovery)
+    (result,) = run_actions(SERVICE, 1, facts(), config)
+    assert result.result == REFUSED
+    assert result.reason == (
+        f"state directory {recovery.state_dir} has mode 0777: group/other may write it; "
+        "run chmod 700 on it"
+    )
+    assert recovery.calls() == []
