@@ -96,7 +96,8 @@ def test_a_held_lock_means_no_action(recovery: Recovery) -> None:
 
 def test_a_second_concurrent_handler_run_does_not_act_twice(recovery: Recovery) -> None:
     # No cooldown and no cap: only the lock stands between the two runs.
-    recovery.write(page(recovery, "sleep=3"), cooldown=0, max_actions=100)
+    release = recovery.root / "release"
+    recovery.write(page(recovery, f"wait={release}"), cooldown=0, max_actions=100)
     argv = [
         str(Path(sys.executable).parent / "pop3_ipmon_recovery"),
         "--config",
@@ -118,6 +119,7 @@ def test_a_second_concurrent_handler_run_does_not_act_twice(recovery: Recovery) 
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.02)
     second = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    release.touch()  # the first run's action may end now
     out, _ = first.communicate(timeout=30)
     assert second.returncode == 0
     assert (
@@ -199,10 +201,11 @@ def test_an_ok_result_runs_nothing(recovery: Recovery) -> None:
 
 def test_the_deadline_kills_the_whole_process_group(recovery: Recovery) -> None:
     pidfile = recovery.root / "grandchild.pid"
-    config = setup(recovery, "sleep=120", f"grandchild={pidfile}", deadline=2)
+    # Long enough for the recorder to start its grandchild on a busy machine.
+    config = setup(recovery, "sleep=120", f"grandchild={pidfile}", deadline=5)
     (result,) = run_actions(SERVICE, 1, facts(), config)
     assert result.result == FAILED
-    assert result.reason == "run failed: killed at the deadline (2s)"
+    assert result.reason == "run failed: killed at the deadline (5s)"
     assert exit_code([result]) == 1
     grandchild = int(pidfile.read_text())
     assert dies(grandchild)
