@@ -17,10 +17,21 @@ from dataclasses import dataclass
 from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
-from check_pop3_ipmon.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS, Settings
+from check_pop3_ipmon.session import (
+    AUTH_METHODS,
+    TLS_IMPLICIT,
+    TLS_NONE,
+    TLS_STARTTLS,
+    Login,
+    Settings,
+)
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
+# Where the password comes from without --authfile (an Icinga 2 CheckCommand's
+# `env` sets it); --password-env names another (Nagios's environment macros).
+ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _STATES = {
     "ok": 0,
@@ -43,17 +54,29 @@ USAGE = (
 DESCRIPTION = """\
 Checks a POP3 server the way SolarWinds ipMonitor's POP3 monitor did: connect,
 read the greeting, send QUIT, disconnect, all within one deadline (-t).
+Optionally reads CAPA, logs in and counts the mailbox (STAT; nothing is ever
+deleted or changed), and tests every address of a name at once.
 
 Check:
   OK        the server greets with "+OK" and answers QUIT, in time.
   WARNING   response time beyond -w; QUIT unanswered or refused; certificate
-            expiring within --cert-warn days.
+            expiring within --cert-warn days; plaintext authentication offered
+            before TLS (--forbid-plaintext-auth, --policy-state); messages or
+            mailbox size beyond --messages-warn/--size-warn.
   CRITICAL  no answer, refused connection (-r), timeout (--timeout-state),
             "-ERR" greeting, anything that is not a POP3 greeting (a "220"
             banner is an SMTP server), greeting over -m bytes, TLS failure or
             certificate not valid, STLS not offered, expect mismatch (-M),
-            response time beyond -c, certificate within --cert-crit days.
-  UNKNOWN   bad arguments.
+            response time beyond -c, certificate within --cert-crit days;
+            login failed (with the server's text and response code such as
+            [AUTH], [IN-USE], [LOGIN-DELAY], [SYS/TEMP]); no usable login
+            method; STAT failed; a --require-capa capability missing;
+            messages or size beyond --messages-crit/--size-crit.
+  UNKNOWN   bad arguments; an --authfile that group or others can read.
+
+  With --all-addresses, each address of -H is tested at once; the worst
+  state counts and the status line sums them up, e.g.
+  "3 addresses: 2 OK, 1 CRITICAL (127.0.0.3: connection refused)".
 """
 
 EPILOG = """\
@@ -67,16 +90,33 @@ Perfdata:
   quit_time      seconds, QUIT to its reply
   cert_days      days until the certificate's notAfter (with TLS);
                  --cert-warn/--cert-crit apply
+  capa_time      seconds, CAPA (with --capa, --require-capa, --login without
+                 --auth, or --forbid-plaintext-auth without TLS; with STLS the
+                 CAPA read after TLS, the one before being in stls_time)
+  login_time     seconds, the login exchange (with --login)
+  stat_time      seconds, STAT (with --login)
+  messages       messages in the mailbox; --messages-warn/--messages-crit apply
+  mailbox_size   bytes in the mailbox (B); --size-warn/--size-crit apply
+  With --all-addresses, each address's items are prefixed with it
+  ("127.0.0.1_time", where -w/-c apply); time and resolve_time are the
+  whole test's.
 
 Examples:
   check_pop3_ipmon -H pop.example.com
   check_pop3_ipmon -H pop.example.com --tls starttls -w 1 -c 3 --cert-warn 21
   check_pop3_ipmon -H pop.example.com -S -D 30,7
+  check_pop3_ipmon -H pop.example.com -S --login -u monitor \\
+      --authfile /etc/nagios/pop3.pass --messages-warn 500 --size-crit 1000000000
+  check_pop3_ipmon -H pop.example.com --tls starttls --forbid-plaintext-auth \\
+      --require-capa UIDL --require-capa TOP --capa -v
+  check_pop3_ipmon -H pop.example.com -4 --all-addresses -w 1 -c 5
 """
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        # argparse quotes an ambiguous "--passw=VALUE" whole: the value may be a password.
+        message = re.sub(r"^(ambiguous option: -[^=\s]*)=\S*", r"\1=...", message)
         print(f"POP3 UNKNOWN - {message}")
         print(USAGE)
         sys.exit(UNKNOWN)
@@ -313,7 +353,109 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WARN[,CRIT]",
         help="check_pop's form of --cert-warn,--cert-crit (CRIT default 0)",
     )
+
+    c = p.add_argument_group("Capabilities and policy")
+    c.add_argument(
+        "--capa",
+        action="store_true",
+        help="read CAPA (before and, with STLS, after TLS) and list it with -v",
+    )
+    c.add_argument(
+        "--require-capa",
+        action="append",
+        default=[],
+        type=_capa_name,
+        metavar="NAME",
+        help="CRITICAL unless the server offers NAME: a CAPA tag (STLS, UIDL, TOP, ...), "
+        "a SASL mechanism (PLAIN), or a tag with arguments ('SASL PLAIN'); "
+        "repeatable. STLS is looked for before TLS, the rest where the session ends",
+    )
+    c.add_argument(
+        "--forbid-plaintext-auth",
+        action="store_true",
+        help="alert (--policy-state) when USER or SASL PLAIN/LOGIN is offered before TLS",
+    )
+    c.add_argument(
+        "--policy-state",
+        type=_state,
+        default=1,
+        metavar="STATE",
+        help="state for --forbid-plaintext-auth (default warning)",
+    )
+
+    a = p.add_argument_group("Login and mailbox (nothing is deleted or changed)")
+    a.add_argument(
+        "--login",
+        action="store_true",
+        help="log in after the greeting (and TLS), then STAT",
+    )
+    a.add_argument(
+        "--auth",
+        choices=AUTH_METHODS,
+        help="user (USER/PASS), apop (needs the greeting's timestamp) or plain "
+        "(SASL PLAIN); default: the best the server offers (under TLS plain, "
+        "user, apop; without TLS apop first)",
+    )
+    a.add_argument("-u", "--username", metavar="USER", help="the mailbox to log in to")
+    a.add_argument(
+        "--authfile",
+        metavar="FILE",
+        help="read the password from the first line of FILE, which group and "
+        "others must not be able to read (chmod 600)",
+    )
+    a.add_argument(
+        "--password-env",
+        metavar="NAME",
+        help="read the password from the environment variable NAME instead "
+        f"(default {ENV_DEFAULT}, used when there is no --authfile)",
+    )
+    # Not an option: without it, argparse would take --password as an
+    # abbreviation of --password-env and print the password as a variable name.
+    a.add_argument("--password", nargs="?", action=_NoPassword, help=argparse.SUPPRESS)
+    a.add_argument(
+        "--allow-plaintext-login",
+        action="store_true",
+        help="allow USER/PASS or SASL PLAIN without TLS (the password crosses the network "
+        "in clear)",
+    )
+    a.add_argument("--messages-warn", type=_range, metavar="RANGE", help="messages giving WARNING")
+    a.add_argument("--messages-crit", type=_range, metavar="RANGE", help="messages giving CRITICAL")
+    a.add_argument("--size-warn", type=_range, metavar="RANGE", help="mailbox bytes giving WARNING")
+    a.add_argument(
+        "--size-crit", type=_range, metavar="RANGE", help="mailbox bytes giving CRITICAL"
+    )
+
+    m = p.add_argument_group("Addresses")
+    m.add_argument(
+        "--all-addresses",
+        action="store_true",
+        help="test every address of -H (A and AAAA, as -4/-6 allow) at once, "
+        "within the one deadline; the worst state counts",
+    )
     return p
+
+
+class _NoPassword(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: Optional[str] = None,
+    ) -> None:
+        parser.error(
+            "no password on the command line (every local user can read it): "
+            f"use --authfile FILE or the environment variable {ENV_DEFAULT}"
+        )
+
+
+def _capa_name(text: str) -> str:
+    from check_pop3_ipmon.capabilities import normalise_name
+
+    name = normalise_name(text)
+    if name is None:
+        raise argparse.ArgumentTypeError(f"not a capability name: {text!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -329,6 +471,15 @@ class Options:
     hide_banner: bool
     cert_warn: Optional[float]
     cert_crit: Optional[float]
+    show_capa: bool = False
+    require_capa: tuple[str, ...] = ()
+    forbid_plaintext_auth: bool = False
+    policy_state: int = 1
+    messages_warn: Optional[str] = None
+    messages_crit: Optional[str] = None
+    size_warn: Optional[str] = None
+    size_crit: Optional[str] = None
+    all_addresses: bool = False
 
 
 def parse(argv: Optional[Sequence[str]] = None) -> Options:
@@ -363,6 +514,21 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     cert_warn, cert_crit = args.certificate or (args.cert_warn, args.cert_crit)
     if not args.hostname.strip() or any(ord(ch) < 33 for ch in args.hostname):
         parser.error(f"invalid host name: {args.hostname!r}")
+    if args.forbid_plaintext_auth and tls_mode == TLS_IMPLICIT:
+        parser.error(
+            "--forbid-plaintext-auth looks at what is offered before TLS: "
+            "use it with --tls none or starttls"
+        )
+    login = _login(parser, args, tls_mode)
+    # With STLS the CAPA before TLS is read anyway, and STLS is only ever
+    # listed there: only the other needs call for the CAPA after TLS.
+    required = [name for name in args.require_capa if tls_mode != TLS_STARTTLS or name != "STLS"]
+    read_capa = bool(
+        args.capa
+        or required
+        or (args.forbid_plaintext_auth and tls_mode == TLS_NONE)
+        or (login is not None and login.method is None)
+    )
     settings = Settings(
         host=args.hostname,
         port=args.port or (995 if tls_mode == TLS_IMPLICIT else 110),
@@ -374,6 +540,8 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         insecure=args.insecure,
         tls_min_version=args.tls_min_version,
         max_greeting=args.maxbytes,
+        read_capa=read_capa,
+        login=login,
     )
     return Options(
         settings=settings,
@@ -387,4 +555,65 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         hide_banner=args.hide_banner,
         cert_warn=cert_warn,
         cert_crit=cert_crit,
+        show_capa=args.capa,
+        require_capa=tuple(dict.fromkeys(args.require_capa)),
+        forbid_plaintext_auth=args.forbid_plaintext_auth,
+        policy_state=args.policy_state,
+        messages_warn=args.messages_warn,
+        messages_crit=args.messages_crit,
+        size_warn=args.size_warn,
+        size_crit=args.size_crit,
+        all_addresses=args.all_addresses,
+    )
+
+
+_LOGIN_ONLY = (
+    "auth",
+    "username",
+    "authfile",
+    "password_env",
+    "allow_plaintext_login",
+    "messages_warn",
+    "messages_crit",
+    "size_warn",
+    "size_crit",
+)
+
+
+def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) -> Optional[Login]:
+    """The --login settings, password included; usage errors for what cannot work."""
+    if not args.login:
+        given = [name for name in _LOGIN_ONLY if getattr(args, name) not in (None, False)]
+        if given:
+            parser.error(f"--{given[0].replace('_', '-')} needs --login")
+        return None
+    if not args.username:
+        parser.error("--login needs -u/--username")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in args.username):
+        parser.error(f"invalid user name: {args.username!r}")
+    if tls == TLS_NONE and args.auth != "apop" and not args.allow_plaintext_login:
+        parser.error(
+            "--login without TLS would send the password in clear: use --tls starttls, "
+            "--tls implicit, --auth apop, or --allow-plaintext-login"
+        )
+    if args.authfile is not None and args.password_env is not None:
+        parser.error("--authfile and --password-env exclude each other")
+    if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
+        parser.error(f"invalid environment variable name: {args.password_env!r}")
+    from check_pop3_ipmon import credentials
+
+    try:
+        if args.authfile is not None:
+            password = credentials.from_file(args.authfile)
+        else:
+            password = credentials.from_env(args.password_env or ENV_DEFAULT)
+    except credentials.CredentialError as exc:
+        # Not a usage line: the options are right, the file or variable is not.
+        print(f"POP3 UNKNOWN - {exc}")
+        sys.exit(UNKNOWN)
+    return Login(
+        username=args.username,
+        password=password,
+        method=args.auth,
+        allow_plaintext=args.allow_plaintext_login,
     )

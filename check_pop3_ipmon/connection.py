@@ -64,9 +64,12 @@ class Connection:
                 raise ConnectionClosed("connection closed by the server") from exc
 
     # -- I/O ---------------------------------------------------------------
-    def send_line(self, text: str, phase: str) -> None:
-        data = text.encode("ascii") + b"\r\n"
-        self.transcript.append("C: " + text)
+    def send_line(self, text: str, phase: str, shown: Optional[str] = None) -> None:
+        """Send one command line; the transcript records `shown` instead when
+        given, so that a password or its digest never reaches the output."""
+        # UTF-8: a user name or password may be non-ASCII (RFC 6856); commands are ASCII.
+        data = text.encode("utf-8") + b"\r\n"
+        self.transcript.append("C: " + (text if shown is None else shown))
         view = memoryview(data)
         while view:
             sent = self._retry(phase, functools.partial(self.sock.send, view))
@@ -122,9 +125,8 @@ class Connection:
         try:
             self._retry(phase, tls_sock.do_handshake)
         except ssl.SSLEOFError as exc:
-            raise ConnectionClosed(
-                "connection closed by the server during the TLS handshake"
-            ) from exc
+            # The session adds "during the TLS handshake".
+            raise ConnectionClosed("connection closed by the server") from exc
         return tls_sock
 
     def close(self) -> None:

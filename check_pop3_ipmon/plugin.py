@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, Sequence
-from typing import Optional
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any, Callable, Optional, Union
 
 import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
@@ -19,7 +19,11 @@ from check_pop3_ipmon.protocol import sanitise
 from check_pop3_ipmon.session import ProbeResult
 
 _STATES = (Ok, Warn, Critical, Unknown)
-PHASES = ("resolve", "connect", "tls", "greeting", "stls", "quit")
+PHASES = ("resolve", "connect", "tls", "greeting", "stls", "capa", "login", "stat", "quit")
+
+
+def messages(count: int) -> str:
+    return f"{count} message{'' if count == 1 else 's'}"
 
 
 def number(value: float, digits: int = 6) -> str:
@@ -28,24 +32,43 @@ def number(value: float, digits: int = 6) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def result_metrics(result: ProbeResult, options: cli.Options, prefix: str = "") -> Iterator[Metric]:
+    """One session's metrics; `prefix` names the address under --all-addresses."""
+    yield Metric(prefix + "pop3", result, context="pop3")
+    timeout = options.settings.timeout
+    yield Metric(prefix + "time", result.total, "s", min=0, max=timeout, context="time")
+    for phase in PHASES:
+        if phase in result.timings:
+            name = f"{prefix}{phase}_time"
+            yield Metric(name, result.timings[phase], "s", min=0, context="phase")
+    if result.tls is not None and result.tls.days_left is not None:
+        yield Metric(prefix + "cert_days", result.tls.days_left, context="cert_days")
+    if options.require_capa and (result.capa is not None or result.capa_tls is not None):
+        yield Metric(prefix + "capa", result, context="capa")
+    if options.forbid_plaintext_auth and result.capa is not None:
+        yield Metric(prefix + "plaintext_auth", result, context="plaintext_auth")
+    if result.messages is not None and result.mailbox_size is not None:
+        yield Metric(prefix + "messages", result.messages, min=0, context="messages")
+        size = result.mailbox_size
+        yield Metric(prefix + "mailbox_size", size, "B", min=0, context="mailbox_size")
+    if result.greeting is not None and result.failure is None:
+        yield Metric(prefix + "quit", result.quit_problem, context="quit")
+
+
 class Pop3(nagiosplugin.Resource):
     name = "POP3"
 
-    def __init__(self, settings: session.Settings) -> None:
-        self.settings = settings
+    def __init__(self, options: cli.Options) -> None:
+        self.options = options
         self.result: Optional[ProbeResult] = None
 
+    def result_of(self, metric: Metric) -> Optional[ProbeResult]:
+        """The session a metric came from (CertDays needs the certificate)."""
+        return self.result
+
     def probe(self) -> Generator[Metric, None, None]:
-        result = self.result = session.probe(self.settings)
-        yield Metric("pop3", result, context="pop3")
-        yield Metric("time", result.total, "s", min=0, max=self.settings.timeout, context="time")
-        for phase in PHASES:
-            if phase in result.timings:
-                yield Metric(f"{phase}_time", result.timings[phase], "s", min=0, context="phase")
-        if result.tls is not None and result.tls.days_left is not None:
-            yield Metric("cert_days", result.tls.days_left, context="cert_days")
-        if result.greeting is not None and result.failure is None:
-            yield Metric("quit", result.quit_problem, context="quit")
+        self.result = session.probe(self.options.settings)
+        yield from result_metrics(self.result, self.options)
 
 
 class Thresholds(nagiosplugin.Context):
@@ -60,7 +83,7 @@ class Thresholds(nagiosplugin.Context):
         name: str,
         warning: Optional[str],
         critical: Optional[str],
-        describe: str,
+        describe: Union[str, Callable[[Any], str]],
         digits: int = 6,
     ) -> None:
         super().__init__(name)
@@ -73,7 +96,12 @@ class Thresholds(nagiosplugin.Context):
         self.digits = digits
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
-        text = self.describe_fmt.format(value=metric.value)
+        describe = self.describe_fmt
+        text = (
+            describe.format(value=metric.value)
+            if isinstance(describe, str)
+            else describe(metric.value)
+        )
         for state, bound, word in (
             (Critical, self.critical, "critical"),
             (Warn, self.warning, "warning"),
@@ -111,8 +139,9 @@ class CertDays(Thresholds):
         result = super().evaluate(metric, resource)
         if result.state == Ok:
             return result
-        probed = resource.result if isinstance(resource, Pop3) else None
-        tls = probed.tls if probed is not None else None
+        result_of = getattr(resource, "result_of", None)
+        probed = result_of(metric) if result_of is not None else None
+        tls = probed.tls if isinstance(probed, ProbeResult) else None
         if tls is None or tls.certificate is None:
             return result
         when = tls.certificate.not_after.strftime("%Y-%m-%d %H:%M UTC")
@@ -160,6 +189,59 @@ class Outcome(nagiosplugin.Context):
         return None
 
 
+class RequiredCapa(nagiosplugin.Context):
+    """--require-capa: each name missing from what the server offers is CRITICAL."""
+
+    def __init__(self, required: Sequence[str]) -> None:
+        super().__init__("capa")
+        self.required = required
+
+    def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
+        from check_pop3_ipmon.capabilities import missing
+
+        result: ProbeResult = metric.value
+        absent = missing(self.required, result.final_capa, result.capa)
+        if not absent:
+            return Result(Ok, None, metric)
+        text = f"server does not offer {', '.join(absent)}"
+        if result.capa_refused:
+            text += f" (CAPA answered {result.capa_refused!r})"
+        return Result(Critical, text, metric)
+
+    def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
+        return None
+
+
+class PlaintextAuth(nagiosplugin.Context):
+    """--forbid-plaintext-auth: USER or SASL PLAIN/LOGIN offered before TLS."""
+
+    def __init__(self, state: int) -> None:
+        super().__init__("plaintext_auth")
+        self.state = _STATES[state]
+
+    def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
+        from check_pop3_ipmon.capabilities import Capabilities
+
+        result: ProbeResult = metric.value
+        if result.capa_refused and not result.capa:
+            return Result(
+                self.state,
+                "CAPA refused before TLS: cannot tell whether plaintext authentication is offered",
+                metric,
+            )
+        offered = Capabilities(result.capa or ()).plaintext_auth()
+        if not offered:
+            return Result(Ok, None, metric)
+        return Result(
+            self.state,
+            f"plaintext authentication offered before TLS: {', '.join(offered)}",
+            metric,
+        )
+
+    def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
+        return None
+
+
 class Quit(nagiosplugin.Context):
     def __init__(self) -> None:
         super().__init__("quit")
@@ -194,8 +276,25 @@ class Summary(nagiosplugin.Summary):
         result: ProbeResult = results["pop3"].metric.value  # type: ignore[union-attr]
         return result
 
+    def _login_text(self, result: ProbeResult) -> str:
+        login = result.settings.login
+        if login is None or result.messages is None or result.login_method is None:
+            return ""
+        from check_pop3_ipmon.auth import NAMES
+
+        return (
+            f"{sanitise(login.username)} ({NAMES[result.login_method]}): "
+            f"{messages(result.messages)}, {result.mailbox_size} B"
+        )
+
+    def text(self, result: ProbeResult) -> str:
+        """The OK text: greeting and, after a login, the mailbox."""
+        return "; ".join(
+            part for part in (self._greeting_text(result), self._login_text(result)) if part
+        )
+
     def ok(self, results: nagiosplugin.Results) -> str:
-        return self._greeting_text(self._result(results))
+        return self.text(self._result(results))
 
     def problem(self, results: nagiosplugin.Results) -> str:
         problems = sorted(
@@ -213,10 +312,10 @@ class Summary(nagiosplugin.Summary):
         return "; ".join(parts)
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
-        return long_output(self._result(results), self.options.verbose)
+        return long_output(self._result(results), self.options.verbose, self.options.show_capa)
 
 
-def long_output(result: ProbeResult, verbose: int) -> list[str]:
+def long_output(result: ProbeResult, verbose: int, show_capa: bool = False) -> list[str]:
     s = result.settings
     lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
     if result.address:
@@ -229,21 +328,10 @@ def long_output(result: ProbeResult, verbose: int) -> list[str]:
         lines.append(f"greeting: {sanitise(result.greeting.line, 200)}")
         if result.greeting.code:
             lines.append(f"response code: [{sanitise(result.greeting.code)}]")
-    tls = result.tls
-    if tls is not None:
-        lines.append(
-            f"tls: {tls.version} {tls.cipher}, certificate "
-            + ("verified" if tls.verified else "NOT verified (--insecure)")
-        )
-        if verbose >= 2 and tls.certificate is not None:
-            cert = tls.certificate
-            lines.append(f"certificate subject: {sanitise(cert.subject, 200)}")
-            lines.append(f"certificate issuer: {sanitise(cert.issuer, 200)}")
-            lines.append(f"certificate notAfter: {cert.not_after:%Y-%m-%d %H:%M:%S} UTC")
-        if tls.certificate_error:
-            lines.append(f"certificate: {tls.certificate_error}")
-    if verbose >= 2 and result.capa is not None:
-        lines.append("capa: " + (", ".join(result.capa) or "(none)"))
+    lines += _tls_lines(result, verbose)
+    if verbose >= 2 or show_capa:
+        lines += _capa_lines(result)
+    lines += _login_lines(result)
     if result.quit_problem:
         lines.append(f"quit: {result.quit_problem}")
     if verbose >= 3:
@@ -251,16 +339,69 @@ def long_output(result: ProbeResult, verbose: int) -> list[str]:
     return lines
 
 
-def build_check(options: cli.Options) -> nagiosplugin.Check:
-    return nagiosplugin.Check(
-        Pop3(options.settings),
+def _tls_lines(result: ProbeResult, verbose: int) -> list[str]:
+    tls = result.tls
+    if tls is None:
+        return []
+    lines = [
+        f"tls: {tls.version} {tls.cipher}, certificate "
+        + ("verified" if tls.verified else "NOT verified (--insecure)")
+    ]
+    if verbose >= 2 and tls.certificate is not None:
+        cert = tls.certificate
+        lines.append(f"certificate subject: {sanitise(cert.subject, 200)}")
+        lines.append(f"certificate issuer: {sanitise(cert.issuer, 200)}")
+        lines.append(f"certificate notAfter: {cert.not_after:%Y-%m-%d %H:%M:%S} UTC")
+    if tls.certificate_error:
+        lines.append(f"certificate: {tls.certificate_error}")
+    return lines
+
+
+def _capa_lines(result: ProbeResult) -> list[str]:
+    lines = []
+    if result.capa is not None:
+        lines.append("capa: " + (", ".join(result.capa) or "(none)"))
+    if result.capa_tls is not None:
+        lines.append("capa after TLS: " + (", ".join(result.capa_tls) or "(none)"))
+    if result.capa_refused:
+        lines.append(f"capa refused: {result.capa_refused}")
+    return lines
+
+
+def _login_lines(result: ProbeResult) -> list[str]:
+    lines = []
+    login = result.settings.login
+    if login is not None and result.login_method is not None:
+        from check_pop3_ipmon.auth import NAMES
+
+        lines.append(f"login: {sanitise(login.username)} with {NAMES[result.login_method]}")
+    if result.messages is not None:
+        lines.append(f"mailbox: {messages(result.messages)}, {result.mailbox_size} bytes")
+    return lines
+
+
+def contexts(options: cli.Options) -> list[nagiosplugin.Context]:
+    return [
         Outcome(options),
         Thresholds("time", options.warning, options.critical, "response time {value:.3f}s"),
         Thresholds("phase", None, None, "{value:.6f}s"),
         CertDays(options.cert_warn, options.cert_crit),
+        RequiredCapa(options.require_capa),
+        PlaintextAuth(options.policy_state),
+        Thresholds("messages", options.messages_warn, options.messages_crit, messages, digits=0),
+        Thresholds(
+            "mailbox_size", options.size_warn, options.size_crit, "mailbox {value} B", digits=0
+        ),
         Quit(),
-        Summary(options),
-    )
+    ]
+
+
+def build_check(options: cli.Options) -> nagiosplugin.Check:
+    if options.all_addresses:
+        from check_pop3_ipmon import pool
+
+        return pool.build_check(options)
+    return nagiosplugin.Check(Pop3(options), *contexts(options), Summary(options))
 
 
 # nagiosplugin-stubs lacks guarded's keyword-only form.

@@ -17,6 +17,8 @@ ERR = "-ERR"
 _RESP_CODE = re.compile(r"\[([A-Za-z0-9/_-]+(?: [^\]]*)?)\]")
 # Control characters (C0, DEL, C1) and the perfdata separator break status lines.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f|]")
+# RFC 1939 5: "+OK nn mm", then anything; decimal digits only (no sign, no spaces inside).
+_STAT = re.compile(r"([0-9]{1,18}) ([0-9]{1,18})(?: .*)?")
 BANNER_WIDTH = 80
 
 
@@ -54,6 +56,14 @@ def parse_status_line(raw: bytes) -> Response:
             match = _RESP_CODE.match(text)
             return Response(status, text, match.group(1) if match else None, line)
     return Response("", line, None, line)
+
+
+def parse_stat(reply: Response) -> Optional[tuple[int, int]]:
+    """(messages, octets) from a STAT reply, or None when it is not one."""
+    if not reply.ok:
+        return None
+    match = _STAT.fullmatch(reply.text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def sanitise(text: str, width: int = BANNER_WIDTH) -> str:

@@ -1,4 +1,4 @@
-"""The POP3 test itself: resolve, connect, TLS, greeting, QUIT; with timings.
+"""The POP3 test itself: resolve, connect, TLS, greeting, [CAPA, login, STAT,] QUIT.
 
 Knows nothing of nagiosplugin: it returns a ProbeResult and the plugin glue
 decides what state that is. Every failure a server can cause ends up as a
@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from check_pop3_ipmon.connection import Connection, ConnectionClosed, LineTooLong, connect
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
-from check_pop3_ipmon.protocol import Response, parse_status_line, sanitise
+from check_pop3_ipmon.protocol import Response, parse_stat, parse_status_line, sanitise
 
 if TYPE_CHECKING:
     from check_pop3_ipmon.tls import TLSInfo
 
 TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT = "none", "starttls", "implicit"
+AUTH_USER, AUTH_APOP, AUTH_PLAIN = "user", "apop", "plain"
+AUTH_METHODS = (AUTH_USER, AUTH_APOP, AUTH_PLAIN)
 CAPA_MAX_LINES = 200
 RESPONSE_LIMIT = 4096
+# A login refusal's text is the finding itself; allow more of it than of a banner.
+LOGIN_REPLY_WIDTH = 160
 
 # Failure kinds: the glue maps each to a state (some are configurable).
 RESOLVE = "resolve"
@@ -37,6 +41,9 @@ TOO_LONG = "too-long"
 ERR_GREETING = "err"
 NOT_POP3 = "not-pop3"
 CONFIG = "config"  # our side is set up wrong (e.g. an unreadable --ca-file): UNKNOWN
+NO_AUTH = "no-auth"  # no usable login method (none offered, no APOP timestamp)
+LOGIN = "login"
+STAT = "stat"
 
 # What each phase is called in "no ... within 10s".
 _WAITING_FOR = {
@@ -46,8 +53,18 @@ _WAITING_FOR = {
     "greeting": "greeting",
     "capa": "CAPA reply",
     "stls": "STLS reply",
+    "login": "login reply",
+    "stat": "STAT reply",
     "quit": "QUIT reply",
 }
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    password: str = field(repr=False)
+    method: Optional[str] = None  # one of AUTH_METHODS; None: the best the server offers
+    allow_plaintext: bool = False  # USER/PASS or PLAIN without TLS
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,8 @@ class Settings:
     insecure: bool = False
     tls_min_version: Optional[str] = None
     max_greeting: int = RESPONSE_LIMIT
+    read_capa: bool = False  # CAPA where the session ends up (after TLS, if any)
+    login: Optional[Login] = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +100,18 @@ class ProbeResult:
     failure: Optional[Failure] = None
     quit_problem: Optional[str] = None
     tls: Optional[TLSInfo] = None
-    capa: Optional[list[str]] = None
+    capa: Optional[list[str]] = None  # the first CAPA read (before STLS, if any)
+    capa_tls: Optional[list[str]] = None  # read again after STLS
+    capa_refused: Optional[str] = None  # the server's -ERR to CAPA
+    login_method: Optional[str] = None
+    messages: Optional[int] = None  # STAT after login
+    mailbox_size: Optional[int] = None
     transcript: list[str] = field(default_factory=list)
+
+    @property
+    def final_capa(self) -> Optional[list[str]]:
+        """The CAPA that holds as the session ends: after STLS, the one read then."""
+        return self.capa_tls if self.settings.tls == TLS_STARTTLS else self.capa
 
 
 def _format_address(sockaddr: tuple[Any, ...]) -> str:
@@ -139,29 +168,48 @@ def resolve(host: str, port: int, family: int, deadline: Deadline) -> list[tuple
     return found
 
 
+def cannot_resolve(host: str, exc: BaseException) -> str:
+    if isinstance(exc, FamilyMismatch):
+        return str(exc)
+    return f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}"
+
+
 class _Session:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        deadline: Optional[Deadline] = None,
+        target: Optional[tuple[int, tuple[Any, ...]]] = None,
+    ) -> None:
+        """`deadline` and `target` (family, sockaddr) come from addresses.py,
+        which resolves once and runs one session per address."""
         self.settings = settings
-        self.deadline = Deadline(settings.timeout)
+        self.deadline = deadline or Deadline(settings.timeout)
+        self.target = target
         self.result = ProbeResult(settings)
-        self._mark = self.deadline.start
+        self._started = self._mark = self.deadline.start if target is None else time.monotonic()
         self.phase = "resolve"
 
-    def _lap(self, done: str, next_phase: str) -> None:
+    def _lap(self, done: str) -> None:
         now = time.monotonic()
         self.result.timings[done] = now - self._mark
         self._mark = now
-        self.phase = next_phase
 
     def run(self) -> ProbeResult:
+        s = self.settings
         conn: Optional[Connection] = None
         try:
             conn = self._connect()
-            if self.settings.tls == TLS_IMPLICIT:
+            if s.tls == TLS_IMPLICIT:
                 self._tls(conn)
             self._greeting(conn)
-            if self.settings.tls == TLS_STARTTLS:
+            if s.tls == TLS_STARTTLS:
                 self._starttls(conn)
+            if s.read_capa:
+                self._capa(conn)
+            if s.login is not None:
+                self._login(conn, s.login)
+                self._stat(conn)
             self._quit(conn)
         except _Stop:
             pass
@@ -175,7 +223,7 @@ class _Session:
         finally:
             if conn is not None:
                 conn.close()
-            self.result.total = self.deadline.elapsed()
+            self.result.total = time.monotonic() - self._started
         return self.result
 
     def _fail(self, kind: str, message: str) -> None:
@@ -186,17 +234,22 @@ class _Session:
         self._fail(kind, message)
         return _Stop()
 
-    def _connect(self) -> Connection:
+    def _resolve(self) -> list[tuple[Any, ...]]:
         s = self.settings
+        if self.target is not None:
+            family, sockaddr = self.target
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
         try:
             infos = resolve(s.host, s.port, s.family, self.deadline)
-        except socket.gaierror as exc:
-            raise self._stop(RESOLVE, f"cannot resolve {s.host}: {exc.strerror or exc}") from exc
-        except FamilyMismatch as exc:
-            raise self._stop(RESOLVE, str(exc)) from exc
         except (OSError, UnicodeError) as exc:
-            raise self._stop(RESOLVE, f"cannot resolve {s.host}: {exc}") from exc
-        self._lap("resolve", "connect")
+            raise self._stop(RESOLVE, cannot_resolve(s.host, exc)) from exc
+        self._lap("resolve")
+        return infos
+
+    def _connect(self) -> Connection:
+        s = self.settings
+        infos = self._resolve()
+        self.phase = "connect"
         last: Optional[OSError] = None
         for family, _type, _proto, _name, sockaddr in infos:
             self.result.address = _format_address(sockaddr)
@@ -205,7 +258,7 @@ class _Session:
             except OSError as exc:
                 last = exc  # the next address may answer
                 continue
-            self._lap("connect", "tls" if s.tls == TLS_IMPLICIT else "greeting")
+            self._lap("connect")
             return Connection(sock, self.deadline, self.result.transcript)
         if isinstance(last, ConnectionRefusedError):
             raise self._stop(REFUSED, f"connection refused by {self.result.address}")
@@ -216,22 +269,28 @@ class _Session:
         from check_pop3_ipmon import tls
 
         s = self.settings
+        self.phase = "tls"
         try:
             context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
         except (OSError, ValueError) as exc:
             raise self._stop(CONFIG, f"cannot use --ca-file {s.ca_file}: {exc}") from exc
+        # A server that cannot meet --tls-min-version just fails the handshake.
+        hint = f" (with --tls-min-version {s.tls_min_version})" if s.tls_min_version else ""
         try:
             self.result.tls = tls.handshake(conn, context, s.sni or s.host, "tls")
         except tls.TLSFailed as exc:
-            raise self._stop(TLS_VERIFY if exc.verify else TLS_ERROR, str(exc)) from exc
+            if exc.verify:
+                raise self._stop(TLS_VERIFY, str(exc)) from exc
+            raise self._stop(TLS_ERROR, f"{exc}{hint}") from exc
         except ConnectionClosed as exc:
-            raise self._stop(CLOSED, f"{exc} during the TLS handshake") from exc
-        self._lap("tls", "greeting" if s.tls == TLS_IMPLICIT else "quit")
+            raise self._stop(CLOSED, f"{exc} during the TLS handshake{hint}") from exc
+        self._lap("tls")
 
     def _read(self, conn: Connection, phase: str, limit: int = RESPONSE_LIMIT) -> Response:
         return parse_status_line(conn.read_line(phase, limit))
 
     def _greeting(self, conn: Connection) -> None:
+        self.phase = "greeting"
         try:
             greeting = self._read(conn, "greeting", self.settings.max_greeting)
         except ConnectionClosed as exc:
@@ -240,8 +299,8 @@ class _Session:
             raise self._stop(
                 TOO_LONG, f"greeting too long (no end of line within {exc.limit} bytes)"
             ) from exc
-        self._lap("greeting", "capa" if self.settings.tls == TLS_STARTTLS else "quit")
-        self.result.greeting_at = self.deadline.elapsed()
+        self._lap("greeting")
+        self.result.greeting_at = time.monotonic() - self._started
         self.result.greeting = greeting
         if greeting.err:
             raise self._stop(ERR_GREETING, f"server refuses service: {sanitise(greeting.line)}")
@@ -250,14 +309,20 @@ class _Session:
             hint = " (an SMTP or FTP server answers)" if smtp else ""
             raise self._stop(NOT_POP3, f"not a POP3 greeting{hint}: {sanitise(greeting.line)!r}")
 
+    def _read_capa(self, conn: Connection) -> list[str]:
+        """CAPA's list; empty (and `capa_refused` set) when the server refuses it."""
+        conn.send_line("CAPA", "capa")
+        reply = self._read(conn, "capa")
+        if not reply.ok:
+            self.result.capa_refused = sanitise(reply.line)
+            return []
+        body = conn.read_multiline("capa", RESPONSE_LIMIT, CAPA_MAX_LINES)
+        return [sanitise(line.decode("utf-8", "replace")) for line in body]
+
     def _starttls(self, conn: Connection) -> None:
+        self.phase = "capa"
         try:
-            conn.send_line("CAPA", "capa")
-            capa: list[str] = []
-            if self._read(conn, "capa").ok:
-                body = conn.read_multiline("capa", RESPONSE_LIMIT, CAPA_MAX_LINES)
-                capa = [sanitise(line.decode("utf-8", "replace")) for line in body]
-            self.result.capa = capa
+            capa = self.result.capa = self._read_capa(conn)
             if not any(line.split(" ", 1)[0].upper() == "STLS" for line in capa):
                 raise self._stop(NO_STLS, "server does not offer STLS")
             self.phase = "stls"
@@ -269,12 +334,75 @@ class _Session:
             raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
         if not reply.ok:
             raise self._stop(TLS_ERROR, f"STLS refused: {sanitise(reply.line)}")
-        self._lap("stls", "tls")
+        self._lap("stls")
         self._tls(conn)
+
+    def _capa(self, conn: Connection) -> None:
+        """CAPA where the session now is; after STLS a new one (RFC 2595 4)."""
+        self.phase = "capa"
+        try:
+            capa = self._read_capa(conn)
+        except ConnectionClosed as exc:
+            raise self._stop(CLOSED, f"{exc} after CAPA") from exc
+        except LineTooLong as exc:
+            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
+        if self.settings.tls == TLS_STARTTLS:
+            self.result.capa_tls = capa
+        else:
+            self.result.capa = capa
+        self._lap("capa")
+
+    def _login(self, conn: Connection, login: Login) -> None:
+        from check_pop3_ipmon import auth
+
+        self.phase = "login"
+        greeting = self.result.greeting
+        timestamp = auth.apop_timestamp(greeting.line) if greeting is not None else None
+        encrypted = self.settings.tls != TLS_NONE
+        method = login.method or auth.choose(
+            self.result.final_capa, timestamp, encrypted, login.allow_plaintext
+        )
+        if method is None:
+            raise self._stop(NO_AUTH, auth.nothing_offered(self.result.final_capa, encrypted))
+        if method in auth.PLAINTEXT and not encrypted and not login.allow_plaintext:
+            # cli.py refuses this already; the session keeps its own promise.
+            raise self._stop(NO_AUTH, "refusing to send the password without TLS")
+        if method == AUTH_APOP and timestamp is None:
+            raise self._stop(
+                NO_AUTH, "APOP needs a timestamp <...@...> in the greeting; the server sent none"
+            )
+        self.result.login_method = method
+        try:
+            reply = auth.authenticate(conn, method, login, timestamp, "login")
+        except ConnectionClosed as exc:
+            raise self._stop(CLOSED, f"{exc} during login") from exc
+        except LineTooLong as exc:
+            raise self._stop(TOO_LONG, f"login reply too long (over {exc.limit} bytes)") from exc
+        self._lap("login")  # a refusal's time counts too: servers delay failed logins
+        if not reply.ok:
+            what = f"login as {sanitise(login.username)} failed ({auth.NAMES[method]})"
+            raise self._stop(LOGIN, f"{what}: {sanitise(reply.line, LOGIN_REPLY_WIDTH)}")
+
+    def _stat(self, conn: Connection) -> None:
+        """STAT: messages and octets in the maildrop (RFC 1939 5); read-only."""
+        self.phase = "stat"
+        try:
+            conn.send_line("STAT", "stat")
+            reply = self._read(conn, "stat")
+        except ConnectionClosed as exc:
+            raise self._stop(CLOSED, f"{exc} after STAT") from exc
+        except LineTooLong as exc:
+            raise self._stop(TOO_LONG, f"STAT reply too long (over {exc.limit} bytes)") from exc
+        figures = parse_stat(reply)
+        if figures is None:
+            raise self._stop(STAT, f"STAT failed: {sanitise(reply.line)}")
+        self.result.messages, self.result.mailbox_size = figures
+        self._lap("stat")
 
     def _quit(self, conn: Connection) -> None:
         # The service has answered; a missing or bad QUIT reply is a WARNING
         # (recorded apart from `failure`), not a failed test.
+        self.phase = "quit"
         try:
             conn.send_line("QUIT", "quit")
             reply = self._read(conn, "quit")
@@ -290,7 +418,8 @@ class _Session:
         except OSError as exc:
             self.result.quit_problem = f"no reply to QUIT: {exc.strerror or exc}"
             return
-        self._lap("quit", "done")
+        self._lap("quit")
+        self.phase = "done"
         if not reply.ok:
             self.result.quit_problem = f"QUIT answered {sanitise(reply.line)!r}"
 
@@ -299,5 +428,11 @@ class _Stop(Exception):
     """A failure has been recorded; end the session."""
 
 
-def probe(settings: Settings) -> ProbeResult:
-    return _Session(settings).run()
+def probe(
+    settings: Settings,
+    deadline: Optional[Deadline] = None,
+    target: Optional[tuple[int, tuple[Any, ...]]] = None,
+) -> ProbeResult:
+    """Run the test. addresses.py passes its `deadline` and one resolved
+    `target` (family, sockaddr) for each session it runs at once."""
+    return _Session(settings, deadline, target).run()

@@ -19,8 +19,8 @@ def fake_pop3() -> Iterator[Callable[[Script], FakePOP3]]:
     """Start fake servers from scripts; all are closed after the test."""
     servers: list[FakePOP3] = []
 
-    def start(script: Script, host: str = "127.0.0.1") -> FakePOP3:
-        server = FakePOP3(script, host)
+    def start(script: Script, host: str = "127.0.0.1", port: int = 0) -> FakePOP3:
+        server = FakePOP3(script, host, port)
         servers.append(server)
         return server
 

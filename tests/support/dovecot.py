@@ -3,15 +3,23 @@
 Runs `dovecot -F` as a child in its own session, so a test can stop it hard
 (SIGKILL frees the port at once; after SIGTERM Dovecot holds it for about a
 second) and start it again on the same ports.
+
+Logging in works: the passdb holds USERS, each with a maildir that
+`add_message` fills. The pytest temp tree above the work directory is private
+to root, so the auth process runs as root to read the passwd file, and mail
+processes run as nobody (Dovecot refuses uid 0 there) chrooted into the homes
+directory: the chroot is entered before privileges are dropped.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -19,6 +27,7 @@ from typing import Optional
 from tests.support.integration import find_program, free_port, missing, require_root
 
 USERS = {"alice": "wonderland-secret", "bob": "builder-secret"}
+MAIL_USER = "nobody"
 
 
 @dataclass
@@ -35,7 +44,16 @@ class Dovecot:
         greeting: str = "Dovecot ready.",
         extra_config: str = "",
         host: str = "127.0.0.1",
+        *,
+        auth_mechanisms: str = "plain login",
+        disable_plaintext_auth: bool = False,
+        also_listen: Sequence[str] = (),
     ) -> None:
+        """`auth_mechanisms` as Dovecot spells it ("apop" adds the greeting's
+        timestamp); `disable_plaintext_auth` hides USER and PLAIN before TLS,
+        but only for a client on another address than the server's (Dovecot
+        trusts a connection from its own address, so use host="127.0.0.2");
+        `also_listen`: more addresses on the same ports."""
         require_root("Dovecot")
         self.binary = find_program("dovecot", "dovecot-pop3d")
         if not Path("/usr/lib/dovecot/pop3-login").exists():
@@ -45,6 +63,9 @@ class Dovecot:
         self.greeting = greeting
         self.extra_config = extra_config
         self.host = host
+        self.auth_mechanisms = auth_mechanisms
+        self.disable_plaintext_auth = disable_plaintext_auth
+        self.listen = [host, *also_listen]
         self.port = free_port(host)
         self.tls_port = free_port(host)
         self.process: Optional[subprocess.Popen[bytes]] = None
@@ -59,9 +80,13 @@ class Dovecot:
         (w / "passwd").write_text(
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
         )
+        owner = pwd.getpwnam(MAIL_USER)
         for user in USERS:
             for sub in ("cur", "new", "tmp"):
                 (w / "home" / user / "Maildir" / sub).mkdir(parents=True, exist_ok=True)
+            for directory, _subdirs, _files in os.walk(w / "home" / user):
+                os.chown(directory, owner.pw_uid, owner.pw_gid)
+        os.chmod(w / "home", 0o755)  # noqa: S103 (the chroot, entered before dropping to nobody)
         if self.tls:
             ssl = f"ssl = yes\nssl_cert = <{self.tls.cert_chain}\nssl_key = <{self.tls.key}\n"
             pop3s = f"port = {self.tls_port}\n    ssl = yes"
@@ -75,19 +100,20 @@ state_dir = {w}/state
 log_path = {self.log}
 instance_name = test-{self.port}
 protocols = pop3
-listen = {self.host}
+listen = {", ".join(self.listen)}
 login_greeting = {self.greeting}
 {ssl}
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+disable_plaintext_auth = {"yes" if self.disable_plaintext_auth else "no"}
+auth_mechanisms = {self.auth_mechanisms}
 passdb {{
   driver = passwd-file
   args = {w}/passwd
 }}
 userdb {{
   driver = static
-  args = uid=root gid=root home={w}/home/%u
+  args = uid={owner.pw_uid} gid={owner.pw_gid} home={w}/home/./%u
 }}
+valid_chroot_dirs = {w}/home
 mail_location = maildir:~/Maildir
 service pop3-login {{
   inet_listener pop3 {{
@@ -104,6 +130,10 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
+}}
+# The auth process reads the passwd file, below pytest's root-only temp tree.
+service auth {{
+  user = root
 }}
 {self.extra_config}
 """
@@ -174,7 +204,12 @@ service imap-login {{
             time.sleep(0.05)
 
     def add_message(self, user: str, body: bytes) -> None:
-        """Deliver a message straight into the user's maildir."""
+        """Deliver a message straight into the user's maildir.
+
+        With CRLF line endings, STAT counts exactly len(body) octets.
+        """
         new = self.workdir / "home" / user / "Maildir" / "new"
         name = f"{time.time_ns()}.{os.getpid()}.test"
         (new / name).write_bytes(body)
+        owner = pwd.getpwnam(MAIL_USER)
+        os.chown(new / name, owner.pw_uid, owner.pw_gid)

@@ -17,12 +17,13 @@ Script = Callable[["FakePOP3", socket.socket], None]
 
 
 class FakePOP3:
-    def __init__(self, script: Script, host: str = "127.0.0.1") -> None:
+    def __init__(self, script: Script, host: str = "127.0.0.1", port: int = 0) -> None:
+        """`port` 0 picks a free one; give one to serve several addresses on one port."""
         self.script = script
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((host, 0))
+        self.listener.bind((host, port))
         self.listener.listen(16)
         self.host = host
         self.port: int = self.listener.getsockname()[1]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 # 'label'=value[UOM];[warn];[crit];[min];[max]  (trailing fields may be dropped)
 _NUM = r"-?\d+(?:\.\d+)?"
@@ -73,9 +76,24 @@ def plugin_command() -> list[str]:
     return [str(script)]
 
 
-def run_plugin(*args: str, timeout: float = 60.0) -> Run:
+def run_plugin(
+    *args: str, timeout: float = 60.0, env: Optional[Mapping[str, Optional[str]]] = None
+) -> Run:
+    """Run the plugin; `env` adds variables to (or, with None values, removes them
+    from) this process's environment."""
+    run_env = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            run_env.pop(name, None)
+        else:
+            run_env[name] = value
     start = time.monotonic()
     proc = subprocess.run(
-        [*plugin_command(), *args], capture_output=True, text=True, timeout=timeout, check=False
+        [*plugin_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=run_env,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
