@@ -1,4 +1,4 @@
-"""Fixtures for the recovery tests: a temp recovery setup, a recorder, sshd."""
+"""Fixtures for the recovery tests: a temp recovery setup, a recorder, sshd, restart scripts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from check_pop3_ipmon.recovery import Config, Facts, load_config
+from tests.support.dovecot import Dovecot
 from tests.support.sshd import Sshd
 
 RECORDER = Path(__file__).resolve().parent.parent / "support" / "action_recorder.py"
@@ -110,3 +112,35 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
     server.start()
     yield server
     server.stop()
+
+
+def script(path: Path, text: str) -> Path:
+    path.write_text("#!/bin/sh\n" + text)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def restartable(dovecot: Dovecot, tmp_path: Path) -> Iterator[dict[str, Path]]:
+    """Start/stop scripts for the test Dovecot; stops whatever instance they started."""
+    conf = dovecot.config
+    scripts = {
+        # Detached (own session, no inherited stdio) so the SSH session can end.
+        "start": script(
+            tmp_path / "start-dovecot",
+            f"exec setsid -f {dovecot.binary} -F -c {conf} "
+            f"</dev/null >/dev/null 2>>{dovecot.workdir}/restarted.stderr\n",
+        ),
+        "stop": script(tmp_path / "stop-dovecot", f"exec {dovecot.binary} -c {conf} stop\n"),
+    }
+    yield scripts
+    pidfile = dovecot.workdir / "run" / "master.pid"
+    try:
+        pid = int(pidfile.read_text())
+    except (OSError, ValueError):
+        return
+    if dovecot.process is None or dovecot.process.pid != pid:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

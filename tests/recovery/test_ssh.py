@@ -7,11 +7,8 @@ that drive this Dovecot's own config, and the plugin itself as the check.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,38 +21,6 @@ from tests.support.sshd import Sshd
 
 SCRIPT = Path(sys.executable).parent / "pop3_ipmon_recovery"
 PLUGIN = Path(sys.executable).parent / "check_pop3_ipmon"
-
-
-def script(path: Path, text: str) -> Path:
-    path.write_text("#!/bin/sh\n" + text)
-    path.chmod(0o755)
-    return path
-
-
-@pytest.fixture
-def restartable(dovecot: Dovecot, tmp_path: Path) -> Iterator[dict[str, Path]]:
-    """Start/stop scripts for the test Dovecot; stops whatever instance they started."""
-    conf = dovecot.config
-    scripts = {
-        # Detached (own session, no inherited stdio) so the SSH session can end.
-        "start": script(
-            tmp_path / "start-dovecot",
-            f"exec setsid -f {dovecot.binary} -F -c {conf} "
-            f"</dev/null >/dev/null 2>>{dovecot.workdir}/restarted.stderr\n",
-        ),
-        "stop": script(tmp_path / "stop-dovecot", f"exec {dovecot.binary} -c {conf} stop\n"),
-    }
-    yield scripts
-    pidfile = dovecot.workdir / "run" / "master.pid"
-    try:
-        pid = int(pidfile.read_text())
-    except (OSError, ValueError):
-        return
-    if dovecot.process is None or dovecot.process.pid != pid:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def configure(recovery: Recovery, sshd: Sshd, dovecot: Dovecot, scripts: dict[str, Path]) -> None:
