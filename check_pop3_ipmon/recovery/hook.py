@@ -55,8 +55,10 @@ def facts_for(
         alerting.target,
     )
     acknowledged = alerting.acknowledged
+    monitor = alerting.monitor
     if alerting.engine == "nagios":
         from_env = nagios.env_facts(env)
+        monitor = monitor or from_env.monitor
         address = address or from_env.address
         host_state = host_state or from_env.host_state
         output = output or from_env.output
@@ -67,7 +69,7 @@ def facts_for(
             except OSError:
                 acknowledged = None
     return Facts(
-        monitor=alerting.monitor,
+        monitor=monitor,
         host=alerting.host,
         address=address,
         state=alerting.state,

@@ -28,6 +28,7 @@ class EnvFacts:
     host_state: str
     output: str
     target: str
+    monitor: str = ""
 
 
 def env_facts(env: Mapping[str, str]) -> EnvFacts:
@@ -39,6 +40,8 @@ def env_facts(env: Mapping[str, str]) -> EnvFacts:
         host_state=env.get("NAGIOS_HOSTSTATE", "") or "UP",
         output=f"{output}\n{long_output}" if long_output else output,
         target=env.get(TARGET_VARIABLE, ""),
+        # ipMonitor's Monitor Name is the display name; display only, so cut, not refused.
+        monitor=env.get("NAGIOS_SERVICEDISPLAYNAME", "")[:64],
     )
 
 

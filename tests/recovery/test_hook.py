@@ -58,8 +58,11 @@ def test_icinga2_facts_come_from_the_arguments(
 
 
 def test_nagios_facts_come_from_environment_macros(recovery: Recovery) -> None:
-    alerting = dataclasses.replace(ALERTING, engine="nagios", address="", output="", host_state="")
+    alerting = dataclasses.replace(
+        ALERTING, engine="nagios", address="", output="", host_state="", monitor=""
+    )
     env = {
+        "NAGIOS_SERVICEDISPLAYNAME": "Mail POP3 (head office)",
         "NAGIOS_HOSTADDRESS": REMOTE,
         "NAGIOS_HOSTSTATE": "UP",
         "NAGIOS_SERVICEOUTPUT": "from the environment",
@@ -68,6 +71,7 @@ def test_nagios_facts_come_from_environment_macros(recovery: Recovery) -> None:
     (call,) = recovery.calls()
     assert call["env"]["POP3_IPMON_ADDRESS"] == REMOTE
     assert call["env"]["POP3_IPMON_OUTPUT"] == "from the environment"
+    assert call["env"]["POP3_IPMON_MONITOR"] == "Mail POP3 (head office)"
 
 
 def test_a_hostile_address_in_the_environment_runs_nothing(recovery: Recovery) -> None:

@@ -46,10 +46,12 @@ def test_environment_facts_are_taken_verbatim() -> None:
         "NAGIOS_SERVICEOUTPUT": "POP3 CRITICAL - refused",
         "NAGIOS_LONGSERVICEOUTPUT": "detail",
         "NAGIOS__SERVICEPOP3_IPMON_RECOVERY_TARGET": "mail1.example.com",
+        "NAGIOS_SERVICEDISPLAYNAME": "M" * 70,
     }
     facts = nagios.env_facts(env)
     # Data, not code: validation (not this reader) refuses the address later.
     assert facts.address == "x';touch /tmp/pwned;'"
     assert (facts.host_state, facts.target) == ("DOWN", "mail1.example.com")
     assert facts.output == "POP3 CRITICAL - refused\ndetail"
+    assert facts.monitor == "M" * 64
     assert nagios.env_facts({}) == nagios.EnvFacts("", "UP", "", "")
