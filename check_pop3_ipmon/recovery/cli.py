@@ -56,8 +56,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config",
         type=Path,
-        default=configuration.DEFAULT_PATH,
-        help=f"recovery configuration (default {configuration.DEFAULT_PATH})",
+        required=True,
+        help="the recovery configuration (pop3_ipmon-recovery.ini beside nagios.cfg, "
+        "or in Icinga 2's ConfigDir)",
     )
     p.add_argument("--service", required=True, help="service key, HOST!SERVICE")
     p.add_argument("--alert", type=count, default=0, help="ipMonitor alert number (0: none)")

@@ -19,7 +19,6 @@ from typing import Optional, Union
 
 from check_pop3_ipmon.recovery import validate
 
-DEFAULT_PATH = Path("/etc/check_pop3_ipmon/recovery.ini")
 PLATFORMS = ("systemd", "windows")
 PLACEHOLDERS = ("{target}", "{service}")
 
