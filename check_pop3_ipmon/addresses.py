@@ -100,8 +100,10 @@ def _run_all(
     out = []
     for (ip, _family, _sockaddr), result in zip(found, results):
         if result is None:  # cannot happen while every wait honours the deadline
-            late = Failure(session.TIMEOUT, f"no result within {settings.timeout:g}s")
-            out.append((ip, ProbeResult(settings, total=deadline.elapsed(), failure=late)))
+            late = ProbeResult(settings)
+            late.total = deadline.elapsed()
+            late.failure = Failure(session.TIMEOUT, f"no result within {settings.timeout:g}s")
+            out.append((ip, late))
         else:
             out.append((ip, result))
     return out

@@ -13,10 +13,9 @@ import re
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.record import Record
 from check_pop3_ipmon.session import (
     AUTH_METHODS,
     TLS_IMPLICIT,
@@ -25,6 +24,10 @@ from check_pop3_ipmon.session import (
     Login,
     Settings,
 )
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import NoReturn, Optional
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
@@ -175,6 +178,17 @@ def _range(text: str) -> str:
     return text
 
 
+def _server_name(text: str) -> str:
+    """A name the ssl module can send as SNI (it raises at connect time otherwise)."""
+    try:
+        ok = bool(text) and not text.startswith(".") and bool(text.encode("idna"))
+    except UnicodeError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"not a server name: {text!r}")
+    return text
+
+
 def _cert_days(text: str) -> tuple[float, float]:
     """check_pop's -D warn[,crit]; crit defaults to 0 (expired) as there."""
     parts = text.split(",")
@@ -321,7 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="implicit TLS, as check_spop (same as --tls implicit)",
     )
     t.add_argument(
-        "--sni", metavar="NAME", help="server name sent and verified (default the -H name)"
+        "--sni",
+        type=_server_name,
+        metavar="NAME",
+        help="server name sent and verified (default the -H name)",
     )
     t.add_argument(
         "--ca-file",
@@ -458,28 +475,74 @@ def _capa_name(text: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class Options:
-    settings: Settings
-    verbose: int
-    warning: Optional[str]
-    critical: Optional[str]
-    timeout_state: int
-    refuse_state: int
-    expect: Optional[str]
-    mismatch_state: int
-    hide_banner: bool
-    cert_warn: Optional[float]
-    cert_crit: Optional[float]
-    show_capa: bool = False
-    require_capa: tuple[str, ...] = ()
-    forbid_plaintext_auth: bool = False
-    policy_state: int = 1
-    messages_warn: Optional[str] = None
-    messages_crit: Optional[str] = None
-    size_warn: Optional[str] = None
-    size_crit: Optional[str] = None
-    all_addresses: bool = False
+class Options(Record):
+    __slots__ = (
+        "all_addresses",
+        "cert_crit",
+        "cert_warn",
+        "critical",
+        "expect",
+        "forbid_plaintext_auth",
+        "hide_banner",
+        "messages_crit",
+        "messages_warn",
+        "mismatch_state",
+        "policy_state",
+        "refuse_state",
+        "require_capa",
+        "settings",
+        "show_capa",
+        "size_crit",
+        "size_warn",
+        "timeout_state",
+        "verbose",
+        "warning",
+    )
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        verbose: int,
+        warning: Optional[str],
+        critical: Optional[str],
+        timeout_state: int,
+        refuse_state: int,
+        expect: Optional[str],
+        mismatch_state: int,
+        hide_banner: bool,
+        cert_warn: Optional[float],
+        cert_crit: Optional[float],
+        show_capa: bool = False,
+        require_capa: tuple[str, ...] = (),
+        forbid_plaintext_auth: bool = False,
+        policy_state: int = 1,
+        messages_warn: Optional[str] = None,
+        messages_crit: Optional[str] = None,
+        size_warn: Optional[str] = None,
+        size_crit: Optional[str] = None,
+        all_addresses: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.verbose = verbose
+        self.warning = warning
+        self.critical = critical
+        self.timeout_state = timeout_state
+        self.refuse_state = refuse_state
+        self.expect = expect
+        self.mismatch_state = mismatch_state
+        self.hide_banner = hide_banner
+        self.cert_warn = cert_warn
+        self.cert_crit = cert_crit
+        self.show_capa = show_capa
+        self.require_capa = require_capa
+        self.forbid_plaintext_auth = forbid_plaintext_auth
+        self.policy_state = policy_state
+        self.messages_warn = messages_warn
+        self.messages_crit = messages_crit
+        self.size_warn = size_warn
+        self.size_crit = size_crit
+        self.all_addresses = all_addresses
 
 
 def parse(argv: Optional[Sequence[str]] = None) -> Options:

@@ -13,14 +13,17 @@ import functools
 import os
 import select
 import socket
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+import time
+from collections.abc import Sequence
 
 from check_pop3_ipmon.deadline import Deadline
 
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     import ssl
+    from typing import Any, Callable, Optional, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 RECV_SIZE = 4096
 
@@ -35,6 +38,12 @@ class LineTooLong(Exception):
         self.limit = limit
 
 
+class TooManyLines(Exception):
+    def __init__(self, max_lines: int) -> None:
+        super().__init__(max_lines)
+        self.max_lines = max_lines
+
+
 class Connection:
     def __init__(self, sock: socket.socket, deadline: Deadline, transcript: list[str]) -> None:
         sock.setblocking(False)
@@ -42,8 +51,13 @@ class Connection:
         self.deadline = deadline
         self.transcript = transcript
         self._buf = b""
+        self._eof = "connection closed by the server"
         self._want_read: tuple[type[BaseException], ...] = (BlockingIOError, InterruptedError)
         self._want_write: tuple[type[BaseException], ...] = ()
+
+    def reset_seen(self) -> None:
+        """The server reset the connection already: its end is a reset, once read up to."""
+        self._eof = "connection reset by the server"
 
     # -- waiting ---------------------------------------------------------
     def _wait(self, phase: str, for_write: bool = False) -> None:
@@ -61,7 +75,11 @@ class Connection:
             except ConnectionResetError as exc:
                 raise ConnectionClosed("connection reset by the server") from exc
             except BrokenPipeError as exc:
-                raise ConnectionClosed("connection closed by the server") from exc
+                raise ConnectionClosed(self._eof) from exc
+            except OSError as exc:
+                if exc.errno == errno.ENOTCONN:  # what the ssl module says after a reset
+                    raise ConnectionClosed(self._eof) from exc
+                raise
 
     # -- I/O ---------------------------------------------------------------
     def send_line(self, text: str, phase: str, shown: Optional[str] = None) -> None:
@@ -78,7 +96,7 @@ class Connection:
     def _fill(self, phase: str) -> None:
         chunk = self._retry(phase, lambda: self.sock.recv(RECV_SIZE))
         if not chunk:
-            raise ConnectionClosed("connection closed by the server")
+            raise ConnectionClosed(self._eof)
         self._buf += chunk
 
     def read_line(self, phase: str, limit: int) -> bytes:
@@ -106,7 +124,7 @@ class Connection:
             if line == b".":
                 return lines
             if len(lines) >= max_lines:
-                raise LineTooLong(limit * max_lines)
+                raise TooManyLines(max_lines)
             lines.append(line[1:] if line.startswith(b"..") else line)
 
     def start_tls(
@@ -116,17 +134,26 @@ class Connection:
 
         # RFC 2595 4: anything received before the handshake must be discarded.
         self._buf = b""
-        tls_sock = context.wrap_socket(
-            self.sock, server_hostname=server_hostname, do_handshake_on_connect=False
+        # wrap_socket() reads from a socket it finds unconnected (CVE-2023-40217):
+        # a reset that lands just before it must read as one, as anywhere else.
+        tls_sock = self._retry(
+            phase,
+            functools.partial(
+                context.wrap_socket,
+                self.sock,
+                server_hostname=server_hostname,
+                do_handshake_on_connect=False,
+            ),
         )
         self.sock = tls_sock
         self._want_read = (ssl.SSLWantReadError, BlockingIOError, InterruptedError)
         self._want_write = (ssl.SSLWantWriteError,)
         try:
             self._retry(phase, tls_sock.do_handshake)
-        except ssl.SSLEOFError as exc:
-            # The session adds "during the TLS handshake".
-            raise ConnectionClosed("connection closed by the server") from exc
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            # Python 3.9 reports an EOF in the handshake as a zero return.
+            # The caller names the phase ("... during the TLS handshake").
+            raise ConnectionClosed(self._eof) from exc
         return tls_sock
 
     def close(self) -> None:
@@ -147,18 +174,95 @@ def wait_until_ready(sock: socket.socket, deadline: Deadline, phase: str, for_wr
             return
 
 
-def connect(address: tuple[Any, ...], family: int, deadline: Deadline, phase: str) -> socket.socket:
-    """Non-blocking TCP connect bounded by the deadline; raises OSError on failure."""
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
+# RFC 8305 5: the recommended "Connection Attempt Delay".
+ATTEMPT_DELAY = 0.25
+
+
+class Dialer:
+    """TCP connect to the first of several addresses that answers, within the deadline.
+
+    One blackholed address (a firewall that drops SYNs, broken IPv6) must not
+    use up the whole deadline while the next one would answer. As in RFC 8305,
+    the next attempt starts when one fails or after ATTEMPT_DELAY, while the
+    earlier ones go on; the first to connect wins.
+    """
+
+    def __init__(
+        self,
+        addresses: Sequence[tuple[int, tuple[Any, ...]]],
+        deadline: Deadline,
+        phase: str,
+        delay: float = ATTEMPT_DELAY,
+    ) -> None:
+        self.addresses = list(addresses)  # (family, sockaddr) in the resolver's order
+        self.deadline = deadline
+        self.phase = phase
+        self.delay = delay
+        self.started = 0  # attempts begun: addresses[:started]
+        self.failed: Optional[int] = None  # index of the last address that failed
+        self.error: Optional[OSError] = None  # and why
+        self.reset = False  # the winner was reset by the server already
+
+    def connect(self) -> tuple[socket.socket, int]:
+        """The connected socket and its address's index; OSError when every address failed."""
+        pending: dict[int, tuple[socket.socket, int]] = {}
+        poller = select.poll()
+        next_at = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                if self.started < len(self.addresses) and (not pending or now >= next_at):
+                    index = self.started
+                    self.started += 1
+                    sock, connected = self._start(index)
+                    if sock is None:
+                        continue  # failed at once: the next address now
+                    if connected:
+                        return sock, index
+                    pending[sock.fileno()] = (sock, index)
+                    poller.register(sock, select.POLLOUT)
+                    next_at = now + self.delay
+                    continue
+                if not pending:
+                    raise self.error or OSError(errno.EADDRNOTAVAIL, "no address to connect to")
+                wait = self.deadline.check(self.phase)
+                if self.started < len(self.addresses):
+                    wait = min(wait, max(next_at - now, 0.0))
+                # Round up: poll() takes whole milliseconds and 0 would not wait at all.
+                for fd, _events in poller.poll(int(wait * 1000) + 1):
+                    sock, index = pending.pop(fd)
+                    poller.unregister(fd)
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err in (errno.ECONNRESET, errno.EPIPE):
+                        # A SYN answered by a reset is ECONNREFUSED: this server
+                        # accepted and reset before we looked. What it sent first
+                        # is still to be read; the reset comes after it.
+                        self.reset = True
+                    elif err:
+                        sock.close()
+                        self._failed(index, OSError(err, os.strerror(err)))
+                        next_at = time.monotonic()
+                        continue
+                    return sock, index
+        finally:
+            for sock, _index in pending.values():
+                sock.close()
+
+    def _start(self, index: int) -> tuple[Optional[socket.socket], bool]:
+        """Begin connecting to addresses[index]: (socket or None if it failed, connected yet)."""
+        family, address = self.addresses[index]
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:  # e.g. IPv6 disabled on this host
+            self._failed(index, exc)
+            return None, False
         sock.setblocking(False)
         err = sock.connect_ex(address)
-        if err in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
-            wait_until_ready(sock, deadline, phase, for_write=True)
-            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            raise OSError(err, os.strerror(err))
-        return sock
-    except BaseException:
+        if err in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            return sock, err == 0
         sock.close()
-        raise
+        self._failed(index, OSError(err, os.strerror(err)))
+        return None, False
+
+    def _failed(self, index: int, error: OSError) -> None:
+        self.failed, self.error = index, error

@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any, Callable, Optional, Union
 
 import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
 
 from check_pop3_ipmon import cli, session
-from check_pop3_ipmon.protocol import sanitise
+from check_pop3_ipmon.protocol import BANNER_WIDTH, sanitise
 from check_pop3_ipmon.session import ProbeResult
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional, Union
 
 _STATES = (Ok, Warn, Critical, Unknown)
 PHASES = ("resolve", "connect", "tls", "greeting", "stls", "capa", "login", "stat", "quit")
@@ -180,13 +183,25 @@ class Outcome(nagiosplugin.Context):
         ):
             return Result(
                 _STATES[self.options.mismatch_state],
-                f"greeting does not match {self.options.expect!r}",
+                f"greeting does not match {_pattern(self.expect.pattern)}",
                 metric,
             )
         return Result(Ok, None, metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None
+
+
+def _pattern(expect: str) -> str:
+    """The --expect pattern as the status line can show it.
+
+    nagiosplugin deletes '|' from the status line and adds a warning line, so
+    an alternation like 'Dovecot|Courier' would read as 'DovecotCourier'.
+    """
+    shown = repr(expect)
+    if "|" in shown or len(shown) > BANNER_WIDTH:
+        return "the --expect pattern"
+    return shown
 
 
 class RequiredCapa(nagiosplugin.Context):
@@ -320,6 +335,8 @@ def long_output(result: ProbeResult, verbose: int, show_capa: bool = False) -> l
     lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
     if result.address:
         lines.append(f"address: {result.address}")
+    if len(result.tried) > 1:
+        lines.append("addresses tried: " + ", ".join(result.tried))
     for phase in PHASES:
         if phase in result.timings:
             lines.append(f"{phase}: {result.timings[phase]:.6f}s")

@@ -7,27 +7,37 @@ content, and everything meant for a status line goes through `sanitise`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+
+from check_pop3_ipmon.record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Optional
 
 OK = "+OK"
 ERR = "-ERR"
 
 # RFC 2449 section 8: "[" resp-code "]" at the start of the text.
 _RESP_CODE = re.compile(r"\[([A-Za-z0-9/_-]+(?: [^\]]*)?)\]")
-# Control characters (C0, DEL, C1) and the perfdata separator break status lines.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f|]")
+# Control characters (C0, DEL, C1) and the perfdata separator break status lines;
+# bidirectional and zero-width format characters would let a banner reorder or
+# hide text of the line it is quoted in ("Trojan Source", CVE-2021-42574).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f|\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
 # RFC 1939 5: "+OK nn mm", then anything; decimal digits only (no sign, no spaces inside).
 _STAT = re.compile(r"([0-9]{1,18}) ([0-9]{1,18})(?: .*)?")
 BANNER_WIDTH = 80
 
 
-@dataclass(frozen=True)
-class Response:
-    status: str  # "+OK", "-ERR", or "" for anything that is not POP3
-    text: str  # what follows the status indicator, decoded but not sanitised
-    code: Optional[str]  # RFC 2449 response code without brackets, if any
-    line: str  # the whole line, decoded but not sanitised
+class Response(Record):
+    __slots__ = ("code", "line", "status", "text")
+
+    def __init__(self, status: str, text: str, code: Optional[str], line: str) -> None:
+        self.status = status  # "+OK", "-ERR", or "" for anything that is not POP3
+        self.text = text  # what follows the status indicator, decoded but not sanitised
+        self.code = code  # RFC 2449 response code without brackets, if any
+        self.line = line  # the whole line, decoded but not sanitised
 
     @property
     def ok(self) -> bool:

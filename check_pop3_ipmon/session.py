@@ -10,14 +10,23 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
 
-from check_pop3_ipmon.connection import Connection, ConnectionClosed, LineTooLong, connect
+from check_pop3_ipmon.connection import (
+    Connection,
+    ConnectionClosed,
+    Dialer,
+    LineTooLong,
+    TooManyLines,
+)
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
 from check_pop3_ipmon.protocol import Response, parse_stat, parse_status_line, sanitise
+from check_pop3_ipmon.record import Record
 
+# typing costs start-up time too; annotations are strings here anyway.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
     from check_pop3_ipmon.tls import TLSInfo
 
 TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT = "none", "starttls", "implicit"
@@ -59,54 +68,123 @@ _WAITING_FOR = {
 }
 
 
-@dataclass(frozen=True)
-class Login:
-    username: str
-    password: str = field(repr=False)
-    method: Optional[str] = None  # one of AUTH_METHODS; None: the best the server offers
-    allow_plaintext: bool = False  # USER/PASS or PLAIN without TLS
+class Login(Record):
+    __slots__ = ("allow_plaintext", "method", "password", "username")
+
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        method: Optional[str] = None,  # one of AUTH_METHODS; None: the best the server offers
+        allow_plaintext: bool = False,  # USER/PASS or PLAIN without TLS
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.method = method
+        self.allow_plaintext = allow_plaintext
+
+    def __repr__(self) -> str:
+        return (
+            f"Login(username={self.username!r}, password=<hidden>, method={self.method!r}, "
+            f"allow_plaintext={self.allow_plaintext!r})"
+        )
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    timeout: float
-    family: int = socket.AF_UNSPEC
-    tls: str = TLS_NONE
-    sni: Optional[str] = None
-    ca_file: Optional[str] = None
-    insecure: bool = False
-    tls_min_version: Optional[str] = None
-    max_greeting: int = RESPONSE_LIMIT
-    read_capa: bool = False  # CAPA where the session ends up (after TLS, if any)
-    login: Optional[Login] = None
+class Settings(Record):
+    """What to check, and how: from the command line, not changed after."""
+
+    __slots__ = (
+        "ca_file",
+        "family",
+        "host",
+        "insecure",
+        "login",
+        "max_greeting",
+        "port",
+        "read_capa",
+        "sni",
+        "timeout",
+        "tls",
+        "tls_min_version",
+    )
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        *,
+        family: int = socket.AF_UNSPEC,
+        tls: str = TLS_NONE,
+        sni: Optional[str] = None,
+        ca_file: Optional[str] = None,
+        insecure: bool = False,
+        tls_min_version: Optional[str] = None,
+        max_greeting: int = RESPONSE_LIMIT,
+        read_capa: bool = False,  # CAPA where the session ends up (after TLS, if any)
+        login: Optional[Login] = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.family = family
+        self.tls = tls
+        self.sni = sni
+        self.ca_file = ca_file
+        self.insecure = insecure
+        self.tls_min_version = tls_min_version
+        self.max_greeting = max_greeting
+        self.read_capa = read_capa
+        self.login = login
 
 
-@dataclass(frozen=True)
-class Failure:
-    kind: str
-    message: str
+class Failure(Record):
+    __slots__ = ("kind", "message")
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.message = message
 
 
-@dataclass
-class ProbeResult:
-    settings: Settings
-    address: Optional[str] = None  # "127.0.0.1:110" or "[::1]:110" once resolved
-    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
-    total: float = 0.0
-    greeting_at: Optional[float] = None  # seconds from start to the greeting
-    greeting: Optional[Response] = None
-    failure: Optional[Failure] = None
-    quit_problem: Optional[str] = None
-    tls: Optional[TLSInfo] = None
-    capa: Optional[list[str]] = None  # the first CAPA read (before STLS, if any)
-    capa_tls: Optional[list[str]] = None  # read again after STLS
-    capa_refused: Optional[str] = None  # the server's -ERR to CAPA
-    login_method: Optional[str] = None
-    messages: Optional[int] = None  # STAT after login
-    mailbox_size: Optional[int] = None
-    transcript: list[str] = field(default_factory=list)
+class ProbeResult(Record):
+    __slots__ = (
+        "address",
+        "capa",
+        "capa_refused",
+        "capa_tls",
+        "failure",
+        "greeting",
+        "greeting_at",
+        "login_method",
+        "mailbox_size",
+        "messages",
+        "quit_problem",
+        "settings",
+        "timings",
+        "tls",
+        "total",
+        "transcript",
+        "tried",
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.address: Optional[str] = None  # "127.0.0.1:110" or "[::1]:110" once resolved
+        self.tried: list[str] = []  # every address a connect was begun to
+        self.timings: dict[str, float] = {}  # phase -> seconds
+        self.total = 0.0
+        self.greeting_at: Optional[float] = None  # seconds from start to the greeting
+        self.greeting: Optional[Response] = None
+        self.failure: Optional[Failure] = None
+        self.quit_problem: Optional[str] = None
+        self.tls: Optional[TLSInfo] = None
+        self.capa: Optional[list[str]] = None  # the first CAPA read (before STLS, if any)
+        self.capa_tls: Optional[list[str]] = None  # read again after STLS
+        self.capa_refused: Optional[str] = None  # the server's -ERR to CAPA
+        self.login_method: Optional[str] = None
+        self.messages: Optional[int] = None  # STAT after login
+        self.mailbox_size: Optional[int] = None
+        self.transcript: list[str] = []
 
     @property
     def final_capa(self) -> Optional[list[str]]:
@@ -250,20 +328,41 @@ class _Session:
         s = self.settings
         infos = self._resolve()
         self.phase = "connect"
-        last: Optional[OSError] = None
-        for family, _type, _proto, _name, sockaddr in infos:
-            self.result.address = _format_address(sockaddr)
-            try:
-                sock = connect(sockaddr, family, self.deadline, "connect")
-            except OSError as exc:
-                last = exc  # the next address may answer
-                continue
-            self._lap("connect")
-            return Connection(sock, self.deadline, self.result.transcript)
-        if isinstance(last, ConnectionRefusedError):
-            raise self._stop(REFUSED, f"connection refused by {self.result.address}")
-        reason = (last.strerror or str(last)) if last is not None else "no address"
-        raise self._stop(CONNECT, f"cannot connect to {self.result.address or s.host}: {reason}")
+        candidates = [(family, sockaddr) for family, _type, _proto, _name, sockaddr in infos]
+        dialer = Dialer(candidates, self.deadline, "connect")
+        try:
+            sock, index = dialer.connect()
+        except DeadlineExpired as exc:
+            self._tried(candidates, dialer.started, dialer.started - 1)
+            if dialer.started > 1:
+                raise self._stop(
+                    TIMEOUT,
+                    f"no connection within {s.timeout:g}s ({dialer.started} addresses tried)",
+                ) from exc
+            raise
+        except OSError as exc:
+            self._tried(candidates, dialer.started, dialer.failed)
+            if isinstance(exc, ConnectionRefusedError):
+                raise self._stop(REFUSED, f"connection refused by {self.result.address}") from exc
+            raise self._stop(
+                CONNECT, f"cannot connect to {self.result.address or s.host}: {exc.strerror or exc}"
+            ) from exc
+        self._tried(candidates, dialer.started, index)
+        self._lap("connect")
+        conn = Connection(sock, self.deadline, self.result.transcript)
+        if dialer.reset:
+            conn.reset_seen()
+        return conn
+
+    def _tried(
+        self, candidates: list[tuple[int, Any]], started: int, reported: Optional[int]
+    ) -> None:
+        """Record the addresses tried and the one the result speaks of."""
+        self.result.tried = [
+            _format_address(sockaddr) for _family, sockaddr in candidates[:started]
+        ]
+        if reported is not None and reported >= 0:
+            self.result.address = self.result.tried[reported]
 
     def _tls(self, conn: Connection) -> None:
         from check_pop3_ipmon import tls
@@ -332,6 +431,8 @@ class _Session:
             raise self._stop(CLOSED, f"{exc} before STLS completed") from exc
         except LineTooLong as exc:
             raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
+        except TooManyLines as exc:
+            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.max_lines} lines)") from exc
         if not reply.ok:
             raise self._stop(TLS_ERROR, f"STLS refused: {sanitise(reply.line)}")
         self._lap("stls")
@@ -346,6 +447,8 @@ class _Session:
             raise self._stop(CLOSED, f"{exc} after CAPA") from exc
         except LineTooLong as exc:
             raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
+        except TooManyLines as exc:
+            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.max_lines} lines)") from exc
         if self.settings.tls == TLS_STARTTLS:
             self.result.capa_tls = capa
         else:

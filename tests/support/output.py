@@ -6,8 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -77,10 +78,14 @@ def plugin_command() -> list[str]:
 
 
 def run_plugin(
-    *args: str, timeout: float = 60.0, env: Optional[Mapping[str, Optional[str]]] = None
+    *args: str,
+    timeout: float = 60.0,
+    env: Optional[Mapping[str, Optional[str]]] = None,
+    prefix: Sequence[str] = (),
 ) -> Run:
-    """Run the plugin; `env` adds variables to (or, with None values, removes them
-    from) this process's environment."""
+    """Run the plugin (after `prefix`, a wrapper command); `env` adds variables to
+    (or, with None values, removes them from) this process's environment.
+    `timeout` is a guard against a hang, not a check."""
     run_env = dict(os.environ)
     for name, value in (env or {}).items():
         if value is None:
@@ -89,7 +94,7 @@ def run_plugin(
             run_env[name] = value
     start = time.monotonic()
     proc = subprocess.run(
-        [*plugin_command(), *args],
+        [*prefix, *plugin_command(), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -97,3 +102,16 @@ def run_plugin(
         env=run_env,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def run_plugin_rusage(*args: str, timeout: float = 60.0) -> tuple[Run, int]:
+    """Run the plugin; also return its own peak memory (ru_maxrss, KiB)."""
+    helper = Path(__file__).with_name("maxrss.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "maxrss"
+        run = run_plugin(
+            *args,
+            timeout=timeout,
+            prefix=[sys.executable, "-I", "-S", str(helper), str(report)],
+        )
+        return run, int(report.read_text())

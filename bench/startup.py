@@ -7,9 +7,9 @@ default greeting-only check imports is its main cost. This runs
 the median and minimum of the summed import time and of the wall time, and
 which of the optional modules were loaded.
 
-    python benchmarks/startup.py                         # the installed package
-    python benchmarks/startup.py --source /tmp/old --source .   # compare trees
-    python benchmarks/startup.py -- -H 127.0.0.1 -p 1 --login -u x --allow-plaintext-login
+    python bench/startup.py                         # the installed package
+    python bench/startup.py --source /tmp/old --source .   # compare trees
+    python bench/startup.py -- -H 127.0.0.1 -p 1 --login -u x --allow-plaintext-login
 """
 
 from __future__ import annotations
