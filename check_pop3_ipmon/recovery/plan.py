@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
+from check_pop3_ipmon.recovery import validate
 from check_pop3_ipmon.recovery.config import ExternalProcess, RebootServer, RestartService
 from check_pop3_ipmon.recovery.credentials import CredentialSet
 from check_pop3_ipmon.recovery.transport import Command, Invocation, invocation, substitute
@@ -52,6 +53,8 @@ def _service_command(
     action: RestartService, service: str, kind: str, target: str
 ) -> tuple[Command, bool]:
     """The command for one service and kind, and whether it is a default one."""
+    # Checked when the config was read; checked again where it meets a script.
+    validate.service_name(service, action.platform)
     privileged = kind != "check"
     custom = action.commands.get(service, {}).get(kind)
     if custom is not None:
@@ -74,7 +77,10 @@ def restart_service(
     order += [("start", s) for s in action.services]
     order += [("check", s) for s in action.services]
     for kind, service in order:
-        command, default = _service_command(action, service, kind, target)
+        try:
+            command, default = _service_command(action, service, kind, target)
+        except validate.Refused as error:
+            raise PlanError(str(error)) from None
         if credentials.method == "local" and default and not target_is_here:
             raise PlanError(
                 f"credential set {credentials.name} runs commands on this machine, but the "

@@ -130,3 +130,10 @@ def test_custom_commands_fill_only_validated_placeholders() -> None:
     assert start.invocation.argv[-1] == "sudo -n -- /opt/start dovecot --host=mail1"
     stop = next(s for s in steps if s.label == "stop dovecot")
     assert stop.invocation.argv[-1] == "sudo -n -- systemctl stop dovecot"
+
+
+def test_a_service_name_is_checked_again_where_it_meets_a_script() -> None:
+    # A RestartService built in code (as the alerting handler could) skips the config's check.
+    action = restart(services=("Exch'; Restart-Computer; '",), platform="windows")
+    with pytest.raises(plan.PlanError, match="is not allowed for windows"):
+        plan.restart_service(action, "exch01", SSH, ENV, target_is_here=False)
