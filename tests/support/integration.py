@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 import pytest
 
@@ -47,3 +48,12 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll until predicate() holds; fail the test naming `what` after `timeout` s."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.1)

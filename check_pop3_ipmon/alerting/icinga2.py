@@ -1,0 +1,195 @@
+"""Icinga 2: actions through its REST API (/v1), with certificate verification.
+
+The REST API takes intervals in seconds (the external command pipe's
+CHANGE_*_INTERVAL take minutes) and works from any node that can reach the
+zone's endpoint, which a satellite or agent running our handler needs. The
+password never travels on a command line: it comes from a file only its owner
+may read. Alternatively a client certificate authenticates (ApiUser client_cn).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import urllib.error
+import urllib.parse
+import urllib.request
+from base64 import b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from check_pop3_ipmon.alerting.model import (
+    Action,
+    Alert,
+    Interval,
+    Publish,
+    Recovery,
+    alert_text,
+    recovery_text,
+)
+
+AUTHOR = "pop3_ipmon"
+
+
+class ApiError(Exception):
+    """The API refused a request or could not be reached."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def read_credentials(path: Path) -> Credentials:
+    """`username = ...` and `password = ...` lines from a file only its owner can read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise ApiError(f"credentials file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ApiError(f"credentials file {path} is not a regular file")
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ApiError(
+                f"credentials file {path} is readable by group or others "
+                f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
+            )
+        text = handle.read(4096)
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or key.strip() not in ("username", "password"):
+            raise ApiError(
+                f"credentials file {path} line {number}: expected username = or password ="
+            )
+        values[key.strip()] = value.strip()
+    if not values.get("username") or "password" not in values:
+        raise ApiError(f"credentials file {path} needs both username and password")
+    return Credentials(values["username"], values["password"])
+
+
+class Icinga2Api:
+    def __init__(
+        self,
+        url: str,
+        *,
+        credentials: Optional[Credentials] = None,
+        ca_file: Optional[Path] = None,
+        client_cert: Optional[Path] = None,
+        client_key: Optional[Path] = None,
+        timeout: float = 10.0,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "https" or not parsed.hostname:
+            raise ApiError(f"API URL must be https://HOST[:PORT], not {url!r}")
+        if parsed.path not in ("", "/") or parsed.query or parsed.username:
+            raise ApiError(f"API URL takes no path, query or user: {url!r}")
+        if credentials is None and client_cert is None:
+            raise ApiError("the API needs --api-credentials or a client certificate")
+        self.base = f"https://{parsed.netloc}"
+        self.credentials = credentials
+        self.timeout = timeout
+        import ssl
+
+        self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if client_cert is not None:
+            try:
+                self.context.load_cert_chain(
+                    str(client_cert), str(client_key) if client_key else None
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise ApiError(f"client certificate {client_cert}: {exc}") from None
+
+    def request(self, path: str, body: Mapping[str, Any]) -> Any:
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self.credentials is not None:
+            token = f"{self.credentials.username}:{self.credentials.password}".encode()
+            headers["Authorization"] = "Basic " + b64encode(token).decode()
+        request = urllib.request.Request(  # noqa: S310 - https only, checked in __init__
+            self.base + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - https only, checked in __init__
+                request, timeout=self.timeout, context=self.context
+            ) as response:
+                answer = json.loads(response.read(1 << 20) or b"{}")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(2000).decode("utf-8", "replace")
+            raise ApiError(f"{path}: HTTP {exc.code} {_status(detail) or exc.reason}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(f"{self.base}{path}: {reason}") from None
+        for result in answer.get("results", []) if isinstance(answer, dict) else []:
+            if isinstance(result, dict) and int(result.get("code", 200)) >= 300:
+                raise ApiError(f"{path}: {result.get('status', result)}")
+        return answer
+
+
+def _status(detail: str) -> str:
+    try:
+        data = json.loads(detail)
+    except ValueError:
+        return detail[:200]
+    if isinstance(data, dict):
+        return str(data.get("status") or data.get("results") or "")[:300]
+    return ""
+
+
+class Icinga2Actions:
+    """Performs our actions on one service."""
+
+    def __init__(
+        self,
+        api: Icinga2Api,
+        host: str,
+        service: str,
+        *,
+        down_interval: float,
+        lost_interval: float,
+        monitor_name: str = "",
+    ) -> None:
+        if "!" in host or not host or not service:
+            raise ApiError(f"cannot name service {service!r} on host {host!r} in the API")
+        self.api = api
+        self.full_name = f"{host}!{service}"
+        self.object_path = "/v1/objects/services/" + "!".join(
+            urllib.parse.quote(part, safe="") for part in (host, service)
+        )
+        self.intervals = {Interval.DOWN: down_interval, Interval.LOST: lost_interval}
+        self.monitor_name = monitor_name
+
+    def perform(self, action: Action) -> None:
+        if isinstance(action, Publish):
+            attrs = {
+                "vars.pop3_ipmon_state": action.phase.value,
+                "vars.pop3_ipmon_alert": action.alert,
+                "vars.pop3_ipmon_failures": action.failures,
+            }
+            self.api.request(self.object_path, {"attrs": attrs})
+        elif isinstance(action, (Alert, Recovery)):
+            text = (
+                alert_text(action, self.monitor_name)
+                if isinstance(action, Alert)
+                else recovery_text(action, self.monitor_name)
+            )
+            # Not forced: Icinga 2 sends custom notifications in downtime as
+            # well, so the handler itself holds them back there.
+            body = {
+                "type": "Service",
+                "service": self.full_name,
+                "author": AUTHOR,
+                "comment": text,
+                "force": False,
+            }
+            self.api.request("/v1/actions/send-custom-notification", body)
+        else:
+            seconds = self.intervals[action.interval]
+            self.api.request(self.object_path, {"attrs": {"retry_interval": seconds}})

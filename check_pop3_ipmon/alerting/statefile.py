@@ -1,0 +1,160 @@
+"""One small JSON file per service: read and written under a lock, replaced atomically.
+
+Two handler runs for the same service must not interleave (a slow API call
+and the next check's handler), and a crash or a full disk must never leave a
+half-written file: we write a temporary file beside it, fsync, and rename.
+The lock is a separate file that is never removed, so nobody can end up
+holding a lock on a file another run has already replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
+
+VERSION = 1
+
+
+class StateError(Exception):
+    """The state directory or a state file cannot be used."""
+
+
+def prepare_directory(directory: Path) -> Path:
+    """Create the directory (mode 0700) or check that only its owner may write it."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # not a directory: said below
+    except OSError as exc:
+        raise StateError(f"state directory {directory}: {exc.strerror}") from None
+    try:
+        info = os.stat(directory, follow_symlinks=False)
+    except OSError as exc:
+        raise StateError(f"state directory {directory}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StateError(f"state directory {directory} is not a directory")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StateError(
+            f"state directory {directory} is writable by group or others; "
+            "use a directory only the engine's user may write (chmod 700)"
+        )
+    return directory
+
+
+def file_stem(host: str, service: str) -> str:
+    """A fixed-length name: host and service names may hold any character."""
+    return hashlib.sha256(f"{host}\0{service}".encode()).hexdigest()[:40]
+
+
+def _memory_from(data: Any, host: str, service: str) -> Memory:
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise ValueError("unknown format")
+    if data.get("host") != host or data.get("service") != service:
+        raise ValueError("belongs to another service")
+    failures, alerts = data["failures"], data["alerts"]
+    if not (isinstance(failures, int) and isinstance(alerts, int)):
+        raise ValueError("counts are not integers")
+    if failures < 0 or alerts < 0:
+        raise ValueError("negative counts")
+    last = data["last_result"]
+    if not isinstance(last, str):
+        raise ValueError("last_result is not text")
+    return Memory(failures, alerts, Phase(data["phase"]), Interval(data["interval"]), last)
+
+
+class Slot:
+    """One service's state while its lock is held."""
+
+    def __init__(self, directory: Path, host: str, service: str) -> None:
+        self.directory = directory
+        self.host = host
+        self.service = service
+        self.path = directory / f"{file_stem(host, service)}.json"
+        self.problem = ""  # why a present file was not used
+
+    def load(self) -> Memory:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return Memory()
+        except OSError as exc:
+            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(65536)
+        try:
+            return _memory_from(json.loads(raw), self.host, self.service)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Starting afresh loses at most one outage's count; refusing
+            # would stop all alerting for the service.
+            self.problem = f"ignored unusable state file {self.path}: {exc}"
+            return Memory()
+
+    def save(self, memory: Memory) -> None:
+        record = asdict(memory)
+        record.update(
+            version=VERSION,
+            host=self.host,
+            service=self.service,
+            phase=memory.phase.value,
+            interval=memory.interval.value,
+            updated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        )
+        data = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
+        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def locked(directory: Path, host: str, service: str, wait: float = 20.0) -> Iterator[Slot]:
+    """Hold the service's lock (waiting up to `wait` seconds) and yield its slot."""
+    slot = Slot(directory, host, service)
+    lock_path = directory / f"{file_stem(host, service)}.lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise StateError(f"cannot open lock file {lock_path}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StateError(
+                        f"{lock_path} still locked after {wait:g}s: another handler hangs"
+                    ) from None
+                time.sleep(0.02)
+        yield slot
+    finally:
+        os.close(fd)  # releases the lock

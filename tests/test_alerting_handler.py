@@ -1,0 +1,336 @@
+"""pop3_ipmon_alert as the engines run it: the installed script, real FIFO, real HTTPS."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.support.icinga2 import keep_secret
+from tests.test_alerting_icinga2 import FakeApi
+
+SCRIPT = Path(sys.executable).parent / "pop3_ipmon_alert"
+
+
+class CommandFifo:
+    """A command FIFO held open for reading, as Nagios holds its command file."""
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path, 0o660)
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.data = b""
+
+    def lines(self) -> list[str]:
+        while select.select([self.fd], [], [], 0.05)[0]:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                break
+            self.data += chunk
+        # Drop the [time] prefix: the rest is what Nagios acts on.
+        return [line.split("] ", 1)[1] for line in self.data.decode().splitlines()]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[CommandFifo]:
+    reader = CommandFifo(tmp_path / "nagios.cmd")
+    yield reader
+    reader.close()
+
+
+def handler(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def nagios_args(tmp_path: Path, state: str, attempt: int, **extra: str) -> list[str]:
+    options = {
+        "--command-file": str(tmp_path / "nagios.cmd"),
+        "--state-beside": str(tmp_path / "retention.dat"),
+        "--log-file": str(tmp_path / "handler.log"),
+        "--host": "mail1",
+        "--service": "POP3",
+        "--state": state,
+        "--state-type": "SOFT",
+        "--attempt": str(attempt),
+        "--check-time": str(1_700_000_000 + attempt * 10 + (state == "OK")),
+        "--downtime": "0",
+        "--host-downtime": "0",
+        "--failures-per-alert": "2",
+        "--max-alerts": "2",
+        "--down-interval": "1",
+        "--lost-interval": "15",
+    }
+    options.update(extra)
+    return ["nagios", *(part for item in options.items() for part in item)]
+
+
+def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> None:
+    """F=2, M=2: alerts at failures 2 and 4, Lost interval set at 4, one recovery."""
+    sent: list[list[str]] = []
+    for attempt in range(1, 7):
+        run = handler(*nagios_args(tmp_path, "CRITICAL", attempt))
+        assert run.returncode == 0, run.stderr
+        sent.append(fifo.lines()[sum(map(len, sent)) :])
+    run = handler(*nagios_args(tmp_path, "OK", 7))
+    assert run.returncode == 0, run.stderr
+    sent.append(fifo.lines()[sum(map(len, sent)) :])
+
+    def var(name: str, value: object) -> str:
+        return f"CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_{name};{value}"
+
+    notify = "SEND_CUSTOM_SVC_NOTIFICATION;mail1;POP3;0;pop3_ipmon;ipMonitor "
+    assert sent == [
+        [var("STATE", "Warn"), var("ALERT", 0), var("FAILURES", 1)],
+        [
+            var("STATE", "Down"),
+            var("ALERT", 1),
+            var("FAILURES", 2),
+            notify + "Down: alert 1 of 2 after 2 consecutive failed test(s)",
+        ],
+        [],
+        [
+            var("STATE", "Down"),
+            var("ALERT", 2),
+            var("FAILURES", 4),
+            notify + "Down: alert 2 of 2 after 4 consecutive failed test(s)",
+            "CHANGE_RETRY_SVC_CHECK_INTERVAL;mail1;POP3;15",
+        ],
+        [var("STATE", "Lost"), var("ALERT", 2), var("FAILURES", 5)],
+        [],
+        [
+            var("STATE", "Up"),
+            var("ALERT", 2),
+            var("FAILURES", 0),
+            notify + "Up: recovered after 6 failed test(s), 2 alert(s) had been sent",
+            "CHANGE_RETRY_SVC_CHECK_INTERVAL;mail1;POP3;1",
+        ],
+    ]
+    # Beside the retention file, one state file per service, reset after recovery.
+    (state,) = (tmp_path / "pop3_ipmon").glob("*.json")
+    assert json.loads(state.read_text())["failures"] == 0
+    log = (tmp_path / "handler.log").read_text().splitlines()
+    assert len(log) == 7
+    assert log[3].endswith(
+        "INFO mail1!POP3: CRITICAL SOFT attempt 4 -> Down, failures 4, alerts 2; "
+        "published Down; sent alert 2 of 2; set lost interval"
+    )
+
+
+def test_nagios_not_reading_then_the_alert_follows(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "nagios.cmd")  # nobody reads
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **{"--failures-per-alert": "1"}))
+    assert run.returncode == 1
+    log = (tmp_path / "handler.log").read_text()
+    assert "NOT DONE: sent alert 1 of 2" in log and "(is Nagios running?)" in log
+    (tmp_path / "nagios.cmd").unlink()
+    fifo = CommandFifo(tmp_path / "nagios.cmd")
+    try:
+        run = handler(*nagios_args(tmp_path, "CRITICAL", 2, **{"--failures-per-alert": "1"}))
+        assert run.returncode == 0, run.stderr
+        lines = fifo.lines()
+    finally:
+        fifo.close()
+    # Failure 2 is due for alert 2; alert 1 never went out, so 2 is what is sent.
+    assert any("alert 2 of 2 after 2" in line for line in lines), lines
+
+
+def test_result_in_downtime_is_counted_as_maintenance(tmp_path: Path, fifo: CommandFifo) -> None:
+    for attempt in range(1, 4):
+        args = nagios_args(tmp_path, "CRITICAL", attempt, **{"--downtime": "1"})
+        assert handler(*args).returncode == 0
+    assert fifo.lines() == [
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_STATE;Maintenance",
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;0",
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_FAILURES;0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--attempt": "zero"}, "argument --attempt: expected a whole number >= 1"),
+        ({"--state": "SIDEWAYS"}, "unknown service state 'SIDEWAYS'"),
+        ({"--state-type": "FIRM"}, "state type must be SOFT or HARD"),
+        ({"--failures-per-alert": "0"}, "expected a whole number >= 1, not '0'"),
+        ({"--lost-interval": "1e3"}, "expected a positive interval, not '1e3'"),
+        ({"--check-time": "$LASTSERVICECHECK$"}, "expected a UNIX time"),
+        (
+            {"--monitor-name": "x" * 65},
+            "monitor name is 65 characters long; ipMonitor allows at most 64",
+        ),
+    ],
+)
+def test_bad_arguments_exit_3_with_one_clear_line(
+    tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    args = nagios_args(tmp_path, "CRITICAL", 1, **change)
+    args.remove("--log-file")
+    args.remove(str(tmp_path / "handler.log"))
+    run = handler(*args)
+    assert run.returncode == 3
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "pop3_ipmon").exists()
+
+
+def test_monitor_name_of_64_characters_is_fine(tmp_path: Path, fifo: CommandFifo) -> None:
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **{"--monitor-name": "x" * 64}))
+    assert run.returncode == 0, run.stderr
+
+
+def test_state_directory_others_may_write_exits_2(tmp_path: Path, fifo: CommandFifo) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    args = nagios_args(tmp_path, "CRITICAL", 1)
+    args[args.index("--state-beside")] = "--state-dir"
+    args[args.index(str(tmp_path / "retention.dat"))] = str(shared)
+    run = handler(*args)
+    assert run.returncode == 2
+    assert "writable by group or others" in (tmp_path / "handler.log").read_text()
+    assert fifo.lines() == []
+
+
+def test_icinga2_through_the_script(tmp_path: Path, ca: trustme.CA, ca_file: Path) -> None:
+    api = FakeApi(ca.issue_cert("127.0.0.1"))
+    try:
+        secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
+        args = [
+            "icinga2",
+            "--host=mail1",
+            "--service=POP3",
+            "--monitor-name=Mail POP3 (head office)",
+            "--state=CRITICAL",
+            "--state-type=SOFT",
+            "--attempt=1",
+            f"--check-time={time.time():.6f}",
+            "--enabled=true",
+            "--failures-per-alert=1",
+            "--max-alerts=1",
+            "--down-interval=60",
+            "--lost-interval=900",
+            f"--state-dir={tmp_path / 'state'}",
+            f"--log-file={tmp_path / 'handler.log'}",
+            f"--api-url={api.url}",
+            f"--api-credentials={secret}",
+            f"--api-ca={ca_file}",
+        ]
+        run = handler(*args)
+        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        assert [r["path"] for r in api.requests] == [
+            "/v1/objects/services/mail1!POP3",
+            "/v1/actions/send-custom-notification",
+            "/v1/objects/services/mail1!POP3",
+        ]
+        assert api.requests[1]["body"]["comment"].startswith("Mail POP3 (head office): ipMon")
+        assert api.requests[2]["body"] == {"attrs": {"retry_interval": 900}}
+
+        # The API refuses the notification: counted, not marked sent, exit 1.
+        api.requests.clear()
+        api.replies["/v1/actions/send-custom-notification"] = (403, {"status": "forbidden"})
+        args[6:8] = ["--attempt=1", f"--check-time={time.time() + 100:.6f}"]
+        args[2] = "--service=IMAP"
+        run = handler(*args)
+        assert run.returncode == 1
+        log = (tmp_path / "handler.log").read_text()
+        assert "NOT DONE: sent alert 1 of 1; NOT DONE: set lost interval" in log
+        assert "HTTP 403 forbidden" in log
+    finally:
+        api.close()
+
+
+def test_icinga2_client_certificate_and_empty_credentials(
+    tmp_path: Path, ca: trustme.CA, ca_file: Path
+) -> None:
+    """Icinga 2 passes a variable set to "" as an empty argument: that means none."""
+    api = FakeApi(ca.issue_cert("127.0.0.1"), client_ca=ca)
+    try:
+        client = ca.issue_cert("agent1")
+        cert, key = tmp_path / "agent1.crt", tmp_path / "agent1.key"
+        client.cert_chain_pems[0].write_to_path(str(cert))
+        client.private_key_pem.write_to_path(str(key))
+        run = handler(
+            "icinga2",
+            "--host=h",
+            "--service=s",
+            "--state=CRITICAL",
+            "--state-type=SOFT",
+            "--attempt=1",
+            "--check-time=1",
+            "--failures-per-alert=1",
+            "--down-interval=60",
+            "--lost-interval=900",
+            f"--state-dir={tmp_path / 'state'}",
+            f"--log-file={tmp_path / 'handler.log'}",
+            f"--api-url={api.url}",
+            "--api-credentials",
+            "",
+            f"--api-ca={ca_file}",
+            f"--api-cert={cert}",
+            f"--api-key={key}",
+        )
+        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        assert len(api.requests) == 2 and api.requests[0]["auth"] is None
+    finally:
+        api.close()
+
+
+def test_icinga2_credentials_others_can_read_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "api.conf"
+    secret.write_text("username = u\npassword = p\n")
+    secret.chmod(0o644)
+    run = handler(
+        "icinga2",
+        "--host=h",
+        "--service=s",
+        "--state=OK",
+        "--state-type=HARD",
+        "--attempt=1",
+        "--check-time=1",
+        "--down-interval=60",
+        "--lost-interval=900",
+        f"--state-dir={tmp_path / 'state'}",
+        f"--log-file={tmp_path / 'handler.log'}",
+        "--api-url=https://127.0.0.1:1",
+        f"--api-credentials={secret}",
+    )
+    assert run.returncode == 3
+    assert "readable by group or others (mode 0644)" in (tmp_path / "handler.log").read_text()
+
+
+def test_version_exits_3() -> None:
+    run = handler("--version")
+    assert (run.returncode, run.stdout.strip()) == (3, "pop3_ipmon_alert 0.1.0")
+
+
+def test_events_do_not_block_each_other(tmp_path: Path, fifo: CommandFifo) -> None:
+    """Two services handled at once: separate locks, both complete."""
+    results: list[int] = []
+
+    def one(service: str) -> None:
+        results.append(
+            handler(*nagios_args(tmp_path, "CRITICAL", 1, **{"--service": service})).returncode
+        )
+
+    threads = [threading.Thread(target=one, args=(f"S{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [0, 0, 0, 0]
+    assert len(list((tmp_path / "pop3_ipmon").glob("*.json"))) == 4

@@ -1,0 +1,262 @@
+"""The Icinga 2 REST client against a local HTTPS server: requests, auth, errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import trustme
+
+from check_pop3_ipmon.alerting import icinga2
+from check_pop3_ipmon.alerting.model import Alert, Interval, Phase, Publish, Recovery, SetInterval
+from tests.support.icinga2 import keep_secret
+
+
+class FakeApi:
+    """Records requests; answers from `replies` (path -> (status, body)), else 200."""
+
+    def __init__(self, cert: trustme.LeafCert, client_ca: Optional[trustme.CA] = None) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.replies: dict[str, tuple[int, Any]] = {}
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                api.requests.append(
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization"),
+                        "accept": self.headers.get("Accept"),
+                        "body": json.loads(self.rfile.read(length) or b"null"),
+                    }
+                )
+                status, body = api.replies.get(self.path, (200, {"results": [{"code": 200}]}))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        if client_ca is not None:
+            client_ca.configure_trust(context)
+            context.verify_mode = ssl.CERT_REQUIRED
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_api(ca: trustme.CA) -> Iterator[FakeApi]:
+    api = FakeApi(ca.issue_cert("127.0.0.1"))
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def credentials(tmp_path: Path) -> Path:
+    return keep_secret(
+        tmp_path / "api.conf", "# handler\nusername = pop3-ipmon\npassword = s3:cr=t\n"
+    )
+
+
+def actions(fake_api: FakeApi, ca_file: Path, credentials: Path) -> icinga2.Icinga2Actions:
+    api = icinga2.Icinga2Api(
+        fake_api.url, credentials=icinga2.read_credentials(credentials), ca_file=ca_file
+    )
+    return icinga2.Icinga2Actions(
+        api, "mail 1", "POP3/head office", down_interval=60, lost_interval=900, monitor_name="M"
+    )
+
+
+def test_every_action_as_a_request(fake_api: FakeApi, ca_file: Path, credentials: Path) -> None:
+    service = actions(fake_api, ca_file, credentials)
+    service.perform(Publish(Phase.DOWN, 2, 6))
+    service.perform(Alert(2, 3, Phase.DOWN, 6))
+    service.perform(Recovery(3, 12))
+    service.perform(SetInterval(Interval.LOST))
+    service.perform(SetInterval(Interval.DOWN))
+    path = "/v1/objects/services/mail%201!POP3%2Fhead%20office"
+    token = "Basic " + base64.b64encode(b"pop3-ipmon:s3:cr=t").decode()
+    assert all(r["auth"] == token and r["accept"] == "application/json" for r in fake_api.requests)
+    assert [(r["path"], r["body"]) for r in fake_api.requests] == [
+        (
+            path,
+            {
+                "attrs": {
+                    "vars.pop3_ipmon_state": "Down",
+                    "vars.pop3_ipmon_alert": 2,
+                    "vars.pop3_ipmon_failures": 6,
+                }
+            },
+        ),
+        (
+            "/v1/actions/send-custom-notification",
+            {
+                "type": "Service",
+                "service": "mail 1!POP3/head office",
+                "author": "pop3_ipmon",
+                "comment": "M: ipMonitor Down: alert 2 of 3 after 6 consecutive failed test(s)",
+                "force": False,
+            },
+        ),
+        (
+            "/v1/actions/send-custom-notification",
+            {
+                "type": "Service",
+                "service": "mail 1!POP3/head office",
+                "author": "pop3_ipmon",
+                "comment": "M: ipMonitor Up: recovered after 12 failed test(s); "
+                "3 alert(s) had been sent",
+                "force": False,
+            },
+        ),
+        (path, {"attrs": {"retry_interval": 900}}),
+        (path, {"attrs": {"retry_interval": 60}}),
+    ]
+
+
+def test_refusals_are_errors_with_icinga_s_reason(
+    fake_api: FakeApi, ca_file: Path, credentials: Path
+) -> None:
+    service = actions(fake_api, ca_file, credentials)
+    fake_api.replies["/v1/actions/send-custom-notification"] = (
+        403,
+        {"error": 403, "status": "No objects found."},
+    )
+    with pytest.raises(icinga2.ApiError, match=r"HTTP 403 No objects found\."):
+        service.perform(Alert(1, 3, Phase.DOWN, 3))
+    # Icinga 2 answers 500 with per-object codes when a modification fails.
+    fake_api.replies["/v1/objects/services/mail%201!POP3%2Fhead%20office"] = (
+        500,
+        {"results": [{"code": 500, "status": "Attribute 'retry_interval' could not be set"}]},
+    )
+    with pytest.raises(icinga2.ApiError, match="HTTP 500"):
+        service.perform(SetInterval(Interval.LOST))
+
+
+def test_certificate_is_verified(fake_api: FakeApi, credentials: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    api = icinga2.Icinga2Api(
+        fake_api.url, credentials=icinga2.read_credentials(credentials), ca_file=other
+    )
+    with pytest.raises(icinga2.ApiError, match="CERTIFICATE_VERIFY_FAILED"):
+        api.request("/v1/actions/send-custom-notification", {})
+    assert fake_api.requests == []
+
+
+def test_client_certificate_instead_of_a_password(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path
+) -> None:
+    """ApiUser client_cn: the node's own certificate, no secret to keep."""
+    api_server = FakeApi(ca.issue_cert("127.0.0.1"), client_ca=ca)
+    try:
+        client = ca.issue_cert("agent1.example.test")
+        cert, key = tmp_path / "agent1.crt", tmp_path / "agent1.key"
+        client.cert_chain_pems[0].write_to_path(str(cert))
+        client.private_key_pem.write_to_path(str(key))
+        api = icinga2.Icinga2Api(api_server.url, ca_file=ca_file, client_cert=cert, client_key=key)
+        api.request("/v1/actions/send-custom-notification", {"x": 1})
+        assert api_server.requests == [
+            {
+                "path": "/v1/actions/send-custom-notification",
+                "auth": None,
+                "accept": "application/json",
+                "body": {"x": 1},
+            }
+        ]
+        with pytest.raises(icinga2.ApiError, match="client certificate"):
+            icinga2.Icinga2Api(api_server.url, ca_file=ca_file, client_cert=tmp_path / "none")
+    finally:
+        api_server.close()
+
+
+def test_unreachable_api_is_an_error(credentials: Path, ca_file: Path) -> None:
+    from tests.support.integration import free_port
+
+    api = icinga2.Icinga2Api(
+        f"https://127.0.0.1:{free_port()}",
+        credentials=icinga2.read_credentials(credentials),
+        ca_file=ca_file,
+        timeout=5,
+    )
+    with pytest.raises(icinga2.ApiError, match="Connection refused"):
+        api.request("/v1/status", {})
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://icinga:5665", "must be https"),
+        ("https://", "must be https"),
+        ("https://icinga:5665/v1", "takes no path"),
+        ("https://user@icinga:5665", "takes no path"),
+    ],
+)
+def test_api_url_is_checked(url: str, message: str, credentials: Path) -> None:
+    with pytest.raises(icinga2.ApiError, match=message):
+        icinga2.Icinga2Api(url, credentials=icinga2.read_credentials(credentials))
+
+
+def test_api_needs_a_way_to_authenticate() -> None:
+    with pytest.raises(icinga2.ApiError, match="needs --api-credentials"):
+        icinga2.Icinga2Api("https://icinga:5665")
+
+
+def test_service_name_with_bang_host_is_refused(credentials: Path) -> None:
+    api = icinga2.Icinga2Api(
+        "https://icinga:5665", credentials=icinga2.read_credentials(credentials)
+    )
+    with pytest.raises(icinga2.ApiError, match="cannot name service"):
+        icinga2.Icinga2Actions(api, "a!b", "s", down_interval=1, lost_interval=2)
+
+
+def test_credentials_readable_by_others_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "api.conf"
+    path.write_text("username = u\npassword = p\n")
+    path.chmod(0o640)
+    with pytest.raises(icinga2.ApiError, match=r"readable by group or others \(mode 0640\)"):
+        icinga2.read_credentials(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("username = u\n", "needs both username and password"),
+        ("password = p\n", "needs both username and password"),
+        ("username = u\npassword = p\nhost = x\n", "line 3: expected username"),
+        ("username u\n", "line 1: expected username"),
+    ],
+)
+def test_credentials_file_format(tmp_path: Path, text: str, message: str) -> None:
+    path = keep_secret(tmp_path / "api.conf", text)
+    with pytest.raises(icinga2.ApiError, match=message):
+        icinga2.read_credentials(path)
+
+
+def test_credentials_symlink_is_not_followed(tmp_path: Path) -> None:
+    target = keep_secret(tmp_path / "real.conf", "username = u\npassword = p\n")
+    link = tmp_path / "api.conf"
+    os.symlink(target, link)
+    with pytest.raises(icinga2.ApiError, match="credentials file"):
+        icinga2.read_credentials(link)
