@@ -662,14 +662,17 @@ def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) 
     if args.authfile is not None and args.password_env is not None:
         parser.error("--authfile and --password-env exclude each other")
     if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
-        parser.error(f"invalid environment variable name: {args.password_env!r}")
+        # Not echoed: a password given here by mistake must not reach the output.
+        parser.error("--password-env takes the name of an environment variable")
     from check_pop3_ipmon import credentials
 
     try:
         if args.authfile is not None:
             password = credentials.from_file(args.authfile)
         else:
-            password = credentials.from_env(args.password_env or ENV_DEFAULT)
+            password = credentials.from_env(
+                args.password_env or ENV_DEFAULT, shown=args.password_env is None
+            )
     except credentials.CredentialError as exc:
         # Not a usage line: the options are right, the file or variable is not.
         print(f"POP3 UNKNOWN - {exc}")
