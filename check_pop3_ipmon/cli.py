@@ -23,6 +23,7 @@ from check_pop3_ipmon.session import (
     TLS_STARTTLS,
     Login,
     Settings,
+    literal_family,
 )
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
@@ -162,8 +163,10 @@ def _days(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
 
 
-# The guidelines' range syntax, decimals without exponent: [@][start:][end]
-_RANGE = re.compile(r"@?(?:(?:~|-?\d+(?:\.\d+)?)?:)?(?:-?\d+(?:\.\d+)?)?")
+# The guidelines' range syntax, decimals without exponent: [@]end, [@]start:,
+# [@]~:end or [@]start:end. A range without any number ("@", ":") is refused.
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RANGE = re.compile(rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})")
 
 
 def _range(text: str) -> str:
@@ -577,6 +580,10 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     cert_warn, cert_crit = args.certificate or (args.cert_warn, args.cert_crit)
     if not args.hostname.strip() or any(ord(ch) < 33 for ch in args.hostname):
         parser.error(f"invalid host name: {args.hostname!r}")
+    literal = literal_family(args.hostname)
+    if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
+        flag = "-4" if args.family == socket.AF_INET else "-6"
+        parser.error(f"{args.hostname} is not an IPv{flag[1]} address, but {flag} was given")
     if args.forbid_plaintext_auth and tls_mode == TLS_IMPLICIT:
         parser.error(
             "--forbid-plaintext-auth looks at what is offered before TLS: "

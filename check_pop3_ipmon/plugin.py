@@ -110,7 +110,9 @@ class Thresholds(nagiosplugin.Context):
             (Warn, self.warning, "warning"),
         ):
             if bound is not None and not bound.match(metric.value):
-                return Result(state, f"{text} (outside {word} range {self.specs[word]})", metric)
+                spec = self.specs[word]
+                where = "inside" if spec.startswith("@") else "outside"
+                return Result(state, f"{text} ({where} {word} range {spec})", metric)
         return Result(Ok, text, metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> Performance:
