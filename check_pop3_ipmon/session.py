@@ -8,7 +8,6 @@ decides what state that is. Every failure a server can cause ends up as a
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 from check_pop3_ipmon.connection import (
@@ -243,6 +242,8 @@ def resolve(host: str, port: int, family: int, deadline: Deadline) -> list[tuple
             )
         except (OSError, UnicodeError) as exc:
             answer.append(exc)
+
+    import threading  # only names need it: literals return above
 
     worker = threading.Thread(target=run, name="resolve", daemon=True)
     worker.start()
