@@ -340,9 +340,13 @@ class Summary(nagiosplugin.Summary):
         return long_output(self._result(results), self.options.verbose, self.options.show_capa)
 
 
+def target_line(s: session.Settings) -> str:
+    return f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"
+
+
 def long_output(result: ProbeResult, verbose: int, show_capa: bool = False) -> list[str]:
     s = result.settings
-    lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
+    lines = [target_line(s)]
     if result.address:
         lines.append(f"address: {result.address}")
     if len(result.tried) > 1:

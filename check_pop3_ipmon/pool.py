@@ -14,7 +14,14 @@ import nagiosplugin
 from nagiosplugin import Metric, Ok, Result, Unknown
 
 from check_pop3_ipmon import addresses, cli
-from check_pop3_ipmon.plugin import STATES, Summary, failure_state, long_output, result_metrics
+from check_pop3_ipmon.plugin import (
+    STATES,
+    Summary,
+    failure_state,
+    long_output,
+    result_metrics,
+    target_line,
+)
 from check_pop3_ipmon.session import ProbeResult
 
 
@@ -124,7 +131,7 @@ class PoolSummary(nagiosplugin.Summary):
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         s = self.options.settings
-        lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
+        lines = [target_line(s)]
         pool = self.resource.pool
         if pool is not None and pool.resolve_time is not None:
             lines.append(f"resolve: {pool.resolve_time:.6f}s, {len(pool.results)} addresses")
