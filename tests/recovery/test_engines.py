@@ -9,7 +9,9 @@ the restart commands are configured for the test's Dovecot instance.
 
 The test stops Dovecot and waits: alert 1 goes out and the restart brings
 Dovecot back, the checks pass again and the engine sends the one recovery
-notification, with no second alert.
+notification, with no second alert. Acknowledged in the engine before alert
+1, the same problem is left alone (Nagios: via status.dat; Icinga 2: the
+acknowledgement macro).
 """
 
 from __future__ import annotations
@@ -309,3 +311,75 @@ def test_icinga2_restarts_the_service_at_alert_1(
     ]
     assert failed == []
     print(f"icinga2: outage to recovery in {time.monotonic() - started:.1f}s")
+
+
+def left_alone(recovery: Recovery, sshd: Sshd, dovecot: Dovecot) -> None:
+    """Alert 1 came and went: the action was skipped, nothing reached sshd."""
+    wait_until(lambda: bool(recovery.audit()), 90, "alert 1's decision in the audit log")
+    (record,) = recovery.audit()
+    assert (record["alert"], record["result"]) == (1, "skipped")
+    assert record["reason"] == "the problem is acknowledged"
+    assert sshd.connections() == 0
+    assert run_plugin("-H", "127.0.0.1", "-p", str(dovecot.port)).code == 2
+
+
+def test_nagios_leaves_an_acknowledged_problem_alone(
+    nagios: tuple[Nagios, Path], recovery: Recovery, sshd: Sshd, dovecot: Dovecot
+) -> None:
+    engine, _ = nagios
+    wait_until(
+        lambda: (
+            engine.service_status(HOST, SERVICE).get("current_state") == "0"
+            and engine.service_status(HOST, SERVICE).get("has_been_checked") == "1"
+        ),
+        60,
+        "a first passing test",
+    )
+    dovecot.stop()
+    wait_until(
+        lambda: any(a.state != "OK" for a in engine.service_alerts(HOST, SERVICE)),
+        30,
+        "the first failure",
+    )
+    # Sticky, no notification, not persistent. Seen by the handler via status.dat.
+    engine.command(f"ACKNOWLEDGE_SVC_PROBLEM;{HOST};{SERVICE};2;0;0;test;on it")
+    wait_until(
+        lambda: engine.service_status(HOST, SERVICE).get("problem_has_been_acknowledged") == "1",
+        20,
+        "the acknowledgement in status.dat",
+    )
+    left_alone(recovery, sshd, dovecot)
+
+
+def test_icinga2_leaves_an_acknowledged_problem_alone(
+    icinga: tuple[Icinga2, Path], recovery: Recovery, sshd: Sshd, dovecot: Dovecot
+) -> None:
+    engine, _ = icinga
+    wait_until(
+        lambda: any(r["state"] == 0 for r in engine.check_results(HOST, SERVICE)),
+        60,
+        "a first passing test",
+    )
+    dovecot.stop()
+    wait_until(
+        lambda: any(r["state"] != 0 for r in engine.check_results(HOST, SERVICE)),
+        30,
+        "the first failure",
+    )
+    engine.api(
+        "POST",
+        "/v1/actions/acknowledge-problem",
+        {
+            "type": "Service",
+            "service": f"{HOST}!{SERVICE}",
+            "author": "test",
+            "comment": "on it",
+            "sticky": True,
+        },
+    )
+    wait_until(
+        lambda: bool(engine.service(HOST, SERVICE)["acknowledgement"]),
+        20,
+        "the acknowledgement",
+    )
+    left_alone(recovery, sshd, dovecot)
