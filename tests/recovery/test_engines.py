@@ -263,6 +263,8 @@ def assert_restarted(record: dict[str, Any], sshd: Sshd, dovecot: Dovecot) -> No
     ]
     assert all(step["argv"][0] == "/usr/bin/ssh" for step in record["steps"])
     assert sshd.logins() == 3
+    steps = ", ".join(f"{step['step']} {step['duration']:.2f}s" for step in record["steps"])
+    print(f"restart over SSH: {record['duration']:.2f}s ({steps})")
     assert run_plugin("-H", "127.0.0.1", "-p", str(dovecot.port)).code == 0
 
 
