@@ -36,7 +36,7 @@ def run_once(
     if source is not None:
         run_env["PYTHONPATH"] = os.path.abspath(source)
     start = time.perf_counter()
-    proc = subprocess.run(  # noqa: S603 (argv list from our own command line)
+    proc = subprocess.run(
         [python, "-X", "importtime", "-m", "check_pop3_ipmon", *args],
         capture_output=True,
         text=True,

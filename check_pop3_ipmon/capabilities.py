@@ -6,7 +6,10 @@ Pure functions on the sanitised CAPA lines the session recorded: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Optional
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Optional
 
 # SASL mechanisms that carry the password itself (RFC 4616; LOGIN is the
 # de-facto draft-murchison-sasl-login).

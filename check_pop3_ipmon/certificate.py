@@ -9,8 +9,9 @@ at fixed positions in TBSCertificate (RFC 5280 4.1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from check_pop3_ipmon.record import Record
 
 _SEQUENCE, _OID, _UTCTIME, _GENTIME, _VERSION = 0x30, 0x06, 0x17, 0x18, 0xA0
 
@@ -29,12 +30,16 @@ class CertificateError(ValueError):
     """The DER is not a certificate this reader understands."""
 
 
-@dataclass(frozen=True)
-class Certificate:
-    subject: str
-    issuer: str
-    not_before: datetime
-    not_after: datetime
+class Certificate(Record):
+    __slots__ = ("issuer", "not_after", "not_before", "subject")
+
+    def __init__(
+        self, subject: str, issuer: str, not_before: datetime, not_after: datetime
+    ) -> None:
+        self.subject = subject
+        self.issuer = issuer
+        self.not_before = not_before
+        self.not_after = not_after
 
     def days_left(self, now: datetime) -> float:
         return (self.not_after - now).total_seconds() / 86400

@@ -23,6 +23,7 @@ from check_pop3_ipmon.session import (
     TLS_STARTTLS,
     Login,
     Settings,
+    literal_family,
 )
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
@@ -162,8 +163,10 @@ def _days(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
 
 
-# The guidelines' range syntax, decimals without exponent: [@][start:][end]
-_RANGE = re.compile(r"@?(?:(?:~|-?\d+(?:\.\d+)?)?:)?(?:-?\d+(?:\.\d+)?)?")
+# The guidelines' range syntax, decimals without exponent: [@]end, [@]start:,
+# [@]~:end or [@]start:end. A range without any number ("@", ":") is refused.
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RANGE = re.compile(rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})")
 
 
 def _range(text: str) -> str:
@@ -577,6 +580,10 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     cert_warn, cert_crit = args.certificate or (args.cert_warn, args.cert_crit)
     if not args.hostname.strip() or any(ord(ch) < 33 for ch in args.hostname):
         parser.error(f"invalid host name: {args.hostname!r}")
+    literal = literal_family(args.hostname)
+    if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
+        flag = "-4" if args.family == socket.AF_INET else "-6"
+        parser.error(f"{args.hostname} is not an IPv{flag[1]} address, but {flag} was given")
     if args.forbid_plaintext_auth and tls_mode == TLS_IMPLICIT:
         parser.error(
             "--forbid-plaintext-auth looks at what is offered before TLS: "
@@ -662,14 +669,17 @@ def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) 
     if args.authfile is not None and args.password_env is not None:
         parser.error("--authfile and --password-env exclude each other")
     if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
-        parser.error(f"invalid environment variable name: {args.password_env!r}")
+        # Not echoed: a password given here by mistake must not reach the output.
+        parser.error("--password-env takes the name of an environment variable")
     from check_pop3_ipmon import credentials
 
     try:
         if args.authfile is not None:
             password = credentials.from_file(args.authfile)
         else:
-            password = credentials.from_env(args.password_env or ENV_DEFAULT)
+            password = credentials.from_env(
+                args.password_env or ENV_DEFAULT, shown=args.password_env is None
+            )
     except credentials.CredentialError as exc:
         # Not a usage line: the options are right, the file or variable is not.
         print(f"POP3 UNKNOWN - {exc}")

@@ -57,10 +57,14 @@ def from_file(path: str) -> str:
     return check_password(text.split("\n", 1)[0].removesuffix("\r"), f"--authfile {path}")
 
 
-def from_env(name: str) -> str:
+def from_env(name: str, shown: bool = True) -> str:
+    """The password from environment variable `name`.
+
+    `shown` is False for a name given with --password-env: someone may have
+    put the password itself there, so messages leave the name out.
+    """
+    label = f"the environment variable {name}" if shown else "the --password-env variable"
     value = os.environ.get(name)
     if value is None:
-        raise CredentialError(
-            f"--login needs a password: --authfile FILE or the environment variable {name}"
-        )
-    return check_password(value, f"the environment variable {name}")
+        raise CredentialError(f"--login needs a password: --authfile FILE or {label}")
+    return check_password(value, label)

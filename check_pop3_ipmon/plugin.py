@@ -21,7 +21,20 @@ TYPE_CHECKING = False  # typing costs start-up time; annotations are strings her
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional, Union
 
-_STATES = (Ok, Warn, Critical, Unknown)
+STATES = (Ok, Warn, Critical, Unknown)  # by exit code
+
+
+def failure_state(kind: str, options: cli.Options) -> nagiosplugin.state.ServiceState:
+    """A failed test's state: refusals and timeouts as configured, our own
+    configuration errors UNKNOWN, anything else the server did CRITICAL."""
+    code = {
+        session.REFUSED: options.refuse_state,
+        session.TIMEOUT: options.timeout_state,
+        session.CONFIG: 3,
+    }.get(kind, 2)
+    return STATES[code]
+
+
 PHASES = ("resolve", "connect", "tls", "greeting", "stls", "capa", "login", "stat", "quit")
 
 
@@ -110,7 +123,9 @@ class Thresholds(nagiosplugin.Context):
             (Warn, self.warning, "warning"),
         ):
             if bound is not None and not bound.match(metric.value):
-                return Result(state, f"{text} (outside {word} range {self.specs[word]})", metric)
+                spec = self.specs[word]
+                where = "inside" if spec.startswith("@") else "outside"
+                return Result(state, f"{text} ({where} {word} range {spec})", metric)
         return Result(Ok, text, metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> Performance:
@@ -169,12 +184,7 @@ class Outcome(nagiosplugin.Context):
         result: ProbeResult = metric.value
         failure = result.failure
         if failure is not None:
-            state = {
-                session.REFUSED: self.options.refuse_state,
-                session.TIMEOUT: self.options.timeout_state,
-                session.CONFIG: 3,
-            }.get(failure.kind, 2)
-            return Result(_STATES[state], failure.message, metric)
+            return Result(failure_state(failure.kind, self.options), failure.message, metric)
         greeting = result.greeting
         if (
             self.expect is not None
@@ -182,7 +192,7 @@ class Outcome(nagiosplugin.Context):
             and not self.expect.search(greeting.line)
         ):
             return Result(
-                _STATES[self.options.mismatch_state],
+                STATES[self.options.mismatch_state],
                 f"greeting does not match {_pattern(self.expect.pattern)}",
                 metric,
             )
@@ -232,7 +242,7 @@ class PlaintextAuth(nagiosplugin.Context):
 
     def __init__(self, state: int) -> None:
         super().__init__("plaintext_auth")
-        self.state = _STATES[state]
+        self.state = STATES[state]
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
         from check_pop3_ipmon.capabilities import Capabilities
@@ -330,9 +340,13 @@ class Summary(nagiosplugin.Summary):
         return long_output(self._result(results), self.options.verbose, self.options.show_capa)
 
 
+def target_line(s: session.Settings) -> str:
+    return f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"
+
+
 def long_output(result: ProbeResult, verbose: int, show_capa: bool = False) -> list[str]:
     s = result.settings
-    lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
+    lines = [target_line(s)]
     if result.address:
         lines.append(f"address: {result.address}")
     if len(result.tried) > 1:

@@ -11,13 +11,18 @@ from collections.abc import Generator
 from typing import Optional
 
 import nagiosplugin
-from nagiosplugin import Critical, Metric, Ok, Result, Unknown, Warn
+from nagiosplugin import Metric, Ok, Result, Unknown
 
-from check_pop3_ipmon import addresses, cli, session
-from check_pop3_ipmon.plugin import Summary, long_output, result_metrics
+from check_pop3_ipmon import addresses, cli
+from check_pop3_ipmon.plugin import (
+    STATES,
+    Summary,
+    failure_state,
+    long_output,
+    result_metrics,
+    target_line,
+)
 from check_pop3_ipmon.session import ProbeResult
-
-_ORDER = (Ok, Warn, Critical, Unknown)
 
 
 class Pop3Pool(nagiosplugin.Resource):
@@ -59,11 +64,9 @@ class PoolOutcome(nagiosplugin.Context):
         failure = metric.value.failure
         if failure is None:
             return Result(Ok, None, metric)
-        state = {
-            session.TIMEOUT: _ORDER[self.options.timeout_state],
-            addresses.TOO_MANY: Unknown,
-        }.get(failure.kind, Critical)
-        return Result(state, failure.message, metric)
+        if failure.kind == addresses.TOO_MANY:
+            return Result(Unknown, failure.message, metric)
+        return Result(failure_state(failure.kind, self.options), failure.message, metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None
@@ -103,7 +106,7 @@ class PoolSummary(nagiosplugin.Summary):
     def _line(self, results: nagiosplugin.Results) -> str:
         found = self._addresses(results)
         parts = []
-        for state in _ORDER:
+        for state in STATES:
             members = [(ip, text) for ip, _probed, st, text in found if st == state]
             if not members:
                 continue
@@ -128,7 +131,7 @@ class PoolSummary(nagiosplugin.Summary):
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         s = self.options.settings
-        lines = [f"target: {s.host} port {s.port}, TLS {s.tls}, timeout {s.timeout:g}s"]
+        lines = [target_line(s)]
         pool = self.resource.pool
         if pool is not None and pool.resolve_time is not None:
             lines.append(f"resolve: {pool.resolve_time:.6f}s, {len(pool.results)} addresses")

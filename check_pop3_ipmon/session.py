@@ -8,7 +8,6 @@ decides what state that is. Every failure a server can cause ends up as a
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 from check_pop3_ipmon.connection import (
@@ -197,15 +196,24 @@ def _format_address(sockaddr: tuple[Any, ...]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _literal(host: str, port: int) -> Optional[tuple[Any, ...]]:
-    """getaddrinfo()'s answer for an address literal, without asking the resolver."""
-    for family, sockaddr in ((socket.AF_INET, (host, port)), (socket.AF_INET6, (host, port, 0, 0))):
+def literal_family(host: str) -> Optional[int]:
+    """AF_INET or AF_INET6 when `host` is an address literal, else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host)
         except OSError:
             continue
-        return (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)
+        return family
     return None
+
+
+def _literal(host: str, port: int) -> Optional[tuple[Any, ...]]:
+    """getaddrinfo()'s answer for an address literal, without asking the resolver."""
+    family = literal_family(host)
+    if family is None:
+        return None
+    sockaddr = (host, port) if family == socket.AF_INET else (host, port, 0, 0)
+    return (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)
 
 
 class FamilyMismatch(OSError):
@@ -234,6 +242,8 @@ def resolve(host: str, port: int, family: int, deadline: Deadline) -> list[tuple
             )
         except (OSError, UnicodeError) as exc:
             answer.append(exc)
+
+    import threading  # only names need it: literals return above
 
     worker = threading.Thread(target=run, name="resolve", daemon=True)
     worker.start()

@@ -7,12 +7,15 @@ plaintext check should not pay.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
 
 from check_pop3_ipmon.certificate import Certificate, CertificateError, parse_certificate
 from check_pop3_ipmon.connection import Connection
+from check_pop3_ipmon.record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Optional
 
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -25,14 +28,25 @@ class TLSFailed(Exception):
         self.verify = verify
 
 
-@dataclass(frozen=True)
-class TLSInfo:
-    version: str
-    cipher: str
-    verified: bool
-    certificate: Optional[Certificate]
-    days_left: Optional[float]
-    certificate_error: Optional[str] = None
+class TLSInfo(Record):
+    __slots__ = ("certificate", "certificate_error", "cipher", "days_left", "verified", "version")
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        cipher: str,
+        verified: bool,
+        certificate: Optional[Certificate],
+        days_left: Optional[float],
+        certificate_error: Optional[str] = None,
+    ) -> None:
+        self.version = version
+        self.cipher = cipher
+        self.verified = verified
+        self.certificate = certificate
+        self.days_left = days_left
+        self.certificate_error = certificate_error
 
 
 def make_context(

@@ -8,7 +8,6 @@ against each, as Nagios would, showing OK, WARNING and CRITICAL.
 from __future__ import annotations
 
 import shlex
-import socket
 import socketserver
 import subprocess
 import sys

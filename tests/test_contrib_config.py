@@ -250,6 +250,7 @@ object Service "all" {{
 }}
 object Service "other" {{
   import "probe"
+  vars.pop3_ipmon_address = "pop6.example.test"
   vars.pop3_ipmon_ipv6 = true
   vars.pop3_ipmon_ssl = true
   vars.pop3_ipmon_insecure = true

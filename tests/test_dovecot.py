@@ -46,6 +46,13 @@ def test_thresholds_land_in_the_right_fields(dovecot: Dovecot) -> None:
     assert (run.perfdata["time"].warn, run.perfdata["time"].crit) == ("20", "0.0000001")
 
 
+def test_inside_range_says_inside(dovecot: Dovecot) -> None:
+    run = run_plugin("-H", "127.0.0.1", "-p", str(dovecot.port), "-w", "@0:30")
+    assert run.code == 1, run.stdout
+    assert "(inside warning range @0:30)" in run.first
+    assert run.perfdata["time"].warn == "@0:30"
+
+
 def test_expect_and_hide_banner(dovecot: Dovecot) -> None:
     port = str(dovecot.port)
     assert run_plugin("-H", "127.0.0.1", "-p", port, "-e", r"Dovecot \w+").code == 0
@@ -241,8 +248,8 @@ def test_ipv6_loopback(dovecot_factory: Callable[..., Dovecot]) -> None:
     assert run.code == 0, run.stdout
     assert f"from [::1]:{server.port}: +OK" in run.first
     run = run_plugin("-H", "::1", "-p", str(server.port), "-4")
-    assert run.code == 2
-    assert run.first == "POP3 CRITICAL - ::1 is not an IPv4 address"
+    assert run.code == 3
+    assert run.first == "POP3 UNKNOWN - ::1 is not an IPv4 address, but -4 was given"
 
 
 def test_ca_file_that_is_not_pem_is_unknown(dovecot_tls: Dovecot, tmp_path: Path) -> None:

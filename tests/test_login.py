@@ -228,6 +228,13 @@ def test_password_from_the_environment(mailbox: Dovecot) -> None:
         "POP3 UNKNOWN - --login needs a password: --authfile FILE or the environment "
         "variable CHECK_POP3_IPMON_PASSWORD"
     )
+    # A password passed to --password-env by mistake is not echoed.
+    run = run_plugin(*args, "--password-env", "Hunter2", env=NO_PASSWORD_ENV)
+    assert run.code == 3
+    assert run.first == (
+        "POP3 UNKNOWN - --login needs a password: --authfile FILE or the --password-env variable"
+    )
+    assert "Hunter2" not in run.stdout + run.stderr
 
 
 def test_no_method_offered_before_tls(

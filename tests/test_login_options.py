@@ -31,7 +31,7 @@ BASE = ("-H", "127.0.0.1", "-p", "1")
         ),
         (
             ("--login", "-u", "a", "--auth", "apop", "--password-env", "1-X"),
-            "POP3 UNKNOWN - invalid environment variable name: '1-X'",
+            "POP3 UNKNOWN - --password-env takes the name of an environment variable",
         ),
         (
             ("--login", "-u", "a", "--auth", "kerberos"),

@@ -6,8 +6,12 @@ failures in a state file and has the engine send custom notifications through
 its own contacts and notification commands. Every run logs one line (syslog,
 or --log-file): the engines discard a handler's output.
 
+With a recovery configuration (contrib/RECOVERY.md) it then runs the
+recovery actions due at the alert it just sent, outside the state lock.
+
 Exit status: 0 done; 1 the engine did not take an action (retried with the
-next result); 2 the state cannot be kept; 3 bad arguments.
+next result); 2 the state cannot be kept; 3 bad arguments; 4 a recovery
+action failed or was refused.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from check_pop3_ipmon.alerting.model import (
 PROG = "pop3_ipmon_alert"
 MAX_NAME = 64
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
-EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE = 1, 2, 3
+EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
+RECOVERY_FILE = "pop3_ipmon-recovery.ini"
 
 log = logging.getLogger(PROG)
 
@@ -174,6 +179,23 @@ def build_parser() -> argparse.ArgumentParser:
             help="use the directory pop3_ipmon beside FILE (e.g. Nagios' retention file)",
         )
         s.add_argument("--log-file", type=_path, help="append here instead of syslog")
+        r = sub.add_argument_group(
+            "recovery actions (contrib/RECOVERY.md; off while the file does not exist)"
+        )
+        config = r.add_mutually_exclusive_group()
+        config.add_argument("--recovery-config", type=_path, metavar="FILE")
+        config.add_argument(
+            "--recovery-beside",
+            type=_path,
+            metavar="FILE",
+            help=f"use {RECOVERY_FILE} beside FILE (e.g. Nagios' main config file)",
+        )
+        r.add_argument("--address", default="", help="the host's address")
+        r.add_argument("--host-state", default="", help="UP, DOWN or UNREACHABLE")
+        r.add_argument("--acknowledged", type=_count(0), default=None, help="0, 1 or 2")
+        r.add_argument("--output", default="", help="the plugin's output")
+        r.add_argument("--recovery-target", default="", help="FQDN, NetBIOS name or IP")
+        r.add_argument("--status-file", type=_path, help="Nagios' status.dat (acknowledgements)")
         if engine == "nagios":
             sub.add_argument(
                 "--command-file", type=Path, required=True, help="Nagios' command_file (FIFO)"
@@ -386,9 +408,53 @@ def run(args: argparse.Namespace) -> int:
     line = summary(args, decision, done)
     if error:
         log.error("%s; %s", line, error)
+    else:
+        log.info("%s", line)
+    recovered = recover(args, decision)
+    if error:
         return EXIT_UNDELIVERED
-    log.info("%s", line)
-    return 0
+    return EXIT_RECOVERY if recovered else 0
+
+
+def recovery_config(args: argparse.Namespace) -> Optional[Path]:
+    path: Optional[Path] = args.recovery_config
+    if path is None and args.recovery_beside is not None:
+        path = args.recovery_beside.parent / RECOVERY_FILE
+    return path if path is not None and path.is_file() else None
+
+
+def recover(args: argparse.Namespace, decision: Decision) -> int:
+    """Run the recovery actions due at the alert this result sent (0 if none).
+
+    The alert number is the one decided, delivered or not: ipMonitor's actions
+    are alerts of their own. A failure the engine retries decides the same
+    alert again; recovery's cooldown keeps that from acting twice.
+    """
+    path = recovery_config(args)
+    if path is None:
+        return 0
+    from check_pop3_ipmon.recovery import hook  # only where recovery is configured
+
+    alert = next((a.number for a in decision.actions if isinstance(a, Alert)), 0)
+    phase = next((a.phase for a in decision.actions if isinstance(a, Publish)), None)
+    alerting = hook.Alerting(
+        engine=args.engine,
+        host=args.host,
+        service=args.service,
+        monitor=args.monitor_name,
+        state=args.state,
+        phase=(phase or decision.base.phase).value,
+        alert=alert,
+        failures=decision.base.failures,
+        in_downtime=args.downtime > 0 or args.host_downtime > 0,
+        enabled=args.enabled,
+        acknowledged=None if args.acknowledged is None else args.acknowledged > 0,
+        address=args.address,
+        host_state=args.host_state,
+        output=args.output,
+        target=args.recovery_target,
+    )
+    return hook.run(path, alerting, log, status_file=args.status_file)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -15,7 +15,8 @@ from typing import Optional
 
 # 'label'=value[UOM];[warn];[crit];[min];[max]  (trailing fields may be dropped)
 _NUM = r"-?\d+(?:\.\d+)?"
-_RANGE = rf"@?(?:(?:{_NUM}|~)?:)?(?:{_NUM})?"
+# A range holds at least one number: "@", ":" or "~:" alone are not ranges.
+_RANGE = rf"(?=[^;]*\d)@?(?:(?:{_NUM}|~)?:)?(?:{_NUM})?"
 PERF_ITEM = re.compile(
     rf"(?P<label>'[^'=]+'|[^'= ]+)=(?P<value>{_NUM})(?P<uom>s|ms|us|%|B|KB|MB|TB|c)?"
     rf"(?:;(?P<warn>{_RANGE})?(?:;(?P<crit>{_RANGE})?(?:;(?P<min>{_NUM})?(?:;(?P<max>{_NUM})?)?)?)?)?$"

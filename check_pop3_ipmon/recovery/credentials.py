@@ -1,0 +1,150 @@
+"""Named credential sets, read from a file only its owner can read.
+
+A set says how to reach a machine: `ssh` (OpenSSH client, key-based, BatchMode,
+a dedicated known_hosts file, optional `sudo -n`) or `local` (this machine, as
+the engine's user, optional `sudo -n`). Passwords and passphrases are not
+supported on purpose: they would have to travel on a command line or through a
+tty. Use a key without a passphrase readable only by the engine's user, and an
+exact NOPASSWD sudoers rule.
+
+Nothing in a set is secret by itself (the key file is, and ssh checks it too);
+the file is still guarded so that who may act on which machine stays private.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from check_pop3_ipmon.recovery import validate
+from check_pop3_ipmon.recovery.config import boolean, duration
+
+METHODS = ("ssh", "local")
+KEYS = {"method", "user", "identity_file", "known_hosts", "port", "sudo", "connect_timeout"}
+SECRETS = {"password", "passphrase", "sudo_password", "pass", "secret"}
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\\-]{0,63}")
+
+
+class CredentialError(ValueError):
+    """The credentials file or a set in it cannot be used."""
+
+
+@dataclass(frozen=True)
+class CredentialSet:
+    name: str
+    method: str = "local"
+    user: Optional[str] = None
+    identity_file: Optional[Path] = None
+    known_hosts: Optional[Path] = None
+    port: int = 22
+    sudo: bool = False
+    connect_timeout: float = 10.0
+
+
+LOCAL = CredentialSet("(engine's own account)")
+
+
+def mode_problem(info: os.stat_result, path: Path) -> Optional[str]:
+    """Why a secret file must not be used, or None."""
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path} is not a regular file"
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        return (
+            f"{path} has mode {mode:04o}: group/other may access it; "
+            f"run chmod 600 {path} (owner only)"
+        )
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"{path} belongs to uid {info.st_uid}, not to this user or root"
+    return None
+
+
+def load(path: Path) -> Mapping[str, CredentialSet]:
+    """Read the file through one descriptor, checked before a byte is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise CredentialError(f"cannot open credentials file {path}: {error.strerror}") from None
+    with os.fdopen(fd, encoding="utf-8") as stream:
+        problem = mode_problem(os.fstat(fd), path)
+        if problem:
+            raise CredentialError(f"refusing credentials file: {problem}")
+        parser = configparser.ConfigParser(interpolation=None, default_section="\x00none")
+        parser.optionxform = str  # type: ignore[assignment, method-assign]
+        try:
+            parser.read_file(stream)
+        except (configparser.Error, UnicodeDecodeError) as error:
+            # configparser quotes the offending line; keep values out of the message.
+            raise CredentialError(
+                f"credentials file {path}: syntax error ({type(error).__name__})"
+            ) from None
+    sets = {}
+    for section in parser.sections():
+        try:
+            name = validate.name(section, "credential set")
+            sets[name] = _set(name, dict(parser.items(section)))
+        except (ValueError, validate.Refused) as error:
+            raise CredentialError(f"credentials file {path} [{section}]: {error}") from None
+    return sets
+
+
+def _set(name: str, values: Mapping[str, str]) -> CredentialSet:
+    for key in values:
+        if key.lower() in SECRETS:
+            raise ValueError(
+                f"{key!r}: passwords are not supported; use an SSH key and a NOPASSWD "
+                "sudoers rule (see contrib/RECOVERY.md)"
+            )
+        if key not in KEYS:
+            raise ValueError(f"unknown key {key!r} (allowed: {', '.join(sorted(KEYS))})")
+    method = values.get("method", "local")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    user = values.get("user")
+    if user is not None and not _USER.fullmatch(user):
+        raise ValueError(f"user {validate.shown(user)} is not a valid user name")
+    paths = {}
+    for key in ("identity_file", "known_hosts"):
+        if key in values:
+            if not values[key].startswith("/"):
+                raise ValueError(f"{key} needs an absolute path")
+            paths[key] = Path(values[key])
+    port = values.get("port", "22")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"port {validate.shown(port)} is not a port number")
+    if method == "ssh":
+        for key in ("user", "identity_file", "known_hosts"):
+            if key not in values:
+                raise ValueError(f"method = ssh needs {key}")
+    return CredentialSet(
+        name=name,
+        method=method,
+        user=user,
+        identity_file=paths.get("identity_file"),
+        known_hosts=paths.get("known_hosts"),
+        port=int(port),
+        sudo=boolean(values.get("sudo", "no")),
+        connect_timeout=duration(values.get("connect_timeout", "10")),
+    )
+
+
+def check_identity(credentials: CredentialSet) -> None:
+    """ssh would refuse a group-readable key with a vaguer message: say it first."""
+    if credentials.identity_file is None:
+        return
+    try:
+        info = os.stat(credentials.identity_file)
+    except OSError as error:
+        raise CredentialError(
+            f"credential set {credentials.name}: identity file "
+            f"{credentials.identity_file}: {error.strerror}"
+        ) from None
+    problem = mode_problem(info, credentials.identity_file)
+    if problem:
+        raise CredentialError(f"credential set {credentials.name}: refusing key: {problem}")

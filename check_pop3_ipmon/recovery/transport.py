@@ -1,0 +1,129 @@
+"""Turning one command for the target into the argv we execute here.
+
+Locally the argv runs as is (with `sudo -n --` in front when privileged and the
+set asks for sudo). Over SSH the remote side gets one string, which the remote
+login shell parses: for POSIX targets every word goes through shlex.quote
+(and every word is either ours or validated); for Windows targets the script
+travels as PowerShell's -EncodedCommand (base64 of UTF-16LE), which neither
+cmd.exe nor PowerShell re-parses, and the only value in it, a service name,
+matched a strict allow-list and sits in a single-quoted literal.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from check_pop3_ipmon.recovery.credentials import CredentialSet
+
+SSH = "/usr/bin/ssh"
+POWERSHELL = ("powershell.exe", "-NoLogo", "-NoProfile", "-NonInteractive", "-EncodedCommand")
+
+
+@dataclass(frozen=True)
+class Command:
+    """What to run on the target: an argv (POSIX) or a PowerShell script (Windows)."""
+
+    argv: tuple[str, ...] = ()
+    script: Optional[str] = None
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Exactly what runs on this machine, and how to show it."""
+
+    argv: tuple[str, ...]
+    remote: bool
+    script: Optional[str] = None
+
+    def show(self) -> str:
+        text = shlex.join(self.argv)
+        if self.script is not None:
+            text += f"\n    (encoded PowerShell: {self.script})"
+        return text
+
+
+def powershell(body: str) -> str:
+    """Wrap a script so that any error is a message on stderr and exit code 1."""
+    return (
+        "$ErrorActionPreference = 'Stop'; "
+        f"try {{ {body} }} catch {{ [Console]::Error.WriteLine($_.Exception.Message); exit 1 }}; "
+        "exit 0"
+    )
+
+
+def encoded(script: str) -> str:
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+def ssh_options(credentials: CredentialSet) -> list[str]:
+    """A fixed, self-contained client configuration: no user config, no agent, no tty."""
+    if credentials.known_hosts is None or credentials.identity_file is None:
+        raise ValueError(f"credential set {credentials.name}: ssh needs known_hosts and a key")
+    options = {
+        "BatchMode": "yes",
+        "StrictHostKeyChecking": "yes",
+        "UserKnownHostsFile": str(credentials.known_hosts),
+        "GlobalKnownHostsFile": "/dev/null",
+        "IdentitiesOnly": "yes",
+        "IdentityFile": str(credentials.identity_file),
+        "IdentityAgent": "none",
+        "PasswordAuthentication": "no",
+        "KbdInteractiveAuthentication": "no",
+        "ConnectTimeout": str(max(1, int(credentials.connect_timeout))),
+        "ServerAliveInterval": "5",
+        "ServerAliveCountMax": "2",
+        "ControlMaster": "no",
+        "ControlPath": "none",
+        "ForwardAgent": "no",
+        "ForwardX11": "no",
+        "ClearAllForwardings": "yes",
+        "PermitLocalCommand": "no",
+        "LogLevel": "ERROR",
+    }
+    argv = ["-F", "/dev/null"]
+    for key, value in options.items():
+        argv += ["-o", f"{key}={value}"]
+    return argv
+
+
+def invocation(command: Command, target: str, credentials: CredentialSet) -> Invocation:
+    """The local argv that runs `command` on `target` with `credentials`."""
+    if credentials.method == "local":
+        if command.script is not None:
+            raise ValueError("a Windows command needs a credential set with method = ssh")
+        sudo = ["sudo", "-n", "--"] if command.privileged and credentials.sudo else []
+        return Invocation((*sudo, *command.argv), remote=False)
+    if command.script is not None:
+        remote = shlex.join([*POWERSHELL, encoded(powershell(command.script))])
+    else:
+        sudo = ["sudo", "-n", "--"] if command.privileged and credentials.sudo else []
+        remote = shlex.join([*sudo, *command.argv])
+    argv = [
+        SSH,
+        *ssh_options(credentials),
+        "-T",
+        "-p",
+        str(credentials.port),
+        "-l",
+        str(credentials.user),
+        "--",
+        target,
+        remote,
+    ]
+    return Invocation(tuple(argv), remote=True, script=command.script)
+
+
+def substitute(argv: Sequence[str], **values: str) -> tuple[str, ...]:
+    """Fill {target}/{service}: values are validated before they get here."""
+    out = []
+    for word in argv:
+        filled = word
+        for key, value in values.items():
+            filled = filled.replace("{" + key + "}", value)
+        out.append(filled)
+    return tuple(out)

@@ -1,0 +1,57 @@
+"""Reading what Nagios gives a handler: environment macros and status.dat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from check_pop3_ipmon.recovery import nagios
+
+STATUS = """\
+info {
+\tcreated=1700000000
+\t}
+
+servicestatus {
+\thost_name=mail1
+\tservice_description=IMAP
+\tproblem_has_been_acknowledged=1
+\t}
+
+servicestatus {
+\thost_name=mail1
+\tservice_description=POP3
+\tcurrent_state=2
+\tproblem_has_been_acknowledged=ACK
+\tplugin_output=POP3 CRITICAL - a=b { }
+\t}
+"""
+
+
+def test_acknowledgement_comes_from_status_dat(tmp_path: Path) -> None:
+    path = tmp_path / "status.dat"
+    path.write_text(STATUS.replace("ACK", "0"))
+    assert not nagios.acknowledged(path, "mail1", "POP3")
+    assert nagios.acknowledged(path, "mail1", "IMAP")
+    assert not nagios.acknowledged(path, "mail2", "POP3")
+    path.write_text(STATUS.replace("ACK", "1"))
+    assert nagios.acknowledged(path, "mail1", "POP3")
+    status = nagios.service_status(path, "mail1", "POP3")
+    assert status is not None and status["plugin_output"] == "POP3 CRITICAL - a=b { }"
+
+
+def test_environment_facts_are_taken_verbatim() -> None:
+    env = {
+        "NAGIOS_HOSTADDRESS": "x';touch /tmp/pwned;'",
+        "NAGIOS_HOSTSTATE": "DOWN",
+        "NAGIOS_SERVICEOUTPUT": "POP3 CRITICAL - refused",
+        "NAGIOS_LONGSERVICEOUTPUT": "detail",
+        "NAGIOS__SERVICEPOP3_IPMON_RECOVERY_TARGET": "mail1.example.com",
+        "NAGIOS_SERVICEDISPLAYNAME": "M" * 70,
+    }
+    facts = nagios.env_facts(env)
+    # Data, not code: validation (not this reader) refuses the address later.
+    assert facts.address == "x';touch /tmp/pwned;'"
+    assert (facts.host_state, facts.target) == ("DOWN", "mail1.example.com")
+    assert facts.output == "POP3 CRITICAL - refused\ndetail"
+    assert facts.monitor == "M" * 64
+    assert nagios.env_facts({}) == nagios.EnvFacts("", "UP", "", "")
