@@ -357,6 +357,17 @@ def setup_logging(log_file: Optional[Path]) -> str:
     return where
 
 
+def _unsaved(
+    args: argparse.Namespace, directory: Path, exc: OSError, decision: Optional[Decision], done: int
+) -> int:
+    reason = f"cannot write the state in {directory}: {exc.strerror or exc}"
+    if decision is not None:
+        log.error("%s; NOT RECORDED, may repeat: %s", summary(args, decision, done), reason)
+    else:
+        log.error("%s!%s: %s; nothing done", args.host, args.service, reason)
+    return EXIT_STATE
+
+
 def run(args: argparse.Namespace) -> int:
     policy = Policy(args.failures_per_alert, args.max_alerts)
     result = Result(
@@ -399,12 +410,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s!%s: state: %s; nothing done", args.host, args.service, exc)
         return EXIT_STATE
     except OSError as exc:
-        reason = f"cannot write the state in {directory}: {exc.strerror or exc}"
-        if done:
-            log.error("%s; NOT RECORDED, may repeat: %s", summary(args, decision, done), reason)
-        else:
-            log.error("%s!%s: %s; nothing done", args.host, args.service, reason)
-        return EXIT_STATE
+        return _unsaved(args, directory, exc, decision if done else None, done)
     line = summary(args, decision, done)
     if error:
         log.error("%s; %s", line, error)
