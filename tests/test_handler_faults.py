@@ -644,3 +644,71 @@ def test_nagios_closing_its_command_file_mid_write(
     assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (2, 0)
     assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 3)) == 0
     assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 3 consecutive failed test(s)"]
+
+
+def test_restart_service_over_ssh_that_never_answers(tmp_path: Path) -> None:
+    """Restart Service over SSH to a target that accepts and says nothing: the
+    recovery deadline ends it (ssh's own connect timeout set far beyond), with a
+    clear line; the same alert again does not try a second time."""
+    from tests.recovery.conftest import SERVICE, Recovery
+
+    keygen = find_program("ssh-keygen", "openssh-client")
+    find_program("ssh", "openssh-client")
+    silent = SilentListener()
+    port = silent.sock.getsockname()[1]
+    try:
+        key = tmp_path / "client_ed25519"
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        kind, blob = Path(f"{key}.pub").read_text().split()[:2]
+        known = tmp_path / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{port} {kind} {blob}\n")
+        recovery = Recovery(tmp_path)
+        recovery.credentials(
+            f"[silent]\nmethod = ssh\nuser = root\nidentity_file = {key}\n"
+            f"known_hosts = {known}\nport = {port}\nconnect_timeout = 60\n"
+        )
+        recovery.write(
+            f"""\
+[service {SERVICE}]
+actions = restart-pop3
+target = 127.0.0.1
+credentials = silent
+
+[action restart-pop3]
+type = restart-service
+alerts = 1
+services = dovecot
+stop dovecot = /bin/true
+start dovecot = /bin/true
+check dovecot = /bin/true
+""",
+            deadline=3,
+        )
+        argv = [
+            str(Path(SCRIPT).parent / "pop3_ipmon_recovery"),
+            *("--config", str(recovery.path), "--service", SERVICE, "--alert", "1"),
+            *("--state", "CRITICAL", "--ipmon-state", "Down", "--failures", "3"),
+            *("--host", "mail1", "--address", "127.0.0.1"),
+        ]
+        started = time.monotonic()
+        first = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        print(
+            f"\nrestart over a silent SSH target (deadline 3 s) ended after "
+            f"{time.monotonic() - started:.2f}s: {first.stdout.strip()!r}"
+        )
+        connections = len(silent.held)
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        print(f"second run: rc {second.returncode}: {second.stdout.strip()!r}")
+        assert "Traceback" not in first.stderr + second.stderr
+        assert first.returncode == 1
+        assert first.stdout.startswith("restart-pop3 (restart-service) on 127.0.0.1: failed - ")
+        assert "deadline" in first.stdout
+        steps = recovery.audit()[0]["steps"]
+        print(f"audit steps: {[(s['step'], s['rc']) for s in steps]}")
+        assert steps[0]["step"] == "stop dovecot" and steps[0]["argv"][0] == "/usr/bin/ssh"
+        assert connections == 1  # the stop's session: nothing after it got to run
+        assert second.returncode == 0
+        assert "skipped - cooldown" in second.stdout
+        assert len(silent.held) == connections  # no second attempt at the same alert
+    finally:
+        silent.close()
