@@ -200,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--command-file", type=Path, required=True, help="Nagios' command_file (FIFO)"
             )
+            sub.add_argument(
+                "--command-timeout",
+                type=_interval,
+                default=10.0,
+                help="seconds to wait while the command file is full (default 10)",
+            )
         else:
             a = sub.add_argument_group("REST API")
             a.add_argument("--api-url", required=True, help="https://NODE:5665")
@@ -220,12 +226,13 @@ class Actor(Protocol):
 class NagiosActor:
     commands: nagios.NagiosCommands
     command_file: Path
+    timeout: float = 10.0
 
     def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
         now = int(time.time())
         lines = [line for action in actions for line in self.commands.lines(action, now)]
         try:
-            nagios.deliver(self.command_file, lines)  # one write: all or nothing
+            nagios.deliver(self.command_file, lines, self.timeout)  # one write: all or nothing
         except nagios.CommandError as exc:
             return 0, str(exc)
         return len(actions), None
@@ -253,7 +260,7 @@ def build_actor(args: argparse.Namespace) -> Actor:
             lost_interval=args.lost_interval,
             monitor_name=args.monitor_name,
         )
-        return NagiosActor(commands, args.command_file)
+        return NagiosActor(commands, args.command_file, args.command_timeout)
     credentials = icinga2.read_credentials(args.api_credentials) if args.api_credentials else None
     api = icinga2.Icinga2Api(
         args.api_url,
@@ -309,6 +316,19 @@ def _syslog() -> Optional[logging.Handler]:
         return None
 
 
+class _LogFile(logging.FileHandler):
+    """A log file that may fail to take a line (a full disk): the line goes to
+    stderr instead, with the reason, rather than logging's traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"{PROG}: cannot log to {self.baseFilename}: {reason}: {record.getMessage()}",
+            file=sys.stderr,
+        )
+
+
 def setup_logging(log_file: Optional[Path]) -> str:
     """Log to the file, else syslog, else stderr; return which."""
     log.setLevel(logging.INFO)
@@ -320,7 +340,7 @@ def setup_logging(log_file: Optional[Path]) -> str:
     where = "stderr"
     if log_file is not None:
         try:
-            handler = logging.FileHandler(log_file, encoding="utf-8")
+            handler = _LogFile(log_file, encoding="utf-8")
             where = "file"
         except OSError as exc:
             print(f"{PROG}: cannot log to {log_file}: {exc.strerror}", file=sys.stderr)
@@ -335,6 +355,17 @@ def setup_logging(log_file: Optional[Path]) -> str:
             handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(message)s"))
     log.addHandler(handler)
     return where
+
+
+def _unsaved(
+    args: argparse.Namespace, directory: Path, exc: OSError, decision: Optional[Decision], done: int
+) -> int:
+    reason = f"cannot write the state in {directory}: {exc.strerror or exc}"
+    if decision is not None:
+        log.error("%s; NOT RECORDED, may repeat: %s", summary(args, decision, done), reason)
+    else:
+        log.error("%s!%s: %s; nothing done", args.host, args.service, reason)
+    return EXIT_STATE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -358,17 +389,28 @@ def run(args: argparse.Namespace) -> int:
     except statefile.StateError as exc:
         log.error("%s!%s: %s", args.host, args.service, exc)
         return EXIT_STATE
+    done, error = 0, None
     try:
         with statefile.locked(directory, args.host, args.service) as slot:
             memory = slot.load()
             if slot.problem:
-                log.warning("%s", slot.problem)
+                log.warning("%s!%s: %s", args.host, args.service, slot.problem)
             decision = decide(policy, memory, result)
-            done, error = actor.run(decision.actions)
-            slot.save(decision.after(done))
-    except (statefile.StateError, OSError) as exc:
-        log.error("%s!%s: state: %s", args.host, args.service, exc)
+            # Record the counted result before acting: if the state cannot
+            # be written (disk full), nothing goes out, since an alert sent
+            # but not recorded would go out again with the next result. It
+            # also keeps the count should the engine kill a handler that hangs.
+            if decision.after(0) != memory:
+                slot.save(decision.after(0))
+            if decision.actions:
+                done, error = actor.run(decision.actions)
+                if done:
+                    slot.save(decision.after(done))
+    except statefile.StateError as exc:
+        log.error("%s!%s: state: %s; nothing done", args.host, args.service, exc)
         return EXIT_STATE
+    except OSError as exc:
+        return _unsaved(args, directory, exc, decision if done else None, done)
     line = summary(args, decision, done)
     if error:
         log.error("%s; %s", line, error)

@@ -9,12 +9,13 @@ may read. Alternatively a client certificate authenticates (ApiUser client_cn).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import stat
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,6 +96,11 @@ class Icinga2Api:
         if credentials is None and client_cert is None:
             raise ApiError("the API needs --api-credentials or a client certificate")
         self.base = f"https://{parsed.netloc}"
+        self.host = parsed.hostname
+        try:
+            self.port = parsed.port or 443
+        except ValueError:
+            raise ApiError(f"API URL has a bad port: {url!r}") from None
         self.credentials = credentials
         self.timeout = timeout
         import ssl
@@ -109,28 +115,56 @@ class Icinga2Api:
                 raise ApiError(f"client certificate {client_cert}: {exc}") from None
 
     def request(self, path: str, body: Mapping[str, Any]) -> Any:
+        import http.client
+
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self.credentials is not None:
             token = f"{self.credentials.username}:{self.credentials.password}".encode()
             headers["Authorization"] = "Basic " + b64encode(token).decode()
-        request = urllib.request.Request(  # noqa: S310 - https only, checked in __init__
-            self.base + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+        connection = http.client.HTTPSConnection(
+            self.host, self.port, timeout=self.timeout, context=self.context
         )
+        # The socket timeout bounds each read, not the answer: a peer that
+        # sends a byte now and then would hold the handler past the engine's
+        # own timeout. A timer cuts the connection at the deadline.
+        expired = threading.Event()
+        timer = threading.Timer(self.timeout, _cut, (connection, expired))
+        timer.daemon = True
+        timer.start()
         try:
-            with urllib.request.urlopen(  # noqa: S310 - https only, checked in __init__
-                request, timeout=self.timeout, context=self.context
-            ) as response:
-                answer = json.loads(response.read(1 << 20) or b"{}")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(2000).decode("utf-8", "replace")
-            raise ApiError(f"{path}: HTTP {exc.code} {_status(detail) or exc.reason}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ApiError(f"{self.base}{path}: {reason}") from None
+            connection.request("POST", path, body=json.dumps(body).encode(), headers=headers)
+            response = connection.getresponse()
+            data = response.read(1 << 20)
+            status, reason = response.status, response.reason
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if expired.is_set() or isinstance(exc, socket.timeout):  # TimeoutError in 3.10+
+                # Its own text varies ("timed out", "_ssl.c:989: The handshake ...").
+                raise ApiError(f"{self.base}{path}: no answer within {self.timeout:g}s") from None
+            raise ApiError(f"{self.base}{path}: {exc}") from None
+        finally:
+            timer.cancel()
+            connection.close()
+        if status >= 300:
+            detail = data[:2000].decode("utf-8", "replace")
+            raise ApiError(f"{path}: HTTP {status} {_status(detail) or reason}")
+        try:
+            answer = json.loads(data or b"{}")
+        except ValueError as exc:
+            raise ApiError(f"{self.base}{path}: {exc}") from None
         for result in answer.get("results", []) if isinstance(answer, dict) else []:
             if isinstance(result, dict) and int(result.get("code", 200)) >= 300:
                 raise ApiError(f"{path}: {result.get('status', result)}")
         return answer
+
+
+def _cut(connection: Any, expired: threading.Event) -> None:
+    """Shut the connection's socket down under a read blocked in another thread."""
+    expired.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown: SSLSocket's would race the reader.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _status(detail: str) -> str:

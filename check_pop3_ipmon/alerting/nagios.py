@@ -130,5 +130,7 @@ def deliver(command_file: Path, lines: Sequence[str], timeout: float = 10.0) -> 
                 if time.monotonic() > end:
                     raise CommandError(f"{command_file} stayed full for {timeout:g}s") from None
                 select.select([], [fd], [], 0.1)
+            except OSError as exc:  # EPIPE: Nagios closed it since we opened it
+                raise CommandError(f"cannot write to {command_file}: {exc.strerror}") from None
     finally:
         os.close(fd)

@@ -93,14 +93,29 @@ class Slot:
             return Memory()
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as handle:
-            raw = handle.read(65536)
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                raw = handle.read(65536)
+        except OSError as exc:  # a directory in its place, an I/O error
+            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
         try:
             return _memory_from(json.loads(raw), self.host, self.service)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # RecursionError: deeply nested JSON ("[[[[..."), which json
+            # reports so rather than as a ValueError.
             # Starting afresh loses at most one outage's count; refusing
-            # would stop all alerting for the service.
-            self.problem = f"ignored unusable state file {self.path}: {exc}"
+            # would stop all alerting for the service. The file is kept
+            # aside (only the latest) so an admin can see what broke it.
+            reason = (str(exc) or type(exc).__name__) if raw else "empty file"
+            aside = self.path.with_name(self.path.name + ".unusable")
+            try:
+                os.replace(self.path, aside)
+                kept = f"moved to {aside.name}"
+            except OSError as err:
+                kept = f"not moved aside: {err.strerror}"
+            self.problem = (
+                f"ignored unusable state file {self.path}: {reason}; {kept}; counting starts afresh"
+            )
             return Memory()
 
     def save(self, memory: Memory) -> None:
