@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
+from check_pop3_ipmon.atomicfile import write_atomic
 
 VERSION = 1
 
@@ -129,22 +129,7 @@ class Slot:
             updated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         )
         data = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(self.path, data)
 
 
 @contextlib.contextmanager
