@@ -17,17 +17,18 @@ def write_atomic(path: Path, data: bytes, prefix: str = ".tmp-") -> None:
     """Write `data` to a temporary file beside `path`, fsync it, rename it over
     `path`, then fsync the directory so the rename itself survives a crash."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".json")
+    replaced = False
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except BaseException:
-        # Cleanup only: the error goes on to the caller unchanged.
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+        replaced = True
+    finally:
+        if not replaced:  # whatever failed goes on to the caller; leave no litter
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
     dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)

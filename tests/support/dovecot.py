@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tests.support.integration import find_program, free_port, missing, require_root
+from tests.support.integration import (
+    find_program,
+    free_port,
+    missing,
+    require_root,
+    wait_for_banner,
+)
 
 USERS = {"alice": "wonderland-secret", "bob": "builder-secret"}
 MAIL_USER = "nobody"
@@ -158,22 +164,11 @@ service auth {{
         self.wait_listening(wait)
 
     def wait_listening(self, wait: float = 15.0) -> None:
-        end = time.monotonic() + wait
-        while True:
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1) as sock:
-                    sock.settimeout(2)
-                    if sock.recv(64).startswith(b"+OK"):
-                        return
-            except OSError:
-                pass
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self.diagnostics()}")
-            if time.monotonic() > end:
-                raise RuntimeError(
-                    f"dovecot did not greet on port {self.port}: {self.diagnostics()}"
-                )
-            time.sleep(0.05)
+        if self.process is None:
+            raise RuntimeError("dovecot is not started")
+        wait_for_banner(
+            self.host, self.port, b"+OK", self.process, wait=wait, diagnostics=self.diagnostics
+        )
 
     def diagnostics(self) -> str:
         parts = []

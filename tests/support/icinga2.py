@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import secrets
-import signal
 import ssl
 import subprocess
 import threading
@@ -31,7 +30,13 @@ from typing import Any, Optional
 
 import trustme
 
-from tests.support.integration import find_program, free_port, require_root, wait_until
+from tests.support.integration import (
+    find_program,
+    free_port,
+    require_root,
+    stop_process_group,
+    wait_until,
+)
 
 TEST_USER = "pop3-ipmon-test"
 
@@ -240,17 +245,7 @@ object FileLogger "main-log" {{
             self._stream = None
         if self.process is None:
             return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(self.process, 30)
         self.process = None
 
 

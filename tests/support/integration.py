@@ -6,9 +6,12 @@ A missing program skips its tests with the reason, unless REQUIRE_INTEGRATION=1
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable, NoReturn
@@ -57,3 +60,44 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(0.1)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process's session, SIGKILL it after `grace` seconds, and
+    SIGKILL whatever is left of the group: no worker may outlive a test."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for_banner(
+    host: str,
+    port: int,
+    banner: bytes,
+    process: subprocess.Popen[bytes],
+    *,
+    wait: float,
+    diagnostics: Callable[[], str],
+) -> None:
+    """Wait until a server started as `process` greets with `banner` on `port`."""
+    name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
+    end = time.monotonic() + wait
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1) as sock:
+                sock.settimeout(2)
+                if sock.recv(64).startswith(banner):
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {diagnostics()}")
+        if time.monotonic() > end:
+            raise RuntimeError(f"{name} did not greet on port {port}: {diagnostics()}")
+        time.sleep(0.05)

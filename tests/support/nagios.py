@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tests.support.integration import find_program, require_root, wait_until
+from tests.support.integration import find_program, require_root, stop_process_group, wait_until
 
 LOG_LINE = re.compile(r"\[(\d+)\] (.*)")
 
@@ -241,18 +240,7 @@ class Nagios:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        # Workers leave with the core; make sure none outlives the test.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(self.process, 15)
         self.process = None
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Optional
 
-from tests.support.integration import find_program, free_port, require_root
+from tests.support.integration import find_program, free_port, require_root, wait_for_banner
 
 # sshd refuses to start without its privilege separation directory, which
 # systemd normally creates (RuntimeDirectory) when the service starts.
@@ -93,20 +92,15 @@ LogLevel VERBOSE
                 stderr=log,
                 start_new_session=True,
             )
+        wait_for_banner(
+            self.host,
+            self.port,
+            b"SSH-2.0-",
+            self.process,
+            wait=wait,
+            diagnostics=lambda: self.log.read_text(errors="replace"),
+        )
         end = time.monotonic() + wait
-        while True:
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1) as sock:
-                    sock.settimeout(2)
-                    if sock.recv(64).startswith(b"SSH-2.0-"):
-                        break
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sshd exited: {self.log.read_text(errors='replace')}")
-            if time.monotonic() > end:
-                raise RuntimeError(f"sshd did not answer on port {self.port}")
-            time.sleep(0.05)
         # connections() subtracts this probe: wait until sshd has logged it.
         while "Connection from " not in self.log.read_text(errors="replace"):
             if time.monotonic() > end:
