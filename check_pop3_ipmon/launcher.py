@@ -16,9 +16,11 @@ Adding a console script: one line in SCRIPTS, and the entry point
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Callable, NamedTuple, NoReturn, Optional
+
+TYPE_CHECKING = False  # typing costs start-up time, paid on every check
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn, Optional
 
 UNKNOWN = 3
 PACKAGE = "check_pop3_ipmon"
@@ -26,9 +28,12 @@ PACKAGE = "check_pop3_ipmon"
 DEBIAN = {"nagiosplugin": "python3-nagiosplugin"}
 
 
-class Script(NamedTuple):
-    target: str  # "module:function"; the function takes no argument, returns the exit code
-    prefix: str  # how the script's broken-installation line begins
+class Script:
+    __slots__ = ("prefix", "target")
+
+    def __init__(self, target: str, prefix: str) -> None:
+        self.target = target  # "module:function"; no argument, returns the exit code
+        self.prefix = prefix  # how the script's broken-installation line begins
 
 
 SCRIPTS = {
@@ -58,7 +63,11 @@ def launch(script: Script) -> NoReturn:
     """Run the script's main; a failing import of it, or within it, is one line and UNKNOWN."""
     module, _, function = script.target.partition(":")
     try:
-        main: Callable[[], Optional[int]] = getattr(importlib.import_module(module), function)
+        # __import__, not importlib.import_module: `python -X importtime`
+        # (bench/startup.py) sees only imports that go through it.
+        main: Callable[[], Optional[int]] = getattr(
+            __import__(module, fromlist=[function]), function
+        )
     except Exception as exc:  # an import can fail any way: a syntax error in a broken copy too
         fail(script, exc)
     try:
