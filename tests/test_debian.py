@@ -179,3 +179,36 @@ def test_icinga2_plugins_contrib_include_brings_the_check_command(
     proc = run(argv)  # without the package's file the services have no command
     assert proc.returncode != 0
     assert "Object 'pop3_ipmon' of type 'CheckCommand' does not exist." in proc.stdout
+
+
+def test_readme_debian_path_installs_offline(dovecot: Dovecot, tmp_path: Path) -> None:
+    """README, Install, Debian 12: a venv that sees Debian's python3-nagiosplugin,
+    built with Debian's setuptools, no index or network at all."""
+    if run([SYSTEM_PYTHON, "-c", "import nagiosplugin, setuptools, wheel, venv"]).returncode:
+        missing(
+            "Debian's Python lacks a module: install python3-nagiosplugin "
+            "python3-setuptools python3-wheel python3-venv"
+        )
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    prefix = tmp_path / "opt"
+    # No pip configuration (it may name a mirror or find-links), no index.
+    env = {**BUILD_ENV, "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}
+    steps = (
+        [SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", str(prefix)],
+        [
+            str(prefix / "bin/pip"),
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            ".",
+        ],
+    )
+    for argv in steps:
+        proc = run(argv, cwd=source, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run([str(prefix / "bin/check_pop3_ipmon"), "-H", dovecot.host, "-p", str(dovecot.port)])
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
+    assert proc.stdout.startswith("POP3 OK - greeting in ")
+    assert (prefix / "share/check_pop3_ipmon/nagios/pop3_ipmon_commands.cfg").is_file()
