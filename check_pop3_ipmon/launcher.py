@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 UNKNOWN = 3
 PACKAGE = "check_pop3_ipmon"
-# Debian's name for each third-party module we import (the README's offline path).
+# Each third-party module we import, with its Debian package (the README's
+# offline path).
 DEBIAN = {"nagiosplugin": "python3-nagiosplugin"}
 
 
@@ -52,11 +53,16 @@ def problem(exc: BaseException) -> str:
     if not top or top == PACKAGE:
         what = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         return f"{PACKAGE} is broken ({what}): reinstall it for {python}"
-    debian = DEBIAN.get(top, f"python3-{top}")
+    known = top in DEBIAN  # a dependency; otherwise a module a stripped-down Python lacks
     if isinstance(exc, ModuleNotFoundError) and name == top:
-        fix = f"pip install {top}, or apt install {debian} for Debian's Python"
+        fix = (
+            f"pip install {top}, or apt install {DEBIAN[top]} for Debian's Python"
+            if known
+            else "use a Python that has it"
+        )
         return f"Python module {top} not found by {python}: {fix}"
-    return f"{top} is too old or broken for {PACKAGE} ({exc}): pip install --upgrade {top}"
+    fix = f"pip install --upgrade {top}" if known else f"use a Python whose {top} works"
+    return f"{top} is too old or broken for {PACKAGE} ({exc}): {fix}"
 
 
 def launch(script: Script) -> NoReturn:

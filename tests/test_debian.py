@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional
 
 import pytest
 
+from check_pop3_ipmon import __version__
 from tests.support.dovecot import Dovecot
 from tests.support.icinga2 import Icinga2
 from tests.support.integration import find_program, missing, require_root
@@ -78,8 +79,8 @@ def test_lintian_reports_no_errors(package: Package) -> None:
 
 
 def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
-    fields = run(["dpkg-deb", "-f", str(package.deb), "Package", "Depends"]).stdout
-    assert "Package: check-pop3-ipmon\n" in fields
+    fields = run(["dpkg-deb", "-f", str(package.deb), "Package", "Version", "Depends"]).stdout
+    assert f"Package: check-pop3-ipmon\nVersion: {__version__}\n" in fields
     assert "python3-nagiosplugin (>= 1.3.2)" in fields
     root = package.root
     for path in (

@@ -119,6 +119,15 @@ def test_our_own_missing_module_is_broken_not_missing(name: str) -> None:
             "'nagiosplugin.state'): pip install --upgrade nagiosplugin",
         ),
         (
+            ModuleNotFoundError("No module named '_ssl'", name="_ssl"),
+            f"Python module _ssl not found by {sys.executable}: use a Python that has it",
+        ),
+        (
+            ImportError("cannot import name 'HASH' from 'hashlib'", name="hashlib"),
+            "hashlib is too old or broken for check_pop3_ipmon (cannot import name 'HASH' "
+            "from 'hashlib'): use a Python whose hashlib works",
+        ),
+        (
             SyntaxError("invalid syntax", ("session.py", 3, 1, "x x\n")),
             "check_pop3_ipmon is broken (SyntaxError: invalid syntax (session.py, line 3)): "
             f"reinstall it for {sys.executable}",
