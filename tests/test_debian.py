@@ -19,6 +19,7 @@ from typing import NamedTuple, Optional
 import pytest
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.launcher import SCRIPTS
 from tests.support.dovecot import Dovecot
 from tests.support.icinga2 import Icinga2
 from tests.support.integration import find_program, missing, require_root
@@ -84,10 +85,7 @@ def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
     assert "python3-nagiosplugin (>= 1.3.2)" in fields
     root = package.root
     for path in (
-        f"{PLUGINS}/check_pop3_ipmon",
-        "usr/bin/pop3_ipmon_alert",
-        "usr/bin/pop3_ipmon_config",
-        "usr/bin/pop3_ipmon_recovery",
+        f"usr/bin/{name}" if name != "check_pop3_ipmon" else f"{PLUGINS}/{name}" for name in SCRIPTS
     ):
         assert os.access(root / path, os.X_OK), path
         assert (root / path).read_text().startswith(f"#!{SYSTEM_PYTHON}\n"), path

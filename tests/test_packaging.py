@@ -17,6 +17,8 @@ from typing import NamedTuple, Optional
 
 import pytest
 
+from check_pop3_ipmon.launcher import SCRIPTS
+
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,15 +45,6 @@ BROKEN = (
     "check_pop3_ipmon is broken (ModuleNotFoundError: No module named '{module}'): "
     "reinstall it for {python}"
 )
-# The console scripts, the module each one's main lives in.
-TARGETS = {
-    "check_pop3_ipmon": "check_pop3_ipmon.plugin",
-    "pop3_ipmon_alert": "check_pop3_ipmon.alerting.handler",
-    "pop3_ipmon_config": "check_pop3_ipmon.alerting.generate",
-    "pop3_ipmon_recovery": "check_pop3_ipmon.recovery.cli",
-}
-
-
 PURELIB = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
 
 
@@ -128,21 +121,18 @@ def test_no_deps_install_every_console_script_fails_safe(dists: Dists, tmp_path:
     assert (proc.returncode, proc.stdout) == (3, "pop3_ipmon_alert 0.1.0\n")
 
     package = site_packages(python) / "check_pop3_ipmon"
-    for module in TARGETS.values():
+    targets = {name: script.target.partition(":")[0] for name, script in SCRIPTS.items()}
+    for module in targets.values():
         victim = package.parent / (module.replace(".", "/") + ".py")
         assert victim.is_file() and str(victim).startswith(str(tmp_path))
         victim.unlink()
-    for name, module in TARGETS.items():
+    for name, module in targets.items():
         proc = run(bin_ / name, "--help")
-        line = BROKEN.format(module=module, python=python)
+        line = SCRIPTS[name].prefix + BROKEN.format(module=module, python=python) + "\n"
         if name == "check_pop3_ipmon":
-            assert (proc.returncode, proc.stdout, proc.stderr) == (
-                3,
-                f"POP3 UNKNOWN - {line}\n",
-                "",
-            )
+            assert (proc.returncode, proc.stdout, proc.stderr) == (3, line, "")
         else:
-            assert (proc.returncode, proc.stdout, proc.stderr) == (3, "", f"{name}: {line}\n")
+            assert (proc.returncode, proc.stdout, proc.stderr) == (3, "", line)
 
 
 def test_wheel_installs_the_contrib_configuration_under_share(dists: Dists, tmp_path: Path) -> None:
