@@ -80,11 +80,14 @@ def move_aside(path: Path) -> str:
     return f"moved to {aside.name}"
 
 
-def load(path: Path, parse: Callable[[bytes], T], limit: int = MAX_STATE) -> Loaded[T]:
+def load(
+    path: Path, parse: Callable[[bytes], T], limit: int = MAX_STATE, *, move: bool = True
+) -> Loaded[T]:
     """Read and parse the state file under the policy above.
 
     `parse` gets the raw bytes and raises one of PARSE_ERRORS on anything it
-    does not accept (the validation hook). Raises Unreadable.
+    does not accept (the validation hook). `move` False (a dry run) leaves
+    an unusable file where it is. Raises Unreadable.
     """
     raw = read_capped(path, limit)
     if raw is None:
@@ -96,4 +99,4 @@ def load(path: Path, parse: Callable[[bytes], T], limit: int = MAX_STATE) -> Loa
             return Loaded(parse(raw))
         except PARSE_ERRORS as exc:
             reason = (str(exc) or type(exc).__name__) if raw else "empty file"
-    return Loaded(None, f"{reason}; {move_aside(path)}")
+    return Loaded(None, f"{reason}; {move_aside(path) if move else 'left in place'}")

@@ -19,7 +19,16 @@ from typing import Optional
 
 from check_pop3_ipmon.recovery import config as configuration
 from check_pop3_ipmon.recovery import nagios
-from check_pop3_ipmon.recovery.engine import Facts, exit_code, run_actions
+from check_pop3_ipmon.recovery.engine import (
+    FAILED,
+    REFUSED,
+    WARNING,
+    Facts,
+    exit_code,
+    run_actions,
+)
+
+LEVELS = {FAILED: logging.ERROR, REFUSED: logging.ERROR, WARNING: logging.WARNING}
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,27 @@ def run(
     env: Optional[Mapping[str, str]] = None,
     status_file: Optional[Path] = None,
 ) -> int:
-    """Run what is due; log one line per action; return 0, 1 (failed) or 2 (refused)."""
+    """Run what is due; log one line per action; return 0, 1 (failed) or 2 (refused).
+
+    Never raises: whatever goes wrong is logged with its reason, and the
+    handler exits with its recovery code.
+    """
     key = f"{alerting.host}!{alerting.service}"
+    try:
+        return _run(key, config_path, alerting, log, env, status_file)
+    except Exception as error:  # noqa: BLE001 -- the last net: never a silent crash
+        log.error("%s: recovery: internal error: %s: %s", key, type(error).__name__, error)
+        return 1
+
+
+def _run(
+    key: str,
+    config_path: Path,
+    alerting: Alerting,
+    log: logging.Logger,
+    env: Optional[Mapping[str, str]],
+    status_file: Optional[Path],
+) -> int:
     try:
         config = configuration.load(config_path)
     except configuration.ConfigError as error:
@@ -106,9 +134,8 @@ def run(
     facts = facts_for(alerting, os.environ if env is None else env, status_file)
     results = run_actions(key, alerting.alert, facts, config)
     for result in results:
-        level = logging.ERROR if result.result in ("failed", "refused") else logging.INFO
         log.log(
-            level,
+            LEVELS.get(result.result, logging.INFO),
             "%s: recovery %s (%s) on %s at alert %d: %s%s",
             key,
             result.action,
