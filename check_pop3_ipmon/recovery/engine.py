@@ -358,8 +358,10 @@ class _Run:
                 return self.reboot(action, credentials, env)
             here = credentials.method == "local" and self.is_here() is not None
             steps = plan.restart_service(action, self.target, credentials, env, here)
-        except (creds.CredentialError, plan.PlanError, state.StateError) as error:
+        except (creds.CredentialError, plan.PlanError) as error:
             return self.result(action, REFUSED, str(error))
+        except state.StateError as error:  # the reboot registry or its lock
+            return self.result(action, REFUSED, f"{error}; not run")
         return self.execute(action, steps)
 
     def is_here(self) -> Optional[str]:
