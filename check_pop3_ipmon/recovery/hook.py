@@ -134,13 +134,12 @@ def _run(
     facts = facts_for(alerting, os.environ if env is None else env, status_file)
     results = run_actions(key, alerting.alert, facts, config)
     for result in results:
+        what = "" if result.action == "-" else f" {result.action} ({result.kind}) on {result.target}"
         log.log(
             LEVELS.get(result.result, logging.INFO),
-            "%s: recovery %s (%s) on %s at alert %d: %s%s",
+            "%s: recovery%s at alert %d: %s%s",
             key,
-            result.action,
-            result.kind,
-            result.target,
+            what,
             alerting.alert,
             result.result,
             f" - {result.reason}" if result.reason else "",

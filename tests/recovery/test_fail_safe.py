@@ -10,6 +10,7 @@ action ran (fail open), or the run died with a traceback and no record.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -29,8 +30,11 @@ from check_pop3_ipmon.recovery.engine import OK, REFUSED, SKIPPED, WARNING
 from check_pop3_ipmon.recovery.state import Store
 from tests.recovery.conftest import REMOTE, SERVICE, Recovery, facts
 from tests.recovery.test_cli import SCRIPT, alert
+from tests.recovery.test_handler import configure, handler
+from tests.test_alerting_handler import CommandFifo, fifo
 from tests.support.integration import find_program, missing, wait_until
 
+__all__ = ["fifo"]  # the alerting tests' FIFO fixture, used here too
 T0 = 1_700_000_000.0
 FRESH = "nothing run this time, the next run starts afresh; not run"
 
@@ -50,13 +54,10 @@ command = {recovery.recorder(*options)}
     )
 
 
-def state_file(recovery: Recovery) -> Path:
-    return Store(recovery.state_dir).service_file(SERVICE)
-
-
-def plant(recovery: Recovery, content: bytes) -> Path:
+def plant(recovery: Recovery, content: bytes, key: str = SERVICE) -> Path:
+    """Put `content` where the service's recovery state lives."""
     recovery.state_dir.mkdir(mode=0o700, exist_ok=True)
-    path = state_file(recovery)
+    path = Store(recovery.state_dir).service_file(key)
     path.write_bytes(content)
     return path
 
@@ -288,3 +289,187 @@ def test_a_clock_that_was_ahead_under_faketime(recovery: Recovery) -> None:
     assert later.stdout.startswith(f"page (external-process) on {REMOTE}: ok - run ["), (
         later.stdout
     )
+
+
+# -- item 3 through the alert handler: logged everywhere, exit 4 -------------------------------
+
+
+@pytest.fixture
+def syslog(tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
+    """A syslog socket of our own (the config's `syslog` address)."""
+    address = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(0.5)
+        yield address, server
+
+
+def received(server: socket.socket) -> list[str]:
+    lines = []
+    while True:
+        try:
+            lines.append(server.recv(65536).decode())
+        except socket.timeout:
+            return lines
+
+
+def test_a_crashing_state_through_the_alert_handler_is_logged_everywhere(
+    tmp_path: Path, fifo: CommandFifo, recovery: Recovery, syslog: tuple[str, socket.socket]
+) -> None:
+    """Before: a traceback, exit 1 ("undelivered"), nothing in any log, and the
+    same again on every later result. Now the first result after the damage
+    (here one that sends no alert) says so everywhere, exits 4, moves it aside."""
+    address, server = syslog
+    beside = configure(recovery)
+    recovery.write(recovery.path.read_text().split("\n\n", 1)[1], syslog=address, cooldown=0)
+    (recovery.root / "pop3_ipmon-recovery.ini").write_text(recovery.path.read_text())
+    path = plant(recovery, b"[" * 60_000, "mail1!POP3")
+    run = handler(tmp_path, beside, "CRITICAL", 1)
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 4
+    reason = recovery.audit()[-1]["reason"]
+    assert reason.startswith(f"state: unusable state file {path}: maximum recursion depth")
+    assert reason.endswith(f"; moved to {path.name}.unusable; {FRESH}")
+    log = (tmp_path / "handler.log").read_text().splitlines()
+    assert log[-1].endswith(f"ERROR mail1!POP3: recovery at alert 0: refused - {reason}")
+    (message,) = received(server)
+    assert message.startswith("<28>pop3_ipmon_recovery[")  # daemon.warning
+    assert f'result="refused" reason={json.dumps(reason)}' in message
+    # Not for good: alert 1 acts.
+    assert handler(tmp_path, beside, "CRITICAL", 2).returncode == 0
+    assert any("alert 1 of 2" in line for line in fifo.lines())
+    assert len(recovery.calls()) == 1
+
+
+def test_a_credentials_path_that_is_a_directory_is_refused(recovery: Recovery) -> None:
+    recovery.credentials_file.mkdir()
+    recovery.write(
+        f"""\
+[service {SERVICE}]
+actions = restart
+credentials = admin
+
+[action restart]
+type = restart-service
+alerts = 1
+services = dovecot
+"""
+    )
+    run = cli(recovery, *alert(1))
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 2
+    assert run.stdout == (
+        f"restart (restart-service) on {REMOTE}: refused - credentials file "
+        f"{recovery.credentials_file} is not a regular file\n"
+    )
+
+
+# -- ENOSPC: a tmpfs that fills ----------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, really full when filled (root); the test fills it itself."""
+    if os.geteuid() != 0:
+        missing("a full disk (tmpfs) needs root")
+    mount = find_program("mount", "mount")
+    path = tmp_path / "disk"
+    path.mkdir(mode=0o700)
+    made = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        missing(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run([find_program("umount", "mount"), str(path)], check=False)
+
+
+def test_a_full_disk_under_the_state_runs_nothing(recovery: Recovery, tiny_disk: Path) -> None:
+    """The action could not be counted first: it must not run (it would repeat)."""
+    page(recovery, cooldown=0, state_dir=tiny_disk / "state")
+    assert cli(recovery, *alert(1)).returncode == 0
+    fill(tiny_disk)
+    run = cli(recovery, *alert(2))
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 2
+    first, *rest = run.stdout.splitlines()
+    assert first == (
+        f"page (external-process) on {REMOTE}: refused - state: cannot record the action in "
+        f"{tiny_disk / 'state'}: No space left on device; not run"
+    )
+    assert rest == [f"FAILED: state: cannot save {tiny_disk / 'state'}: No space left on device"]
+    assert len(recovery.calls()) == 1
+    assert [r["result"] for r in recovery.audit()] == ["ok", REFUSED, "failed"]
+
+
+def test_a_full_disk_under_the_audit_log_runs_nothing(
+    recovery: Recovery, tiny_disk: Path, syslog: tuple[str, socket.socket]
+) -> None:
+    """Before: the action ran, then the record failed (traceback): no trace at all."""
+    address, server = syslog
+    log = tiny_disk / "audit.jsonl"
+    page(recovery, cooldown=0, audit_log=log, syslog=address)
+    fill(tiny_disk)  # the log can be created (an inode), not written (no block)
+    run = cli(recovery, *alert(1))
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 2
+    problem = f"cannot write audit log {log}: No space left on device"
+    assert run.stdout == f"page (external-process) on {REMOTE}: refused - {problem}; not run\n"
+    assert recovery.calls() == []
+    messages = received(server)
+    # syslog still has the attempt, the refusal and why.
+    assert any('result="starting"' in m for m in messages)
+    assert any('result="refused"' in m and "not run" in m for m in messages)
+    assert any(m.startswith("<27>") and problem in m for m in messages)  # daemon.err
+
+
+def fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 1024)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+# -- item 4: a record before the action runs ---------------------------------------------------
+
+
+def test_the_engine_killing_the_handler_leaves_a_starting_record(recovery: Recovery) -> None:
+    """SIGKILL of the handler's process group (the engine's timeout) while the action
+    runs: before, the action ran with no audit or syslog record at all."""
+    release = recovery.root / "release"
+    page(recovery, f"wait={release}")
+    handler_run = subprocess.Popen(
+        [str(SCRIPT), "--config", str(recovery.path), *alert(1)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: bool(recovery.calls()), 30, "the action to start")
+        os.killpg(handler_run.pid, signal.SIGKILL)
+        assert handler_run.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        release.touch()  # the action (its own process group) may end now
+    (starting,) = recovery.audit(starting=True)
+    assert (starting["action"], starting["result"], starting["reason"]) == (
+        "page",
+        "starting",
+        "run",
+    )
+    (step,) = starting["steps"]
+    assert step["argv"] == recovery.calls()[0]["argv"][:3] or step["argv"][1].endswith(
+        "action_recorder.py"
+    )
+    # And it counted: the next run within the cooldown does not act again.
+    again = cli(recovery, *alert(2))
+    assert again.stdout.startswith(f"page (external-process) on {REMOTE}: skipped - cooldown:")
+    assert len(recovery.calls()) == 1
