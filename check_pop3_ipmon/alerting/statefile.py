@@ -101,8 +101,7 @@ class Slot:
             raise StateError(str(exc)) from None
         if loaded.problem:
             self.problem = (
-                f"ignored unusable state file {self.path}: {loaded.problem}; "
-                "counting starts afresh"
+                f"ignored unusable state file {self.path}: {loaded.problem}; counting starts afresh"
             )
         return Memory() if loaded.value is None else loaded.value
 

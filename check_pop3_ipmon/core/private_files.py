@@ -44,9 +44,7 @@ def refusal(info: os.stat_result, label: str, *, secret: bool) -> str:
     return ""
 
 
-def read_text(
-    path: Union[str, Path], label: str, *, secret: bool, limit: int = MAX_SIZE
-) -> str:
+def read_text(path: Union[str, Path], label: str, *, secret: bool, limit: int = MAX_SIZE) -> str:
     """The file's text, if the rule allows it; `label` names it in messages."""
     try:
         fd = os.open(path, _OPEN)
@@ -70,4 +68,3 @@ def read_text(
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise PrivateFileError(f"{label} is not UTF-8") from None
-

@@ -101,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
         return _main(args)
-    except Exception as error:  # noqa: BLE001 -- the last net: one line, never a traceback
+    except Exception as error:
         print(f"FAILED: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return FAILED_EXIT
 

@@ -5,8 +5,9 @@ it and the standard library reads it. Command lines are argv lists written in
 shell-like quoting and split with shlex at load time; they are never given to
 a shell. The file decides what runs as the engine's user, so it is read only
 under the rule for private files (core.private_files): not a symlink, a
-regular file owned by root or that user, and nobody else may write it. Unknown keys are errors: a misspelt `alerts` must not silently mean
-"every alert".
+regular file owned by root or that user, and nobody else may write it.
+Unknown keys are errors: a misspelt `alerts` must not silently mean "every
+alert".
 """
 
 from __future__ import annotations

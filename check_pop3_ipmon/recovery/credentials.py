@@ -126,8 +126,6 @@ def check_identity(credentials: CredentialSet) -> None:
             f"credential set {credentials.name}: identity file "
             f"{credentials.identity_file}: {error.strerror}"
         ) from None
-    problem = private_files.refusal(
-        info, f"identity file {credentials.identity_file}", secret=True
-    )
+    problem = private_files.refusal(info, f"identity file {credentials.identity_file}", secret=True)
     if problem:
         raise CredentialError(f"credential set {credentials.name}: {problem}")

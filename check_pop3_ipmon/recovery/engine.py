@@ -178,7 +178,7 @@ def run_actions(
         return [ActionResult("-", "-", "-", REFUSED, str(error))]
     try:
         run.go()
-    except Exception as error:  # noqa: BLE001 -- the last net: never a silent crash
+    except Exception as error:
         reason = f"internal error: {type(error).__name__}: {error}"
         run.add(ActionResult("-", "-", run.target, FAILED, reason))
     finally:
@@ -233,9 +233,11 @@ class _Run:
             self.decide(failing, due)
         except state.StateError as error:
             # Before any action ran: the state that guards them is not to be had.
-            for action in due or [None]:
-                name, kind = (action.name, action.kind) if action else ("-", "-")
-                self.add(ActionResult(name, kind, self.target, REFUSED, f"{error}; not run"))
+            reason = f"{error}; not run"
+            if not due:
+                self.add(ActionResult("-", "-", self.target, REFUSED, reason))
+            for action in due:
+                self.add(self.result(action, REFUSED, reason))
 
     def decide(self, failing: bool, due: list[Action]) -> None:
         """Under the service's lock: read the state, run what is due, save the state."""
@@ -286,7 +288,9 @@ class _Run:
                 self.audit_broken = True
                 self.results.append(ActionResult("-", "-", self.target, FAILED, str(error)))
 
-    def record(self, result: ActionResult, duration: float, steps: list[dict[str, object]]) -> None:
+    def record(
+        self, result: ActionResult, duration: float, steps: Sequence[Mapping[str, object]]
+    ) -> None:
         if self.audit is None:
             return
         self.audit.record(
@@ -440,7 +444,6 @@ class _Run:
             tuple(done),
             tuple(steps),
         )
-
 
     def prepare(
         self, action: Action, steps: list[plan.Step], record: Optional[Callable[[], None]]

@@ -110,8 +110,8 @@ def run(
     """
     key = f"{alerting.host}!{alerting.service}"
     try:
-        return _run(key, config_path, alerting, log, env, status_file)
-    except Exception as error:  # noqa: BLE001 -- the last net: never a silent crash
+        return _run(key, config_path, alerting, log, env=env, status_file=status_file)
+    except Exception as error:
         log.error("%s: recovery: internal error: %s: %s", key, type(error).__name__, error)
         return 1
 
@@ -121,6 +121,7 @@ def _run(
     config_path: Path,
     alerting: Alerting,
     log: logging.Logger,
+    *,
     env: Optional[Mapping[str, str]],
     status_file: Optional[Path],
 ) -> int:
@@ -134,7 +135,9 @@ def _run(
     facts = facts_for(alerting, os.environ if env is None else env, status_file)
     results = run_actions(key, alerting.alert, facts, config)
     for result in results:
-        what = "" if result.action == "-" else f" {result.action} ({result.kind}) on {result.target}"
+        what = (
+            "" if result.action == "-" else f" {result.action} ({result.kind}) on {result.target}"
+        )
         log.log(
             LEVELS.get(result.result, logging.INFO),
             "%s: recovery%s at alert %d: %s%s",

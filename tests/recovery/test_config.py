@@ -191,5 +191,8 @@ def test_a_group_readable_key_is_refused_before_ssh_runs(recovery: Recovery) -> 
     key.write_text("not really a key")
     os.chmod(key, 0o640)
     found = creds.CredentialSet("a", "ssh", "r", key, key, 22)
-    with pytest.raises(creds.CredentialError, match=rf"identity file {key} is readable by group or others \(mode 0640\)"):
+    with pytest.raises(
+        creds.CredentialError,
+        match=rf"identity file {key} is readable by group or others \(mode 0640\)",
+    ):
         creds.check_identity(found)

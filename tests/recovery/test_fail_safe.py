@@ -17,8 +17,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +29,8 @@ from check_pop3_ipmon.recovery.state import Store
 from tests.recovery.conftest import REMOTE, SERVICE, Recovery, facts
 from tests.recovery.test_cli import SCRIPT, alert
 from tests.recovery.test_handler import configure, handler
-from tests.test_alerting_handler import CommandFifo, fifo
 from tests.support.integration import find_program, missing, wait_until
+from tests.test_alerting_handler import CommandFifo, fifo
 
 __all__ = ["fifo"]  # the alerting tests' FIFO fixture, used here too
 T0 = 1_700_000_000.0
@@ -282,13 +280,10 @@ def test_a_clock_that_was_ahead_under_faketime(recovery: Recovery) -> None:
         for line in warnings
     )
     assert skipped == (
-        f"page (external-process) on {REMOTE}: skipped - cooldown: last run 0s ago, "
-        "cooldown 600s"
+        f"page (external-process) on {REMOTE}: skipped - cooldown: last run 0s ago, cooldown 600s"
     )
     later = at("+700s", 3)
-    assert later.stdout.startswith(f"page (external-process) on {REMOTE}: ok - run ["), (
-        later.stdout
-    )
+    assert later.stdout.startswith(f"page (external-process) on {REMOTE}: ok - run ["), later.stdout
 
 
 # -- item 3 through the alert handler: logged everywhere, exit 4 -------------------------------

@@ -239,7 +239,11 @@ def test_the_audit_log_records_every_decision(recovery: Recovery) -> None:
     assert len(recovery.audit()) == 2
     starting, first, second = recovery.audit(starting=True)
     # Before the action ran: what it is about to run.
-    assert (starting["action"], starting["result"], starting["reason"]) == ("page", "starting", "run")
+    assert (starting["action"], starting["result"], starting["reason"]) == (
+        "page",
+        "starting",
+        "run",
+    )
     assert starting["steps"][0]["argv"][1].endswith("action_recorder.py")
     assert set(first) == {
         "when",

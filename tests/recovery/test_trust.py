@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.recovery.conftest import REMOTE, Recovery
+from tests.recovery.conftest import Recovery
 from tests.recovery.test_cli import alert, external, run
 from tests.recovery.test_handler import configure, handler
 from tests.support import recorder
@@ -81,8 +81,12 @@ def test_a_symlinked_config_is_not_followed(recovery: Recovery) -> None:
     link = recovery.root / "link.ini"
     link.symlink_to(recovery.path)
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "pop3_ipmon_recovery"), "--config", str(link)]
-        + alert(1),
+        [
+            str(Path(sys.executable).parent / "pop3_ipmon_recovery"),
+            "--config",
+            str(link),
+            *alert(1),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
