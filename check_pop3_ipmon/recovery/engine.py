@@ -409,7 +409,9 @@ class _Run:
                     f"(reboot cooldown {cooldown:g}s)",
                 )
             return self.execute(
-                action, steps, lambda: self.store.record_reboot(reboots, identities, self.now)
+                action,
+                steps,
+                lambda: self.store.record_reboot(reboots, identities, self.now, cooldown),
             )
 
     def execute(

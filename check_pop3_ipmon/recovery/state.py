@@ -246,7 +246,10 @@ class Store:
         found = read_state(self.reboot_file, parse, self.move)
         return {} if found is None else found
 
-    def record_reboot(self, reboots: dict[str, float], identities: list[str], now: float) -> None:
-        updated = dict(reboots)
+    def record_reboot(
+        self, reboots: dict[str, float], identities: list[str], now: float, keep_for: float
+    ) -> None:
+        """Add this reboot; forget those past the cooldown, so the file stays under the cap."""
+        updated = {name: when for name, when in reboots.items() if now - when < keep_for}
         updated.update((identity, now) for identity in identities)
         write_json(self.reboot_file, updated)
