@@ -468,3 +468,19 @@ def test_the_engine_killing_the_handler_leaves_a_starting_record(recovery: Recov
     again = cli(recovery, *alert(2))
     assert again.stdout.startswith(f"page (external-process) on {REMOTE}: skipped - cooldown:")
     assert len(recovery.calls()) == 1
+
+
+def test_a_symlinked_audit_log_is_not_followed(recovery: Recovery) -> None:
+    """Whoever planted the link would choose which file the engine's user appends to."""
+    victim = recovery.root / "victim"
+    victim.write_text("untouched\n")
+    link = recovery.root / "audit-link.jsonl"
+    link.symlink_to(victim)
+    config = page(recovery, audit_log=link)
+    (result,) = run_actions(SERVICE, 1, facts(), config)
+    assert (result.result, result.reason) == (
+        REFUSED,
+        f"cannot open audit log {link}: Too many levels of symbolic links",
+    )
+    assert victim.read_text() == "untouched\n"
+    assert recovery.calls() == []
