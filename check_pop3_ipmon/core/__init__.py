@@ -1,0 +1,1 @@
+"""Small pieces shared by the check, the alerting and the recovery."""
