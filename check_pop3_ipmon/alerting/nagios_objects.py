@@ -75,6 +75,16 @@ def plugin_timeout(check_command: str) -> Optional[float]:
     return float(known.timeout)
 
 
+def timeout_finding(service: dict[str, str], interval_length: int) -> str:
+    """The check_command's -t against the Down interval, as pop3_ipmon_config checks it."""
+    down = _number(service.get("_POP3_IPMON_DOWN_INTERVAL"))
+    timeout = plugin_timeout(service.get("check_command", ""))
+    if down is None or timeout is None:
+        return ""
+    problem = timeout_problem(timeout, down * interval_length)
+    return f"check_command timeout {problem}" if problem else ""
+
+
 def check_service(service: dict[str, str], interval_length: int = 60) -> list[Finding]:
     name = f"{service.get('host_name', '?')}!{service.get('service_description', '?')}"
     found: list[Finding] = []
@@ -98,6 +108,9 @@ def check_service(service: dict[str, str], interval_length: int = 60) -> list[Fi
     for key, value in numbers.items():
         if value is None:
             error(f"_POP3_IPMON_{key} is missing or not a positive number")
+    timeout = timeout_finding(service, interval_length)
+    if timeout:
+        error(timeout)
     f, m = numbers["FAILURES_PER_ALERT"], numbers["MAX_ALERTS"]
     down, retry = numbers["DOWN_INTERVAL"], _number(service.get("retry_interval"))
     if down is not None and retry is not None and abs(down - retry) > 1e-6:
@@ -105,11 +118,6 @@ def check_service(service: dict[str, str], interval_length: int = 60) -> list[Fi
             f"retry_interval {retry:g} differs from _POP3_IPMON_DOWN_INTERVAL {down:g}: "
             "both are the Down interval (the handler restores the first from the second)"
         )
-    timeout = plugin_timeout(service.get("check_command", ""))
-    if down is not None and timeout is not None:
-        problem = timeout_problem(timeout, down * interval_length)
-        if problem:
-            error(f"check_command timeout {problem}")
     attempts = _number(service.get("max_check_attempts")) or 1
     if f is not None and m is not None and attempts <= f * m + 1:
         error(
