@@ -86,7 +86,7 @@ define command {
 define service {
     host_name               mail1
     service_description     POP3
-    display_name            Mail POP3 (head office)
+    display_name            Mail POP3 "$(touch MARKER)" `touch MARKER`
     check_command           passive-only
     active_checks_enabled   0
     passive_checks_enabled  1
@@ -118,7 +118,8 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
         .replace("/etc/nagios4/pop3_ipmon-webhook.ini", str(config))
     )
     objects = tmp_path / "objects.cfg"
-    objects.write_text(NAGIOS_OBJECTS)
+    marker = tmp_path / "shell-ran"
+    objects.write_text(NAGIOS_OBJECTS.replace("MARKER", str(marker)))
     files = [
         ROOT / "contrib" / "nagios" / "pop3_ipmon_templates.cfg",
         commands,
@@ -169,6 +170,9 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
         ("RECOVERY", "OK", "Down"),
     ]
     assert (facts[0]["number"], facts[1]["author"], facts[1]["comment"]) == ("1", "alice", "on it")
+    # The display name is free text: it reaches the webhook intact, and no shell.
+    assert facts[0]["monitor_name"] == f'Mail POP3 "$(touch {marker})" `touch {marker}`'
+    assert not marker.exists()
 
 
 # -------------------------------------------------------------------- Icinga 2
