@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
+DEFAULT_HOST = "127.0.0.1"  # check_pop's, when no host is given
+# check_pop's "backwards compatibility" spellings, rewritten as it does.
+_OLD_FLAGS = {"-to": "-t", "-wt": "-w", "-ct": "-c"}
 # Where the password comes from without --authfile (an Icinga 2 CheckCommand's
 # `env` sets it); --password-env names another (Nagios's environment macros).
 ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
@@ -118,9 +121,17 @@ Examples:
 
 
 class _Parser(argparse.ArgumentParser):
+    from_file: Sequence[str] = ()  # options read by --extra-opts
+
     def error(self, message: str) -> NoReturn:
         # argparse quotes an ambiguous "--passw=VALUE" whole: the value may be a password.
         message = re.sub(r"^(ambiguous option: -[^=\s]*)=\S*", r"\1=...", message)
+        # A value from an ini file may be a secret under a mistyped key: never echoed.
+        for word in self.from_file:
+            key, _, value = word.partition("=")
+            message = message.replace(word, f"{key}=...")
+            if value:
+                message = message.replace(repr(value), "'...'")
         print(f"POP3 UNKNOWN - {message}")
         print(USAGE)
         sys.exit(UNKNOWN)
@@ -132,12 +143,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _state(text: str) -> int:
-    try:
-        return _STATES[text.lower()]
-    except KeyError:
+    code = _STATES.get(text.lower())
+    if code is None:
+        # check_pop compares only the start (strncmp): "okay", "warning", "critical".
+        code = next((c for word, c in _PREFIXES if text.startswith(word)), None)
+    if code is None:
         raise argparse.ArgumentTypeError(
             f"invalid state {text!r} (ok, warning, critical, unknown)"
-        ) from None
+        )
+    return code
+
+
+_PREFIXES = (("ok", 0), ("warn", 1), ("crit", 2))
 
 
 def _positive_float(text: str) -> float:
@@ -192,20 +209,39 @@ def _server_name(text: str) -> str:
     return text
 
 
+def _whole_days(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}")
+    return int(text)
+
+
 def _cert_days(text: str) -> tuple[float, float]:
-    """check_pop's -D warn[,crit]; crit defaults to 0 (expired) as there."""
+    """check_pop's -D warn[,crit] in whole days, crit 0 unless given.
+
+    check_pop alerts when the whole days left (rounded down) are at most the
+    number given: -D 30 warns at 30 days 23 hours, which is --cert-warn 31.
+    """
     parts = text.split(",")
     if len(parts) > 2:
         raise argparse.ArgumentTypeError(f"expected DAYS[,DAYS]: {text!r}")
-    warn = _days(parts[0])
-    crit = _days(parts[1]) if len(parts) == 2 else 0.0
-    return warn, crit
+    warn = _whole_days(parts[0])
+    crit = _whole_days(parts[1]) if len(parts) == 2 else 0
+    return warn + 1.0, crit + 1.0
+
+
+MAX_GREETING = 1 << 20
+
+
+def _positive_int(text: str) -> int:
+    """A whole number above 0, as check_pop's is_intpos reads it."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+    return int(text)
 
 
 def _bytes_limit(text: str) -> int:
-    if not text.isdigit() or not 16 <= int(text) <= 1 << 20:
-        raise argparse.ArgumentTypeError(f"must be 16 to 1048576 bytes: {text!r}")
-    return int(text)
+    # Any of check_pop's values; beyond 1 MiB no POP3 greeting is plausible.
+    return min(_positive_int(text), MAX_GREETING)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,13 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "-H",
         "--hostname",
-        required=True,
         metavar="ADDRESS",
-        help="host name or IPv4/IPv6 address of the POP3 server",
+        help="host name or IPv4/IPv6 address of the POP3 server "
+        f"(default {DEFAULT_HOST}, as check_pop; a first or last argument "
+        "without a dash is taken as well)",
     )
+    g.add_argument("host", nargs="?", help=argparse.SUPPRESS)
     g.add_argument("-p", "--port", type=_port, help="TCP port (default 110; 995 with implicit TLS)")
-    fam = g.add_mutually_exclusive_group()
-    fam.add_argument(
+    # Not exclusive: the last of -4/-6 counts, as in check_pop.
+    g.add_argument(
         "-4",
         "--use-ipv4",
         dest="family",
@@ -252,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=socket.AF_UNSPEC,
         help="use IPv4 only",
     )
-    fam.add_argument(
+    g.add_argument(
         "-6",
         "--use-ipv6",
         dest="family",
@@ -292,26 +330,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "-r",
+        "--refuse",
         "--refuse-state",
+        dest="refuse_state",
         type=_state,
         default=2,
         metavar="STATE",
         help="state when the connection is refused (default critical)",
     )
     g.add_argument(
-        "-e", "--expect", metavar="REGEX", help="regular expression the greeting text must match"
+        "-e",
+        "--expect",
+        action="append",
+        default=[],
+        metavar="STRING",
+        help="text the greeting line must contain (a plain, case-sensitive substring, "
+        "as check_pop's -e); repeatable: one of them must be found",
+    )
+    g.add_argument(
+        "-A",
+        "--all",
+        dest="expect_all",
+        action="store_true",
+        help="every -e must be found, not just one",
+    )
+    g.add_argument(
+        "--expect-regex",
+        metavar="REGEX",
+        help="Python regular expression the greeting line must match (searched anywhere)",
     )
     g.add_argument(
         "-M",
+        "--mismatch",
         "--mismatch-state",
+        dest="mismatch_state",
         type=_state,
-        default=2,
+        default=1,
         metavar="STATE",
-        help="state when --expect does not match (default critical)",
+        help="state when -e or --expect-regex does not match (default warning, as check_pop)",
     )
     g.add_argument(
         "-j",
+        "--jail",
         "--hide-banner",
+        dest="hide_banner",
         action="store_true",
         help="leave the server's greeting out of the output",
     )
@@ -321,7 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bytes_limit,
         default=4096,
         metavar="BYTES",
-        help="longest greeting accepted (default 4096; RFC 1939 says 512)",
+        help="longest greeting accepted, CRLF included; a longer one is CRITICAL "
+        "(default 4096; RFC 1939 says 512; at most 1048576 is used)",
+    )
+    g.add_argument(
+        "--extra-opts",
+        action=_Unabbreviated,
+        metavar="[SECTION][@FILE]",
+        help="read options from an ini file, as monitoring-plugins do: section "
+        f"default {PROG}, each `key = value` line is --key=value before the "
+        "command line's options; `password = ...` gives --login's password "
+        "(the file must then be chmod 600); see README",
     )
 
     t = p.add_argument_group("TLS")
@@ -341,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sni",
         type=_server_name,
         metavar="NAME",
-        help="server name sent and verified (default the -H name)",
+        help="server name sent and verified (default the -H name); "
+        "without --tls means -S, as in check_pop",
     )
     t.add_argument(
         "--ca-file",
@@ -371,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--certificate",
         type=_cert_days,
         metavar="WARN[,CRIT]",
-        help="check_pop's form of --cert-warn,--cert-crit (CRIT default 0)",
+        help="check_pop's form of --cert-warn/--cert-crit in whole days, CRIT default 0: "
+        "alerts when the whole days left are at most the number "
+        "(-D 30 is --cert-warn 31); without --tls means -S, as in check_pop",
     )
 
     c = p.add_argument_group("Capabilities and policy")
@@ -445,6 +520,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--size-crit", type=_range, metavar="RANGE", help="mailbox bytes giving CRITICAL"
     )
 
+    k = p.add_argument_group(
+        "check_pop options accepted and not used (README: deviations from check_pop)"
+    )
+    k.add_argument("-s", "--send", metavar="STRING", help="not sent: CAPA and --login talk POP3")
+    k.add_argument("-q", "--quit", metavar="STRING", help="QUIT is always sent")
+    k.add_argument("-d", "--delay", type=_positive_int, metavar="SECONDS", help="no wait")
+    k.add_argument("-E", "--escape", action="store_true", help="for -s/-q only")
+    for flag, name in (("-C", "--critical-codes"), ("-W", "--warning-codes")):
+        k.add_argument(flag, name, action="append", default=[], help=argparse.SUPPRESS)
+    k.add_argument("--protocol", help=argparse.SUPPRESS)
+
     m = p.add_argument_group("Addresses")
     m.add_argument(
         "--all-addresses",
@@ -453,6 +539,19 @@ def build_parser() -> argparse.ArgumentParser:
         "within the one deadline; the worst state counts",
     )
     return p
+
+
+class _Unabbreviated(argparse.Action):
+    """--extra-opts is taken out before parsing; only an abbreviation reaches here."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: Optional[str] = None,
+    ) -> None:
+        parser.error("write --extra-opts in full, as the C plugins require")
 
 
 class _NoPassword(argparse.Action):
@@ -485,6 +584,8 @@ class Options(Record):
         "cert_warn",
         "critical",
         "expect",
+        "expect_all",
+        "expect_regex",
         "forbid_plaintext_auth",
         "hide_banner",
         "messages_crit",
@@ -511,7 +612,7 @@ class Options(Record):
         critical: Optional[str],
         timeout_state: int,
         refuse_state: int,
-        expect: Optional[str],
+        expect: tuple[str, ...],
         mismatch_state: int,
         hide_banner: bool,
         cert_warn: Optional[float],
@@ -525,6 +626,8 @@ class Options(Record):
         size_warn: Optional[str] = None,
         size_crit: Optional[str] = None,
         all_addresses: bool = False,
+        expect_all: bool = False,
+        expect_regex: Optional[str] = None,
     ) -> None:
         self.settings = settings
         self.verbose = verbose
@@ -546,14 +649,36 @@ class Options(Record):
         self.size_warn = size_warn
         self.size_crit = size_crit
         self.all_addresses = all_addresses
+        self.expect_all = expect_all
+        self.expect_regex = expect_regex
 
 
-def parse(argv: Optional[Sequence[str]] = None) -> Options:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _unknown(message: str) -> NoReturn:
+    """UNKNOWN without a usage line: the options are right, a file is not."""
+    print(f"POP3 UNKNOWN - {message}")
+    sys.exit(UNKNOWN)
+
+
+def _expand(parser: _Parser, argv: list[str]) -> tuple[list[str], Optional[str]]:
+    """argv with --extra-opts read (imported only then), and the file's password."""
+    if not any(word.startswith("--extra-opts") for word in argv):
+        return argv, None
+    from check_pop3_ipmon import extra_opts
+
+    try:
+        expanded = extra_opts.expand(argv, PROG)
+    except extra_opts.ExtraOptsError as exc:
+        _unknown(str(exc))
+    parser.from_file = expanded.from_file
+    return expanded.argv, expanded.password
+
+
+def _tls_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     if args.ssl and args.tls not in (None, TLS_IMPLICIT):
         parser.error(f"-S/--ssl means implicit TLS, but --tls {args.tls} was given")
-    tls_mode = TLS_IMPLICIT if args.ssl else (args.tls or TLS_NONE)
+    # check_pop switches TLS on for -D and --sni; --tls none says otherwise.
+    implied = args.tls is None and (args.certificate is not None or args.sni is not None)
+    tls_mode: str = TLS_IMPLICIT if args.ssl or implied else (args.tls or TLS_NONE)
     tls_only = (
         "sni",
         "ca_file",
@@ -568,28 +693,44 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         if given:
             flag = "--" + given[0].replace("_", "-")
             parser.error(f"{flag} needs TLS (--tls starttls, --tls implicit or -S)")
+    return tls_mode
+
+
+def _hostname(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    hostname: str = args.hostname or args.host or DEFAULT_HOST
+    if not hostname.strip() or any(ord(ch) < 33 for ch in hostname):
+        parser.error(f"invalid host name: {hostname!r}")
+    literal = literal_family(hostname)
+    if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
+        flag = "-4" if args.family == socket.AF_INET else "-6"
+        parser.error(f"{hostname} is not an IPv{flag[1]} address, but {flag} was given")
+    return hostname
+
+
+def parse(argv: Optional[Sequence[str]] = None) -> Options:
+    parser = build_parser()
+    words, file_password = _expand(parser, list(sys.argv[1:] if argv is None else argv))
+    if not words:
+        parser.error("no arguments: give at least -H ADDRESS")
+    args = parser.parse_args([_OLD_FLAGS.get(word, word) for word in words])
+    tls_mode = _tls_mode(parser, args)
     if args.ca_file is not None and not os.access(args.ca_file, os.R_OK):
         parser.error(f"cannot read --ca-file {args.ca_file}")
-    if args.expect is not None:
+    if args.expect_regex is not None:
         try:
-            re.compile(args.expect)
+            re.compile(args.expect_regex)
         except re.error as exc:
-            parser.error(f"invalid --expect regular expression: {exc}")
+            parser.error(f"invalid --expect-regex regular expression: {exc}")
     if args.certificate and (args.cert_warn is not None or args.cert_crit is not None):
         parser.error("-D/--certificate and --cert-warn/--cert-crit exclude each other")
     cert_warn, cert_crit = args.certificate or (args.cert_warn, args.cert_crit)
-    if not args.hostname.strip() or any(ord(ch) < 33 for ch in args.hostname):
-        parser.error(f"invalid host name: {args.hostname!r}")
-    literal = literal_family(args.hostname)
-    if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
-        flag = "-4" if args.family == socket.AF_INET else "-6"
-        parser.error(f"{args.hostname} is not an IPv{flag[1]} address, but {flag} was given")
+    hostname = _hostname(parser, args)
     if args.forbid_plaintext_auth and tls_mode == TLS_IMPLICIT:
         parser.error(
             "--forbid-plaintext-auth looks at what is offered before TLS: "
             "use it with --tls none or starttls"
         )
-    login = _login(parser, args, tls_mode)
+    login = _login(parser, args, tls_mode, file_password)
     # With STLS the CAPA before TLS is read anyway, and STLS is only ever
     # listed there: only the other needs call for the CAPA after TLS.
     required = [name for name in args.require_capa if tls_mode != TLS_STARTTLS or name != "STLS"]
@@ -600,7 +741,7 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         or (login is not None and login.method is None)
     )
     settings = Settings(
-        host=args.hostname,
+        host=hostname,
         port=args.port or (995 if tls_mode == TLS_IMPLICIT else 110),
         timeout=args.timeout,
         family=args.family,
@@ -620,7 +761,9 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         critical=args.critical,
         timeout_state=args.timeout_state,
         refuse_state=args.refuse_state,
-        expect=args.expect,
+        expect=tuple(args.expect),
+        expect_all=args.expect_all,
+        expect_regex=args.expect_regex,
         mismatch_state=args.mismatch_state,
         hide_banner=args.hide_banner,
         cert_warn=cert_warn,
@@ -650,12 +793,19 @@ _LOGIN_ONLY = (
 )
 
 
-def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) -> Optional[Login]:
+def _login(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    tls: str,
+    file_password: Optional[str] = None,
+) -> Optional[Login]:
     """The --login settings, password included; usage errors for what cannot work."""
     if not args.login:
         given = [name for name in _LOGIN_ONLY if getattr(args, name) not in (None, False)]
         if given:
             parser.error(f"--{given[0].replace('_', '-')} needs --login")
+        if file_password is not None:
+            parser.error("the password from --extra-opts needs --login")
         return None
     if not args.username:
         parser.error("--login needs -u/--username")
@@ -671,10 +821,14 @@ def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) 
     if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
         # Not echoed: a password given here by mistake must not reach the output.
         parser.error("--password-env takes the name of an environment variable")
+    if file_password is not None and (args.authfile or args.password_env) is not None:
+        parser.error("the password from --extra-opts excludes --authfile and --password-env")
     from check_pop3_ipmon import credentials
 
     try:
-        if args.authfile is not None:
+        if file_password is not None:
+            password = credentials.check_password(file_password, "--extra-opts")
+        elif args.authfile is not None:
             password = credentials.from_file(args.authfile)
         else:
             password = credentials.from_env(

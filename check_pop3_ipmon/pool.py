@@ -18,6 +18,7 @@ from check_pop3_ipmon.plugin import (
     STATES,
     Summary,
     failure_state,
+    failure_text,
     long_output,
     result_metrics,
     target_line,
@@ -66,7 +67,8 @@ class PoolOutcome(nagiosplugin.Context):
             return Result(Ok, None, metric)
         if failure.kind == addresses.TOO_MANY:
             return Result(Unknown, failure.message, metric)
-        return Result(failure_state(failure.kind, self.options), failure.message, metric)
+        state = failure_state(failure.kind, self.options)
+        return Result(state, failure_text(failure, self.options), metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None

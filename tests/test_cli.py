@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -62,7 +63,7 @@ def test_module_entry_point_behaves_like_the_script() -> None:
 @pytest.mark.parametrize(
     ("args", "first"),
     [
-        ((), "POP3 UNKNOWN - the following arguments are required: -H/--hostname"),
+        ((), "POP3 UNKNOWN - no arguments: give at least -H ADDRESS"),
         (("-H", "x", "-t", "abc"), "POP3 UNKNOWN - argument -t/--timeout: not a number: 'abc'"),
         (
             ("-H", "x", "-t", "0"),
@@ -80,14 +81,35 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         ),
         (
             ("-H", "x", "-r", "maybe"),
-            "POP3 UNKNOWN - argument -r/--refuse-state: "
+            "POP3 UNKNOWN - argument -r/--refuse/--refuse-state: "
             "invalid state 'maybe' (ok, warning, critical, unknown)",
         ),
         (
-            ("-H", "x", "-e", "("),
-            "POP3 UNKNOWN - invalid --expect regular expression: "
+            ("-H", "x", "--expect-regex", "("),
+            "POP3 UNKNOWN - invalid --expect-regex regular expression: "
             "missing ), unterminated subpattern at position 0",
         ),
+        (
+            ("-H", "x", "-M", "maybe"),
+            "POP3 UNKNOWN - argument -M/--mismatch/--mismatch-state: "
+            "invalid state 'maybe' (ok, warning, critical, unknown)",
+        ),
+        (
+            ("-H", "x", "-d", "0"),
+            "POP3 UNKNOWN - argument -d/--delay: not a whole number above 0: '0'",
+        ),
+        (("-H", "x", "-m", "0"), "POP3 UNKNOWN - argument -m/--maxbytes: "
+         "not a whole number above 0: '0'"),
+        (
+            ("-H", "x", "-D", "1.5"),
+            "POP3 UNKNOWN - argument -D/--certificate: not a whole number of days: '1.5'",
+        ),
+        (
+            ("-H", "x", "--tls", "none", "-D", "5"),
+            "POP3 UNKNOWN - --certificate needs TLS (--tls starttls, --tls implicit or -S)",
+        ),
+        (("-H", "x", "--extra", "s@f"), "POP3 UNKNOWN - write --extra-opts in full, "
+         "as the C plugins require"),
         (
             ("-H", "x", "-S", "--tls", "starttls"),
             "POP3 UNKNOWN - -S/--ssl means implicit TLS, but --tls starttls was given",
@@ -102,17 +124,17 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         ),
         (
             ("-H", "x", "-S", "-D", "5,x"),
-            "POP3 UNKNOWN - argument -D/--certificate: not a number of days: 'x'",
+            "POP3 UNKNOWN - argument -D/--certificate: not a whole number of days: 'x'",
         ),
         (("-H", "x y"), "POP3 UNKNOWN - invalid host name: 'x y'"),
         (
             ("-H", "x", "-S", "--ca-file", "/nonexistent/ca.pem"),
             "POP3 UNKNOWN - cannot read --ca-file /nonexistent/ca.pem",
         ),
-        (("-H", "x", "-s", "HELO"), "POP3 UNKNOWN - unrecognized arguments: -s HELO"),
+        (("-H", "x", "y", "z"), "POP3 UNKNOWN - unrecognized arguments: z"),
         (
-            ("-H", "x", "-4", "-6"),
-            "POP3 UNKNOWN - argument -6/--use-ipv6: not allowed with argument -4/--use-ipv4",
+            ("-H", "127.0.0.1", "-4", "-6"),
+            "POP3 UNKNOWN - 127.0.0.1 is not an IPv6 address, but -6 was given",
         ),
     ],
 )
@@ -140,4 +162,40 @@ def test_default_ports_follow_the_tls_mode() -> None:
     assert cli.parse(["-H", "x", "--tls", "starttls"]).settings.port == 110
     assert cli.parse(["-H", "x", "-S", "-p", "1995"]).settings.port == 1995
     opts = cli.parse(["-H", "x", "-S", "-D", "30"])
-    assert (opts.cert_warn, opts.cert_crit) == (30.0, 0.0)
+    # check_pop's whole days: -D 30 alerts below 31 days, CRITICAL below 1.
+    assert (opts.cert_warn, opts.cert_crit) == (31.0, 1.0)
+    # -D and --sni switch on implicit TLS, as in check_pop, unless --tls says otherwise.
+    assert cli.parse(["-H", "x", "-D", "30,7"]).settings.tls == "implicit"
+    assert cli.parse(["-H", "x", "-D", "30,7"]).cert_crit == 8.0
+    assert cli.parse(["-H", "x", "--sni", "pop.example"]).settings.port == 995
+    assert cli.parse(["-H", "x", "--tls", "starttls", "-D", "3"]).settings.tls == "starttls"
+
+
+def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
+    from check_pop3_ipmon import cli
+
+    # No host: check_pop checks 127.0.0.1; a host without -H first or last counts too.
+    assert cli.parse(["-p", "110"]).settings.host == "127.0.0.1"
+    assert cli.parse(["pop.example", "-p", "110"]).settings.host == "pop.example"
+    assert cli.parse(["-p", "110", "pop.example"]).settings.host == "pop.example"
+    assert cli.parse(["-H", "a.example", "b.example"]).settings.host == "a.example"
+    # Old spellings, and the last of -4/-6.
+    opts = cli.parse(["-H", "x", "-to", "7", "-wt", "2", "-ct", "3", "-6", "-4"])
+    assert (opts.settings.timeout, opts.warning, opts.critical) == (7.0, "2", "3")
+    assert opts.settings.family == socket.AF_INET
+    # States as check_pop compares them (strncmp), and ours.
+    for text, code in (("ok", 0), ("okay", 0), ("warn", 1), ("warning", 1), ("crit", 2),
+                       ("critical", 2), ("OK", 0), ("unknown", 3), ("1", 1)):
+        assert cli.parse(["-H", "x", "-r", text, "-M", text]).refuse_state == code, text
+    # -e repeatable plain strings, -A, -M warning by default, long names.
+    opts = cli.parse(["-H", "x", "-e", "+OK", "-e", "(", "-A", "--mismatch", "crit"])
+    assert (opts.expect, opts.expect_all, opts.mismatch_state) == (("+OK", "("), True, 2)
+    assert cli.parse(["-H", "x"]).mismatch_state == 1
+    assert cli.parse(["-H", "x", "--refuse", "warn", "--jail"]).hide_banner
+    # Accepted and not used: -s, -q, -d, -E, -C, -W, --protocol.
+    opts = cli.parse(["-H", "x", "-E", "-s", "CAPA\\r\\n", "-q", "BYE", "-d", "1",
+                      "-C", "1", "-W", "2", "--protocol", "tcp"])
+    assert opts.settings.host == "x"
+    # -m as check_pop takes it: any whole number, used up to 1 MiB.
+    assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1
+    assert cli.parse(["-H", "x", "-m", "99999999"]).settings.max_greeting == 1 << 20
