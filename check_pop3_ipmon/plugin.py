@@ -235,10 +235,9 @@ def _shown(expect: str, option: str) -> str:
     nagiosplugin deletes '|' from the status line and adds a warning line, so
     an alternation like 'Dovecot|Courier' would read as 'DovecotCourier'.
     """
-    shown = repr(expect)
-    if "|" in shown or len(shown) > BANNER_WIDTH or sanitise(shown) != shown:
+    if "|" in expect or len(expect) > BANNER_WIDTH - 2 or sanitise(expect) != expect:
         return f"the {option} text"
-    return shown
+    return f"'{expect}'"
 
 
 class RequiredCapa(nagiosplugin.Context):
