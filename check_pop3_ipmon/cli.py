@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         "without a dash is taken as well)",
     )
     g.add_argument("host", nargs="?", help=argparse.SUPPRESS)
-    g.add_argument("-p", "--port", type=_port, help="TCP port (default 110; 995 with implicit TLS)")
+    g.add_argument("-p", "--port", type=_port, help="TCP port (default 110; 995 with -S or --tls implicit)")
     # Not exclusive: the last of -4/-6 counts, as in check_pop.
     g.add_argument(
         "-4",
@@ -748,7 +748,8 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     )
     settings = Settings(
         host=hostname,
-        port=args.port or (995 if tls_mode == TLS_IMPLICIT else 110),
+        # TLS that check_pop's -D or --sni switched on stays on its port, 110.
+        port=args.port or (995 if args.ssl or args.tls == TLS_IMPLICIT else 110),
         timeout=args.timeout,
         family=args.family,
         tls=tls_mode,

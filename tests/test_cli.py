@@ -167,7 +167,9 @@ def test_default_ports_follow_the_tls_mode() -> None:
     # -D and --sni switch on implicit TLS, as in check_pop, unless --tls says otherwise.
     assert cli.parse(["-H", "x", "-D", "30,7"]).settings.tls == "implicit"
     assert cli.parse(["-H", "x", "-D", "30,7"]).cert_crit == 8.0
-    assert cli.parse(["-H", "x", "--sni", "pop.example"]).settings.port == 995
+    # ... on check_pop's port (check_spop's 995 comes with -S).
+    assert cli.parse(["-H", "x", "--sni", "pop.example"]).settings.port == 110
+    assert cli.parse(["-H", "x", "--sni", "pop.example", "-S"]).settings.port == 995
     assert cli.parse(["-H", "x", "--tls", "starttls", "-D", "3"]).settings.tls == "starttls"
 
 
