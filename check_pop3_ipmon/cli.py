@@ -706,6 +706,9 @@ def _hostname(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     hostname: str = args.hostname or args.host or DEFAULT_HOST
     if not hostname.strip() or any(ord(ch) < 33 for ch in hostname):
         parser.error(f"invalid host name: {hostname!r}")
+    if hostname.startswith("/"):
+        # check_pop's Unix socket path: POP3 is tested over TCP here.
+        parser.error(f"-H {hostname}: Unix sockets are not supported, only TCP")
     literal = literal_family(hostname)
     if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
         flag = "-4" if args.family == socket.AF_INET else "-6"
