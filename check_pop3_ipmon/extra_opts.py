@@ -5,7 +5,8 @@ section defaults to the plugin's name, the file to the first that exists of
 $MP_CONFIG_FILE, each directory of $NAGIOS_CONFIG_PATH with
 monitoring-plugins.ini, plugins.ini or nagios-plugins.ini, then the fixed list
 below; "-" is standard input. Every line `key = value` of the section becomes
-`--key=value` (`-k=value` for a one-letter key), in file order, repeated keys
+`--key=value` (`-k=value` for a one-letter key; `--key` for `key =`, a flag),
+in file order, repeated keys
 repeated; all of them come before the command line's own arguments, so the
 command line wins for options given once. Comments are lines starting with
 `;` or `#`; there are no inline comments, quotes or continuation lines.
@@ -197,7 +198,9 @@ def options(locator: Optional[str], plugin: str, env: Mapping[str, str]) -> Expa
             _private(path, mode)
             password = value
             continue
-        args.append(f"{'-' if len(key) == 1 else '--'}{key}={value}")
+        # "key =" with no value is a flag: "--key", as parse_ini.c writes it.
+        flag = f"{'-' if len(key) == 1 else '--'}{key}"
+        args.append(f"{flag}={value}" if value else flag)
     if not found:
         raise ExtraOptsError(f"--extra-opts: invalid section '{section}' in config file '{path}'")
     return Expanded(args, list(args), password)
