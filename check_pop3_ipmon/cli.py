@@ -155,9 +155,7 @@ def _state(text: str) -> int:
         # check_pop compares only the start (strncmp): "okay", "warning", "critical".
         code = next((c for word, c in _PREFIXES if text.startswith(word)), None)
     if code is None:
-        raise argparse.ArgumentTypeError(
-            f"invalid state {text!r} (ok, warning, critical, unknown)"
-        )
+        raise argparse.ArgumentTypeError(f"invalid state {text!r} (ok, warning, critical, unknown)")
     return code
 
 
@@ -251,7 +249,7 @@ def _bytes_limit(text: str) -> int:
     return min(_positive_int(text), MAX_GREETING)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     p = _Parser(
         prog=PROG,
         usage=USAGE[len("Usage: ") :],
@@ -286,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
         "without a dash is taken as well)",
     )
     g.add_argument("host", nargs="?", help=argparse.SUPPRESS)
-    g.add_argument("-p", "--port", type=_port, help="TCP port (default 110; 995 with -S or --tls implicit)")
+    g.add_argument(
+        "-p", "--port", type=_port, help="TCP port (default 110; 995 with -S or --tls implicit)"
+    )
     # Not exclusive: the last of -4/-6 counts, as in check_pop.
     g.add_argument(
         "-4",
@@ -345,37 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STATE",
         help="state when the connection is refused (default critical)",
     )
-    g.add_argument(
-        "-e",
-        "--expect",
-        action="append",
-        default=[],
-        metavar="STRING",
-        help="text the greeting line must contain (a plain, case-sensitive substring, "
-        "as check_pop's -e); repeatable: one of them must be found",
-    )
-    g.add_argument(
-        "-A",
-        "--all",
-        dest="expect_all",
-        action="store_true",
-        help="every -e must be found, not just one",
-    )
-    g.add_argument(
-        "--expect-regex",
-        metavar="REGEX",
-        help="Python regular expression the greeting line must match (searched anywhere)",
-    )
-    g.add_argument(
-        "-M",
-        "--mismatch",
-        "--mismatch-state",
-        dest="mismatch_state",
-        type=_state,
-        default=1,
-        metavar="STATE",
-        help="state when -e or --expect-regex does not match (default warning, as check_pop)",
-    )
+    _add_expect(g)
     g.add_argument(
         "-j",
         "--jail",
@@ -527,15 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--size-crit", type=_range, metavar="RANGE", help="mailbox bytes giving CRITICAL"
     )
 
-    # check_pop's options that have no use here: accepted so that its command
-    # lines run unchanged, and left out of --help (the epilog names them).
-    g.add_argument("-s", "--send", help=argparse.SUPPRESS)
-    g.add_argument("-q", "--quit", help=argparse.SUPPRESS)
-    g.add_argument("-d", "--delay", type=_positive_int, help=argparse.SUPPRESS)
-    g.add_argument("-E", "--escape", action="store_true", help=argparse.SUPPRESS)
-    for flag, name in (("-C", "--critical-codes"), ("-W", "--warning-codes")):
-        g.add_argument(flag, name, action="append", default=[], help=argparse.SUPPRESS)
-    g.add_argument("--protocol", help=argparse.SUPPRESS)
+    _add_unused(g)
 
     m = p.add_argument_group("Addresses")
     m.add_argument(
@@ -545,6 +507,53 @@ def build_parser() -> argparse.ArgumentParser:
         "within the one deadline; the worst state counts",
     )
     return p
+
+
+def _add_expect(group: argparse._ArgumentGroup) -> None:
+    """-e, -A and -M as check_pop reads them, and our --expect-regex."""
+    group.add_argument(
+        "-e",
+        "--expect",
+        action="append",
+        default=[],
+        metavar="STRING",
+        help="text the greeting line must contain (a plain, case-sensitive substring, "
+        "as check_pop's -e); repeatable: one of them must be found",
+    )
+    group.add_argument(
+        "-A",
+        "--all",
+        dest="expect_all",
+        action="store_true",
+        help="every -e must be found, not just one",
+    )
+    group.add_argument(
+        "--expect-regex",
+        metavar="REGEX",
+        help="Python regular expression the greeting line must match (searched anywhere)",
+    )
+    group.add_argument(
+        "-M",
+        "--mismatch",
+        "--mismatch-state",
+        dest="mismatch_state",
+        type=_state,
+        default=1,
+        metavar="STATE",
+        help="state when -e or --expect-regex does not match (default warning, as check_pop)",
+    )
+
+
+def _add_unused(group: argparse._ArgumentGroup) -> None:
+    """check_pop's options that have no use here: accepted so that its command
+    lines run unchanged, and left out of --help (the epilog names them)."""
+    group.add_argument("-s", "--send", help=argparse.SUPPRESS)
+    group.add_argument("-q", "--quit", help=argparse.SUPPRESS)
+    group.add_argument("-d", "--delay", type=_positive_int, help=argparse.SUPPRESS)
+    group.add_argument("-E", "--escape", action="store_true", help=argparse.SUPPRESS)
+    for flag, name in (("-C", "--critical-codes"), ("-W", "--warning-codes")):
+        group.add_argument(flag, name, action="append", default=[], help=argparse.SUPPRESS)
+    group.add_argument("--protocol", help=argparse.SUPPRESS)
 
 
 class _Unabbreviated(argparse.Action):
@@ -790,6 +799,23 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     )
 
 
+def _password(args: argparse.Namespace, file_password: Optional[str]) -> str:
+    """From the --extra-opts file, the --authfile, or the environment."""
+    from check_pop3_ipmon import credentials
+
+    try:
+        if file_password is not None:
+            return credentials.check_password(file_password, "--extra-opts")
+        if args.authfile is not None:
+            return credentials.from_file(args.authfile)
+        return credentials.from_env(
+            args.password_env or ENV_DEFAULT, shown=args.password_env is None
+        )
+    except credentials.CredentialError as exc:
+        # Not a usage line: the options are right, the file or variable is not.
+        _unknown(str(exc))
+
+
 _LOGIN_ONLY = (
     "auth",
     "username",
@@ -833,24 +859,9 @@ def _login(
         parser.error("--password-env takes the name of an environment variable")
     if file_password is not None and (args.authfile or args.password_env) is not None:
         parser.error("the password from --extra-opts excludes --authfile and --password-env")
-    from check_pop3_ipmon import credentials
-
-    try:
-        if file_password is not None:
-            password = credentials.check_password(file_password, "--extra-opts")
-        elif args.authfile is not None:
-            password = credentials.from_file(args.authfile)
-        else:
-            password = credentials.from_env(
-                args.password_env or ENV_DEFAULT, shown=args.password_env is None
-            )
-    except credentials.CredentialError as exc:
-        # Not a usage line: the options are right, the file or variable is not.
-        print(f"POP3 UNKNOWN - {exc}")
-        sys.exit(UNKNOWN)
     return Login(
         username=args.username,
-        password=password,
+        password=_password(args, file_password),
         method=args.auth,
         allow_plaintext=args.allow_plaintext_login,
     )

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
 OPTION = "--extra-opts"
-PASSWORD_KEY = "password"
+PASSWORD_KEY = "password"  # noqa: S105 - the key's name, not a password
 MAX_FILE = 1 << 20
 INI_NAMES = ("monitoring-plugins.ini", "plugins.ini", "nagios-plugins.ini")
 INI_PATHS = (

@@ -207,8 +207,8 @@ class Outcome(nagiosplugin.Context):
         mismatch = self.mismatch(greeting.line) if greeting is not None else None
         if mismatch is None:
             return Result(Ok, None, metric)
-        state = self.options.mismatch_state
-        return Result(STATES[state], overridden(mismatch, state, 1, "-M"), metric)
+        code = self.options.mismatch_state
+        return Result(STATES[code], overridden(mismatch, code, 1, "-M"), metric)
 
     def mismatch(self, line: str) -> Optional[str]:
         """What -e / --expect-regex found wrong with the greeting line, if anything."""
@@ -216,9 +216,11 @@ class Outcome(nagiosplugin.Context):
         options = self.options
         absent = expect_missing(line, options.expect, options.expect_all)
         if absent:
-            shown = ", ".join(_shown(text, "-e") for text in absent)
-            several = len(absent) > 1 and not options.expect_all
-            problems.append(f"greeting contains {'none of' if several else 'no'} {shown}")
+            shown = [_shown(text, "-e") for text in absent]
+            if len(shown) > 1 and not options.expect_all:
+                problems.append(f"greeting contains none of {', '.join(shown)}")
+            else:
+                problems.append(f"greeting does not contain {' and '.join(shown)}")
         if self.expect_regex is not None and not self.expect_regex.search(line):
             problems.append(
                 f"greeting does not match {_shown(self.expect_regex.pattern, '--expect-regex')}"

@@ -93,8 +93,13 @@ CASES = [
     C("dovecot", ("-S",), CRITICAL),  # TLS against a plaintext port
     C("dovecot", ("-D", "30"), CRITICAL),  # -D switches TLS on
     C("dovecot", ("-e", "Courier", "-t", "1"), CRITICAL, WARNING, "expect-wait"),
-    C("dovecot", ("-e", "Courier", "-M", "ok", "-w", "0.000001"), OK, WARNING,
-      "mismatch-hides-time"),
+    C(
+        "dovecot",
+        ("-e", "Courier", "-M", "ok", "-w", "0.000001"),
+        OK,
+        WARNING,
+        "mismatch-hides-time",
+    ),
     C("dovecot", ("-E", "-s", "CAPA\\r\\n", "-e", "UIDL"), OK, WARNING, "send"),
     C("dovecot", ("-d", "2", "-t", "1"), CRITICAL, OK, "delay"),
     C("dovecot", ("-m", "5"), OK, CRITICAL, "maxbytes"),

@@ -98,8 +98,10 @@ def test_module_entry_point_behaves_like_the_script() -> None:
             ("-H", "x", "-d", "0"),
             "POP3 UNKNOWN - argument -d/--delay: not a whole number above 0: '0'",
         ),
-        (("-H", "x", "-m", "0"), "POP3 UNKNOWN - argument -m/--maxbytes: "
-         "not a whole number above 0: '0'"),
+        (
+            ("-H", "x", "-m", "0"),
+            "POP3 UNKNOWN - argument -m/--maxbytes: not a whole number above 0: '0'",
+        ),
         (
             ("-H", "x", "-D", "1.5"),
             "POP3 UNKNOWN - argument -D/--certificate: not a whole number of days: '1.5'",
@@ -108,8 +110,10 @@ def test_module_entry_point_behaves_like_the_script() -> None:
             ("-H", "x", "--tls", "none", "-D", "5"),
             "POP3 UNKNOWN - --certificate needs TLS (--tls starttls, --tls implicit or -S)",
         ),
-        (("-H", "x", "--extra", "s@f"), "POP3 UNKNOWN - write --extra-opts in full, "
-         "as the C plugins require"),
+        (
+            ("-H", "x", "--extra", "s@f"),
+            "POP3 UNKNOWN - write --extra-opts in full, as the C plugins require",
+        ),
         (
             ("-H", "x", "-S", "--tls", "starttls"),
             "POP3 UNKNOWN - -S/--ssl means implicit TLS, but --tls starttls was given",
@@ -186,8 +190,17 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
     assert (opts.settings.timeout, opts.warning, opts.critical) == (7.0, "2", "3")
     assert opts.settings.family == socket.AF_INET
     # States as check_pop compares them (strncmp), and ours.
-    for text, code in (("ok", 0), ("okay", 0), ("warn", 1), ("warning", 1), ("crit", 2),
-                       ("critical", 2), ("OK", 0), ("unknown", 3), ("1", 1)):
+    for text, code in (
+        ("ok", 0),
+        ("okay", 0),
+        ("warn", 1),
+        ("warning", 1),
+        ("crit", 2),
+        ("critical", 2),
+        ("OK", 0),
+        ("unknown", 3),
+        ("1", 1),
+    ):
         assert cli.parse(["-H", "x", "-r", text, "-M", text]).refuse_state == code, text
     # -e repeatable plain strings, -A, -M warning by default, long names.
     opts = cli.parse(["-H", "x", "-e", "+OK", "-e", "(", "-A", "--mismatch", "crit"])
@@ -195,8 +208,25 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
     assert cli.parse(["-H", "x"]).mismatch_state == 1
     assert cli.parse(["-H", "x", "--refuse", "warn", "--jail"]).hide_banner
     # Accepted and not used: -s, -q, -d, -E, -C, -W, --protocol.
-    opts = cli.parse(["-H", "x", "-E", "-s", "CAPA\\r\\n", "-q", "BYE", "-d", "1",
-                      "-C", "1", "-W", "2", "--protocol", "tcp"])
+    opts = cli.parse(
+        [
+            "-H",
+            "x",
+            "-E",
+            "-s",
+            "CAPA\\r\\n",
+            "-q",
+            "BYE",
+            "-d",
+            "1",
+            "-C",
+            "1",
+            "-W",
+            "2",
+            "--protocol",
+            "tcp",
+        ]
+    )
     assert opts.settings.host == "x"
     # -m as check_pop takes it: any whole number, used up to 1 MiB.
     assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1

@@ -61,10 +61,12 @@ def test_expect_and_hide_banner(dovecot: Dovecot) -> None:
     assert run_plugin("-H", "127.0.0.1", "-p", port, "--expect-regex", r"Dovecot \w+").code == 0
     run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Dovecot", "-e", "Courier", "-A")
     assert run.code == 1
-    assert run.first.startswith("POP3 WARNING - greeting contains no 'Courier'; greeting in ")
+    assert run.first.startswith("POP3 WARNING - greeting does not contain 'Courier'; greeting in ")
     run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", r"Dovecot \w+")
     assert run.code == 1
-    assert run.first.startswith(r"POP3 WARNING - greeting contains no 'Dovecot \w+'; greeting in ")
+    assert run.first.startswith(
+        r"POP3 WARNING - greeting does not contain 'Dovecot \w+'; greeting in "
+    )
     run = run_plugin("-H", "127.0.0.1", "-p", port, "--expect-regex", "Exchange|Courier")
     assert run.code == 1
     assert run.first.startswith(
@@ -78,7 +80,9 @@ def test_expect_and_hide_banner(dovecot: Dovecot) -> None:
     )
     run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Exchange", "-M", "critical", "-j")
     assert run.code == 2
-    assert run.first.startswith("POP3 CRITICAL - greeting contains no 'Exchange', reported CRITICAL")
+    assert run.first.startswith(
+        "POP3 CRITICAL - greeting does not contain 'Exchange', reported CRITICAL"
+    )
     assert "Dovecot" not in run.first
     assert run.first.endswith(f"from 127.0.0.1:{port}")
 
