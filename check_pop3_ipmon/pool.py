@@ -94,8 +94,10 @@ class PoolSummary(nagiosplugin.Summary):
                 grouped[index].append(result)
         out = []
         for (ip, probed), group in zip(pool.results, grouped):
+            # An OK with a hint is a failure an option made OK (-r ok): said too.
             problems = sorted(
-                (r for r in group if r.state != Ok and r.hint), key=lambda r: -r.state.code
+                (r for r in group if r.hint and (r.state != Ok or _is_outcome(r))),
+                key=lambda r: -r.state.code,
             )
             state = max((r.state for r in group), key=lambda s: s.code, default=Ok)
             if problems:
@@ -113,7 +115,9 @@ class PoolSummary(nagiosplugin.Summary):
             if not members:
                 continue
             part = f"{len(members)} {state.text.upper()}"
-            if state != Ok:
+            if state == Ok:
+                members = [(ip, text) for ip, text in members if " as asked by " in text]
+            if members:
                 # The first reason of each address keeps the line short;
                 # -v has them all.
                 part += " (" + "; ".join(f"{ip}: {text.split('; ')[0]}" for ip, text in members)
@@ -142,6 +146,10 @@ class PoolSummary(nagiosplugin.Summary):
             detail = long_output(probed, self.options.verbose, self.options.show_capa)
             lines.extend("  " + line for line in detail[1:])  # [0] repeats the target
         return lines
+
+
+def _is_outcome(result: Result) -> bool:
+    return result.metric is not None and result.metric.context == "pop3"
 
 
 def _without_address(text: str, address: Optional[str]) -> str:
