@@ -35,6 +35,15 @@ UNKNOWN = 3
 DEFAULT_HOST = "127.0.0.1"  # check_pop's, when no host is given
 # check_pop's "backwards compatibility" spellings, rewritten as it does.
 _OLD_FLAGS = {"-to": "-t", "-wt": "-w", "-ct": "-c"}
+# check_pop's long options (check_tcp.c), for getopt_long's abbreviations.
+_CHECK_POP_LONG = (
+    "hostname", "critical", "warning", "critical-codes", "warning-codes", "timeout",
+    "protocol", "port", "escape", "all", "send", "expect", "maxbytes", "quit", "jail",
+    "delay", "refuse", "mismatch", "use-ipv4", "use-ipv6", "verbose", "version", "help",
+    "ssl", "sni", "certificate",
+)  # fmt: skip
+# Its short options with a value: getopt takes the next word even if it starts with "-".
+_CHECK_POP_VALUED = frozenset("HsemqcwtpCWdrDM")
 # Where the password comes from without --authfile (an Icinga 2 CheckCommand's
 # `env` sets it); --password-env names another (Nagios's environment macros).
 ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
@@ -725,12 +734,36 @@ def _hostname(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     return hostname
 
 
+def _as_getopt(words: Sequence[str]) -> list[str]:
+    """check_pop's command line as its getopt_long reads it, spelt for argparse.
+
+    "-to 5" is "-t 5"; "-e -ERR" is "-e" with the value "-ERR"; "--mis=ok" is
+    "--mismatch=ok" (a unique prefix of one of check_pop's long options),
+    even where it would be ambiguous among ours (--mismatch-state).
+    """
+    out: list[str] = []
+    rest = [_OLD_FLAGS.get(word, word) for word in words]  # every word, as check_pop does
+    while rest:
+        word = rest.pop(0)
+        valued = len(word) == 2 and word[0] == "-" and word[1] in _CHECK_POP_VALUED
+        if valued and rest and rest[0].startswith("-"):
+            out.append(word + rest.pop(0))  # "-e-ERR": argparse's attached value
+            continue
+        name, equals, value = word[2:].partition("=")
+        if word.startswith("--") and name and name not in _CHECK_POP_LONG:
+            matches = [option for option in _CHECK_POP_LONG if option.startswith(name)]
+            if len(matches) == 1:
+                word = f"--{matches[0]}{equals}{value}"
+        out.append(word)
+    return out
+
+
 def parse(argv: Optional[Sequence[str]] = None) -> Options:
     parser = build_parser()
     words, file_password = _expand(parser, list(sys.argv[1:] if argv is None else argv))
     if not words:
         parser.error("no arguments: give at least -H ADDRESS")
-    args = parser.parse_args([_OLD_FLAGS.get(word, word) for word in words])
+    args = parser.parse_args(_as_getopt(words))
     tls_mode = _tls_mode(parser, args)
     if args.ca_file is not None and not os.access(args.ca_file, os.R_OK):
         parser.error(f"cannot read --ca-file {args.ca_file}")

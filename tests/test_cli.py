@@ -231,3 +231,29 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
     # -m as check_pop takes it: any whole number, used up to 1 MiB.
     assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1
     assert cli.parse(["-H", "x", "-m", "99999999"]).settings.max_greeting == 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("words", "argparse_words"),
+    [
+        (["-to", "5", "-e", "-to"], ["-t", "5", "-e-t"]),
+        (["-e", "-ERR", "-M", "ok"], ["-e-ERR", "-M", "ok"]),
+        (["-e", ""], ["-e", ""]),
+        (
+            ["--mis=ok", "--ref", "warn", "--exp=x"],
+            ["--mismatch=ok", "--refuse", "warn", "--expect=x"],
+        ),
+        # Ambiguous among check_pop's own, or not one of them: left to argparse.
+        (
+            ["--c=1", "--v", "--cert-warn=3", "--all", "--tls", "none"],
+            ["--c=1", "--v", "--cert-warn=3", "--all", "--tls", "none"],
+        ),
+        (["--cert=3", "--s"], ["--certificate=3", "--s"]),
+    ],
+)
+def test_command_words_are_read_as_check_pops_getopt_reads_them(
+    words: list[str], argparse_words: list[str]
+) -> None:
+    from check_pop3_ipmon import cli
+
+    assert cli._as_getopt(words) == argparse_words
