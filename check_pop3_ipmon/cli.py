@@ -75,20 +75,24 @@ deleted or changed), and tests every address of a name at once.
 
 Check:
   OK        the server greets with "+OK" and answers QUIT, in time.
-  WARNING   response time beyond -w; QUIT unanswered or refused; certificate
+  WARNING   response time beyond -w; -e or --expect-regex not found in the
+            greeting (-M); QUIT unanswered or refused; certificate
             expiring within --cert-warn days; plaintext authentication offered
             before TLS (--forbid-plaintext-auth, --policy-state); messages or
             mailbox size beyond --messages-warn/--size-warn.
   CRITICAL  no answer, refused connection (-r), timeout (--timeout-state),
             "-ERR" greeting, anything that is not a POP3 greeting (a "220"
             banner is an SMTP server), greeting over -m bytes, TLS failure or
-            certificate not valid, STLS not offered, expect mismatch (-M),
-            response time beyond -c, certificate within --cert-crit days;
-            login failed (with the server's text and response code such as
+            certificate not valid, STLS not offered, response time beyond
+            -c, certificate within --cert-crit days; login failed (with the
+            server's text and response code such as
             [AUTH], [IN-USE], [LOGIN-DELAY], [SYS/TEMP]); no usable login
             method; STAT failed; a --require-capa capability missing;
             messages or size beyond --messages-crit/--size-crit.
-  UNKNOWN   bad arguments; an --authfile that group or others can read.
+  UNKNOWN   bad arguments; an --authfile (or an --extra-opts file holding
+            a password) that group or others can read.
+  A state that -r, -M, --timeout-state or --policy-state changed says so:
+  "connection refused by 127.0.0.1:110, reported OK as asked by -r".
 
   With --all-addresses, each address of -H is tested at once; the worst
   state counts and the status line sums them up, e.g.
