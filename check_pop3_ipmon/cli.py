@@ -204,15 +204,31 @@ _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})")
 
 
-def _range(text: str) -> str:
+# Numbers as C's strtod reads them in check_pop's -w/-c: ".5", "5.", "+5", "1e-3".
+_LOOSE_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,2}(?!\d))?")
+
+
+def _plain_numbers(text: str) -> str:
+    """Each number of a range as a plain decimal, which perfdata must use."""
+    from decimal import Decimal
+
+    def plain(match: re.Match[str]) -> str:
+        number = format(Decimal(match.group()).normalize(), "f")
+        return "0" if number == "-0" else number
+
+    return _LOOSE_NUMBER.sub(plain, text)
+
+
+def _range(given: str) -> str:
     from nagiosplugin import Range
 
+    text = given if _RANGE.fullmatch(given) else _plain_numbers(given)
     if not text or not _RANGE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"invalid range {text!r} (e.g. 5, 10:, ~:5, @1:3)")
+        raise argparse.ArgumentTypeError(f"invalid range {given!r} (e.g. 5, 10:, ~:5, @1:3)")
     try:
         Range(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid range {text!r}: {exc}") from None
+        raise argparse.ArgumentTypeError(f"invalid range {given!r}: {exc}") from None
     return text
 
 

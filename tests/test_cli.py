@@ -71,8 +71,8 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         ),
         (("-H", "x", "-p", "70000"), "POP3 UNKNOWN - argument -p/--port: not a TCP port: '70000'"),
         (
-            ("-H", "x", "-w", "1e-3"),
-            "POP3 UNKNOWN - argument -w/--warning: invalid range '1e-3' (e.g. 5, 10:, ~:5, @1:3)",
+            ("-H", "x", "-w", "1e-300"),
+            "POP3 UNKNOWN - argument -w/--warning: invalid range '1e-300' (e.g. 5, 10:, ~:5, @1:3)",
         ),
         (
             ("-H", "x", "-c", "5:1"),
@@ -228,6 +228,15 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
         ]
     )
     assert opts.settings.host == "x"
+    # -w/-c numbers as check_pop's strtod reads them, kept as plain decimals.
+    for given, kept in (
+        (".5", "0.5"),
+        ("5.", "5"),
+        ("+2", "2"),
+        ("1e-3", "0.001"),
+        ("@1E1:2e1", "@10:20"),
+    ):
+        assert cli.parse(["-H", "x", "-w", given, "-c", given]).warning == kept, given
     # -m as check_pop takes it: any whole number, used up to 1 MiB.
     assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1
     assert cli.parse(["-H", "x", "-m", "99999999"]).settings.max_greeting == 1 << 20
