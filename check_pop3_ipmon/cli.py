@@ -595,7 +595,7 @@ class _Unabbreviated(argparse.Action):
         values: object,
         option_string: Optional[str] = None,
     ) -> None:
-        parser.error("write --extra-opts in full, as the C plugins require")
+        parser.error("write --extra-opts in full, on the command line (as the C plugins require)")
 
 
 class _NoPassword(argparse.Action):

@@ -114,7 +114,8 @@ CASES = [
     C("dovecot", ("-m", "5"), OK, CRITICAL, "maxbytes"),
     C("dovecot", ("-w", "abc"), WARNING, UNKNOWN, "thresholds"),
     C("dovecot", ("-c", "1:"), OK, CRITICAL, "thresholds"),
-    C("dovecot", ("-6",), CRITICAL, UNKNOWN, "family-literal"),
+    C("dovecot", ("-6",), CRITICAL, UNKNOWN, "bad-host"),
+    C("bad-name", (), CRITICAL, UNKNOWN, "bad-host"),
     # The host as check_pop also takes it: first or last without -H, or none.
     C("dovecot-positional-first", (), OK),
     C("dovecot-positional-last", (), OK),
@@ -346,6 +347,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             "expiring": [*host, "-p", str(expiring.tls_port)],
             "refused": [*host, "-p", str(free_port())],
             "unresolvable": ["-H", "no-such-host.invalid", "-p", "110"],
+            "bad-name": ["-H", "mail server", "-p", "110"],
             # A link-local address without a scope: connect() fails at once (EINVAL).
             "invalid-address": ["-H", "fe80::1", "-p", "110"],
         }

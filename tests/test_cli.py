@@ -112,7 +112,8 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         ),
         (
             ("-H", "x", "--extra", "s@f"),
-            "POP3 UNKNOWN - write --extra-opts in full, as the C plugins require",
+            "POP3 UNKNOWN - write --extra-opts in full, on the command line "
+            "(as the C plugins require)",
         ),
         (
             ("-H", "x", "-S", "--tls", "starttls"),
