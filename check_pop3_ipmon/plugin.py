@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 
 STATES = (Ok, Warn, Critical, Unknown)  # by exit code
 STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+AS_ASKED = " as asked by "  # marks a state an option changed
 
 
 def overridden(text: str, state: int, default: int, option: str) -> str:
     """Say so when an option changed the state, or an OK would hide what happened."""
     if state == default:
         return text
-    return f"{text}, reported {STATE_NAMES[state]} as asked by {option}"
+    return f"{text}, reported {STATE_NAMES[state]}{AS_ASKED}{option}"
 
 
 def failure_text(failure: session.Failure, options: cli.Options) -> str:

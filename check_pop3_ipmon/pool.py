@@ -15,6 +15,7 @@ from nagiosplugin import Metric, Ok, Result, Unknown
 
 from check_pop3_ipmon import addresses, cli
 from check_pop3_ipmon.plugin import (
+    AS_ASKED,
     STATES,
     Summary,
     failure_state,
@@ -116,7 +117,7 @@ class PoolSummary(nagiosplugin.Summary):
                 continue
             part = f"{len(members)} {state.text.upper()}"
             if state == Ok:
-                members = [(ip, text) for ip, text in members if " as asked by " in text]
+                members = [(ip, text) for ip, text in members if AS_ASKED in text]
             if members:
                 # The first reason of each address keeps the line short;
                 # -v has them all.
