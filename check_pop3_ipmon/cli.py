@@ -185,6 +185,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
+MAX_TIMEOUT = 86400.0
+
+
+def _timeout(text: str) -> float:
+    """-t: check_pop takes any whole number of seconds; beyond a day they all
+    mean the same (an engine ends a check long before), so a day is used."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text!r}")
+    return min(value, MAX_TIMEOUT)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
@@ -337,11 +352,11 @@ def build_parser() -> _Parser:
     g.add_argument(
         "-t",
         "--timeout",
-        type=_positive_float,
+        type=_timeout,
         default=10.0,
         metavar="SECONDS",
         help="deadline for the whole test, DNS included (default 10; "
-        "ipMonitor's Maximum Test Duration)",
+        "ipMonitor's Maximum Test Duration; at most 86400 is used)",
     )
     g.add_argument(
         "--timeout-state",

@@ -97,6 +97,7 @@ CASES = [
     C("dovecot", ("-w", "+4", "-c", "1E1"), OK),
     C("dovecot", ("-t", "5", "-r", "ok", "-j", "-v", "-4"), OK),
     C("dovecot", ("-m", "1024"), OK),
+    C("dovecot", ("-t", "2147483647", "-m", "2147483647"), OK),
     C("dovecot", ("-q", "BYE", "-E"), OK),
     C("dovecot", ("-d", "1"), OK),
     C("dovecot", ("-S",), CRITICAL),  # TLS against a plaintext port

@@ -67,7 +67,7 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         (("-H", "x", "-t", "abc"), "POP3 UNKNOWN - argument -t/--timeout: not a number: 'abc'"),
         (
             ("-H", "x", "-t", "0"),
-            "POP3 UNKNOWN - argument -t/--timeout: must be between 0 and 86400: '0'",
+            "POP3 UNKNOWN - argument -t/--timeout: must be above 0 seconds: '0'",
         ),
         (("-H", "x", "-p", "70000"), "POP3 UNKNOWN - argument -p/--port: not a TCP port: '70000'"),
         (
@@ -238,6 +238,8 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
         ("@1E1:2e1", "@10:20"),
     ):
         assert cli.parse(["-H", "x", "-w", given, "-c", given]).warning == kept, given
+    assert cli.parse(["-H", "x", "-t", "100000"]).settings.timeout == 86400.0
+    assert cli.parse(["-H", "x", "-t", "0.5"]).settings.timeout == 0.5
     # -m as check_pop takes it: any whole number, used up to 1 MiB.
     assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1
     assert cli.parse(["-H", "x", "-m", "99999999"]).settings.max_greeting == 1 << 20
