@@ -133,6 +133,7 @@ CASES = [
     C("refused", ("-r", "ok"), OK),
     C("refused", ("-r", "warn"), WARNING),
     C("refused", ("--ref=warn",), WARNING),
+    C("refused-wrapped", ("-r", "ok"), OK, UNKNOWN, "port-range"),
     C("refused", ("-r", "crit", "-e", "x"), CRITICAL),
     C("unresolvable", (), CRITICAL),
     C("invalid-address", ("-r", "ok"), OK, CRITICAL, "refuse-other-failures"),
@@ -339,6 +340,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             server.start()
         plain, tls_server, expiring = dovecots
         host = ["-H", "127.0.0.1"]
+        refused = free_port()
         targets = {
             "dovecot": [*host, "-p", str(plain.port)],
             "dovecot-positional-first": ["127.0.0.1", "-p", str(plain.port)],
@@ -346,7 +348,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             "tls": [*host, "-p", str(tls_server.tls_port)],
             "tls-plain": [*host, "-p", str(tls_server.port)],
             "expiring": [*host, "-p", str(expiring.tls_port)],
-            "refused": [*host, "-p", str(free_port())],
+            "refused": [*host, "-p", str(refused)],
+            # check_pop's port 65536 + N is port N (getaddrinfo keeps 16 bits).
+            "refused-wrapped": [*host, "-p", str(refused + 65536)],
             "unresolvable": ["-H", "no-such-host.invalid", "-p", "110"],
             "bad-name": ["-H", "mail server", "-p", "110"],
             # A link-local address without a scope: connect() fails at once (EINVAL).
