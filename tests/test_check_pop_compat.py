@@ -168,6 +168,7 @@ CASES = [
     C("tls", ("--s", HOSTNAME), UNKNOWN),  # ambiguous: --send, --ssl, --sni
     C("tls", ("--sni", HOSTNAME), OK),
     C("tls", (), OK, CRITICAL, "unverified-certificate", program="check_spop", trusted=False),
+    C("tls", ("--sni", "other.example.test"), OK, CRITICAL, "unverified-certificate"),
     C("tls-plain", ("-S",), CRITICAL),
     C("expiring", ("-D", "9"), OK, program="check_spop"),
     C("expiring", ("-D", "10"), WARNING, program="check_spop"),
