@@ -178,8 +178,12 @@ def test_default_ports_follow_the_tls_mode() -> None:
     assert cli.parse(["-H", "x", "--tls", "starttls", "-D", "3"]).settings.tls == "starttls"
 
 
-def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
+def test_check_pop_command_lines_parse_as_check_pop_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from check_pop3_ipmon import cli
+
+    monkeypatch.setenv("CHECK_POP3_IPMON_PASSWORD", "for --login below")
 
     # No host: check_pop checks 127.0.0.1; a host without -H first or last counts too.
     assert cli.parse(["-p", "110"]).settings.host == "127.0.0.1"
@@ -239,6 +243,13 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them() -> None:
     ):
         assert cli.parse(["-H", "x", "-w", given, "-c", given]).warning == kept, given
     assert cli.parse(["-H", "x", "-t", "100000"]).settings.timeout == 86400.0
+    # Every range reads numbers so (--size-crit 1e9 is a byte count, printed plainly).
+    assert (
+        cli.parse(
+            ["-H", "x", "--login", "-u", "a", "--auth", "apop", "--size-crit", "1e9"]
+        ).size_crit
+        == "1000000000"
+    )
     assert cli.parse(["-H", "x", "-t", "0.5"]).settings.timeout == 0.5
     # -m as check_pop takes it: any whole number, used up to 1 MiB.
     assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1
