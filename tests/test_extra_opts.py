@@ -271,8 +271,9 @@ def test_unreadable_files_are_unknown(args: tuple[str, ...], first: str) -> None
 
 def test_a_plain_check_does_not_load_the_ini_reader() -> None:
     code = (
-        "import sys; from check_pop3_ipmon import cli; cli.parse(['-H', 'x']);"
-        "print(sorted(m for m in ('check_pop3_ipmon.extra_opts', 'configparser')"
+        "import sys; from check_pop3_ipmon import cli, plugin;"
+        "cli.parse(['-H', 'x', '-w', '2', '-c', '5', '-e', 'x']);"
+        "print(sorted(m for m in ('check_pop3_ipmon.extra_opts', 'configparser', 'decimal')"
         " if m in sys.modules))"
     )
     out = subprocess.run(
