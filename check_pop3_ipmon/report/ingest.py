@@ -1,0 +1,189 @@
+"""Perfdata files into the database, each once.
+
+A file is known by its first complete line (the engine's first result in
+it: a time, a host, a service), not by its name, since rotation renames
+files and a file may be handed over from another directory. The database
+keeps how many bytes of it were read; a run reads on from there, so
+ingesting a rotated file again adds nothing, and the file the engine is
+still writing can be ingested as it grows. A last line without its newline
+(the engine is halfway through writing it) is left for the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable, Optional
+
+from check_pop3_ipmon.report.perfdata import MAX_LINE, PHASES, BadLine, Result, parse_line
+
+BATCH = 5000
+MAX_BAD_SHOWN = 5
+
+_INSERT = (
+    "INSERT INTO results (service_id, t, state, hard, "
+    + ", ".join(f'"{phase}"' for phase in PHASES)
+    + ", warn, crit, extra, output) VALUES ("
+    + ", ".join("?" * (len(PHASES) + 8))
+    + ")"
+)
+
+
+@dataclass
+class FileReport:
+    path: Path
+    results: int = 0
+    bad_lines: int = 0
+    bad_items: int = 0
+    skipped: int = 0  # host perfdata, blank lines
+    torn: bool = False  # a last line without its newline, left for the next run
+    already: bool = False  # nothing new since the last run
+    bad_examples: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[int], None]  # bytes read so far in the current file
+
+
+def _lines(handle: BinaryIO, report: FileReport) -> Iterator[tuple[int, bytes]]:
+    """(end offset, line) for each complete line; over-long lines are bad, not kept."""
+    offset = handle.tell()
+    while True:
+        line = handle.readline(MAX_LINE)
+        if not line:
+            return
+        if line.endswith(b"\n"):
+            offset += len(line)
+            yield offset, line
+            continue
+        if len(line) < MAX_LINE:
+            report.torn = True  # end of file in the middle of a line
+            return
+        # A line longer than any result: skip to its end without keeping it.
+        skipped = len(line)
+        while not line.endswith(b"\n"):
+            line = handle.readline(MAX_LINE)
+            if not line:
+                report.torn = True
+                return
+            skipped += len(line)
+        offset += skipped
+        report.bad_lines += 1
+        yield offset, b""
+
+
+def _row(service_id: int, result: Result) -> tuple[object, ...]:
+    phases = [
+        round(result.phases[phase] * 1e6) if phase in result.phases else None for phase in PHASES
+    ]
+    return (
+        service_id,
+        result.timet,
+        result.state,
+        int(result.hard),
+        *phases,
+        result.warn or None,
+        result.crit or None,
+        json.dumps(result.extra, separators=(",", ":")) if result.extra else None,
+        result.output if result.state != 0 else None,
+    )
+
+
+class Ingester:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.services: dict[tuple[str, str], int] = {
+            (host, service): sid
+            for sid, host, service in db.execute("SELECT id, host, service FROM services")
+        }
+
+    def service_id(self, host: str, service: str) -> int:
+        key = (host, service)
+        sid = self.services.get(key)
+        if sid is None:
+            cursor = self.db.execute(
+                "INSERT INTO services (host, service) VALUES (?, ?)", (host, service)
+            )
+            sid = int(cursor.lastrowid or 0)
+            self.services[key] = sid
+        return sid
+
+    def ingest(self, path: Path, progress: Optional[Progress] = None) -> FileReport:
+        """Read `path` on from where the last run stopped. OSError goes to the caller."""
+        report = FileReport(path)
+        with open(path, "rb") as handle:
+            first = handle.readline(MAX_LINE)
+            if not first.endswith(b"\n"):
+                report.torn = bool(first)
+                report.already = not first
+                return report
+            fingerprint = hashlib.sha256(first).hexdigest()
+            row = self.db.execute(
+                "SELECT offset FROM files WHERE fingerprint = ?", (fingerprint,)
+            ).fetchone()
+            start = int(row[0]) if row else 0
+            handle.seek(start)
+            if handle.read(1) == b"":
+                report.already = True
+                return report
+            handle.seek(start)
+            end = self._read(handle, report, progress)
+        if end > start:
+            self.db.execute(
+                "INSERT INTO files (fingerprint, path, offset, results, bad_lines, ingested_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET"
+                " path = excluded.path, offset = excluded.offset,"
+                " results = results + excluded.results,"
+                " bad_lines = bad_lines + excluded.bad_lines,"
+                " ingested_at = excluded.ingested_at",
+                (
+                    fingerprint,
+                    str(path),
+                    end,
+                    report.results,
+                    report.bad_lines,
+                    int(time.time()),
+                ),
+            )
+        else:
+            report.already = not report.torn
+        # The rows and the new offset in one transaction: all or nothing.
+        self.db.commit()
+        return report
+
+    def _read(self, handle: BinaryIO, report: FileReport, progress: Optional[Progress]) -> int:
+        batch: list[tuple[object, ...]] = []
+        end = handle.tell()
+        for end, line in _lines(handle, report):
+            if not line:
+                self._bad(report, end, "line too long")
+                continue
+            try:
+                result = parse_line(line)
+            except BadLine as exc:
+                report.bad_lines += 1
+                self._bad(report, end, str(exc))
+                continue
+            if result is None:
+                report.skipped += 1
+                continue
+            report.results += 1
+            report.bad_items += result.bad_items
+            batch.append(_row(self.service_id(result.host, result.service), result))
+            if len(batch) >= BATCH:
+                self.db.executemany(_INSERT, batch)
+                batch.clear()
+                if progress is not None:
+                    progress(end)
+        if batch:
+            self.db.executemany(_INSERT, batch)
+        return end
+
+    @staticmethod
+    def _bad(report: FileReport, offset: int, why: str) -> None:
+        if len(report.bad_examples) < MAX_BAD_SHOWN:
+            report.bad_examples.append(f"line ending at byte {offset}: {why}")

@@ -1,0 +1,167 @@
+"""The response-time chart as inline SVG: phases as lines, thresholds dashed,
+outages shaded, failed tests marked. No script, no external resource."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from collections.abc import Sequence
+from html import escape
+from typing import Optional
+
+from check_pop3_ipmon.report.availability import Outage
+from check_pop3_ipmon.report.model import Sample
+
+WIDTH, HEIGHT = 960, 300
+LEFT, RIGHT, TOP, BOTTOM = 64, 150, 12, 36
+COLOURS = {
+    "time": "#1f4e9c",
+    "resolve_time": "#8c564b",
+    "connect_time": "#2ca02c",
+    "tls_time": "#9467bd",
+    "stls_time": "#e377c2",
+    "greeting_time": "#17becf",
+    "capa_time": "#7f7f7f",
+    "login_time": "#bcbd22",
+    "stat_time": "#ff7f0e",
+    "quit_time": "#6b6ecf",
+}
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def threshold_value(spec: str) -> Optional[float]:
+    """The bound a Nagios range draws at: its upper end, or its only number."""
+    numbers = _NUMBER.findall(spec)
+    if not numbers:
+        return None
+    value = float(numbers[-1])
+    return value if 0 <= value < 1e6 else None
+
+
+class _Axes:
+    def __init__(self, start: float, end: float, top: float) -> None:
+        self.start, self.end = start, max(end, start + 1)
+        self.top = top
+        self.width = WIDTH - LEFT - RIGHT
+        self.height = HEIGHT - TOP - BOTTOM
+
+    def x(self, t: float) -> float:
+        return LEFT + (min(max(t, self.start), self.end) - self.start) / (self.end - self.start) * self.width
+
+    def y(self, value: float) -> float:
+        return TOP + self.height - min(value, self.top) / self.top * self.height
+
+
+def _nice_top(value: float) -> float:
+    """The axis' top: 1, 2, 2.5 or 5 times a power of ten, at or above `value`."""
+    value = max(value, 0.001)
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return value
+
+
+def _points(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
+    """Polyline points, one a pixel column at most (the column's highest value)."""
+    columns: dict[int, tuple[float, float]] = {}
+    for sample in samples:
+        value = sample.phases.get(phase)
+        if value is None:
+            continue
+        x = axes.x(sample.t)
+        column = int(x)
+        if column not in columns or value > columns[column][1]:
+            columns[column] = (x, value)
+    return " ".join(f"{x:.1f},{axes.y(v):.1f}" for x, v in columns.values())
+
+
+def _grid(axes: _Axes) -> list[str]:
+    parts = []
+    for i in range(5):
+        value = axes.top * i / 4
+        y = axes.y(value)
+        parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + axes.width}" y1="{y:.1f}" y2="{y:.1f}" '
+            'stroke="#ddd"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value * 1000:g} ms</text>'
+        )
+    span = axes.end - axes.start
+    fmt = "%H:%M" if span <= 86400 else "%m-%d %H:%M"
+    for i in range(7):
+        t = axes.start + span * i / 6
+        x = axes.x(t)
+        label = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(fmt)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + axes.height}" stroke="#eee"/>'
+            f'<text x="{x:.1f}" y="{HEIGHT - 14}" text-anchor="middle">{label}</text>'
+        )
+    return parts
+
+
+def chart(
+    samples: Sequence[Sample],
+    start: float,
+    end: float,
+    down: Sequence[Outage],
+    first_failure: Sequence[Outage],
+    warn: str,
+    crit: str,
+) -> str:
+    phases = [p for p in COLOURS if any(p in s.phases for s in samples)]
+    values = [v for s in samples for v in s.phases.values()]
+    limits = [(name, threshold_value(spec)) for name, spec in (("warning", warn), ("critical", crit))]
+    drawn = [(name, value) for name, value in limits if value is not None]
+    axes = _Axes(start, end, _nice_top(max(values + [v for _, v in drawn] + [0.001]) * 1.05))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" font-family="sans-serif" font-size="11">',
+        f'<rect x="{LEFT}" y="{TOP}" width="{axes.width}" height="{axes.height}" fill="#fff" '
+        'stroke="#999"/>',
+    ]
+    for outages, fill in ((first_failure, "#f5b041"), (down, "#e74c3c")):
+        for outage in outages:
+            x1 = axes.x(outage.start)
+            x2 = axes.x(outage.end if outage.end is not None else end)
+            parts.append(
+                f'<rect class="outage" x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1):.1f}" '
+                f'height="{axes.height}" fill="{fill}" fill-opacity="0.3"/>'
+            )
+    parts += _grid(axes)
+    for name, value in drawn:
+        y = axes.y(value)
+        colour = "#e67e22" if name == "warning" else "#c0392b"
+        parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + axes.width}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="6 4"/>'
+        )
+    for phase in phases:
+        width = 2 if phase == "time" else 1.2
+        parts.append(
+            f'<polyline fill="none" stroke="{COLOURS[phase]}" stroke-width="{width}" '
+            f'points="{_points(axes, samples, phase)}"/>'
+        )
+    for sample in samples:
+        if sample.state != 0:
+            parts.append(
+                f'<circle cx="{axes.x(sample.t):.1f}" cy="{TOP + axes.height - 3}" r="2.5" '
+                'fill="#c0392b"/>'
+            )
+    legend = [(phase, COLOURS[phase], "") for phase in phases]
+    legend += [(f"{name} {value:g} s", "#e67e22" if name == "warning" else "#c0392b", "6 4") for name, value in drawn]
+    legend += [("Down (HARD)", "#e74c3c", "area"), ("first failure on", "#f5b041", "area")]
+    for i, (label, colour, dash) in enumerate(legend):
+        y = TOP + 10 + i * 16
+        x = WIDTH - RIGHT + 10
+        if dash == "area":
+            parts.append(f'<rect x="{x}" y="{y - 8}" width="18" height="10" fill="{colour}" fill-opacity="0.3"/>')
+        else:
+            style = f' stroke-dasharray="{dash}"' if dash else ""
+            parts.append(
+                f'<line x1="{x}" x2="{x + 18}" y1="{y - 3}" y2="{y - 3}" stroke="{colour}" '
+                f'stroke-width="2"{style}/>'
+            )
+        parts.append(f'<text x="{x + 24}" y="{y}">{escape(label)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
