@@ -122,7 +122,9 @@ def check_report(
     [down] = service["outages"]
     hard_start = from_iso(down["start"])
     assert abs(hard_start - engine_times["hard"]) <= 1.5, (down, engine_times)
-    assert start + (ATTEMPTS - 1) * RETRY - 1 <= hard_start <= start + (ATTEMPTS - 1) * (RETRY + SLACK)
+    assert (
+        start + (ATTEMPTS - 1) * RETRY - 1 <= hard_start <= start + (ATTEMPTS - 1) * (RETRY + SLACK)
+    )
     assert from_iso(down["end"]) == end
 
     observed = service["observed_seconds"]
@@ -145,7 +147,15 @@ def check_report(
             assert figures[f"p{level}"] == pytest.approx(nearest_rank(raw, level), abs=1e-6), label
 
     # The HTML and CSV from the same database.
-    report("--db", str(db), "html", "-o", str(tmp_path / "r.html"), "--since", iso(seen["started"] - 60))
+    report(
+        "--db",
+        str(db),
+        "html",
+        "-o",
+        str(tmp_path / "r.html"),
+        "--since",
+        iso(seen["started"] - 60),
+    )
     page = (tmp_path / "r.html").read_text()
     assert "<svg" in page and f"{HOST}!{SERVICE}" in page and "<script" not in page
     report("--db", str(db), "csv", "-o", str(tmp_path / "r.csv"))
@@ -172,7 +182,9 @@ def test_nagios_perfdata_report(tmp_path: Path, dovecot: Dovecot) -> None:
             + [(d, "00:00-24:00") for d in ("thursday", "friday", "saturday")],
         )
         # Nagios wants a contact; this one is never notified.
-        + object_block("command", [("command_name", "no-notification"), ("command_line", "/bin/true")])
+        + object_block(
+            "command", [("command_name", "no-notification"), ("command_line", "/bin/true")]
+        )
         + object_block(
             "contact",
             [
@@ -213,9 +225,7 @@ def test_nagios_perfdata_report(tmp_path: Path, dovecot: Dovecot) -> None:
             ],
         )
     )
-    settings = dict(
-        line.split("=", 1) for line in engine_settings.nagios_main(str(live), ROTATE)
-    )
+    settings = dict(line.split("=", 1) for line in engine_settings.nagios_main(str(live), ROTATE))
     nagios = Nagios(
         tmp_path / "nagios",
         [CONTRIB / "nagios" / "pop3_ipmon_commands.cfg", objects],
@@ -312,10 +322,14 @@ def test_icinga2_perfdata_report(tmp_path: Path, dovecot: Dovecot) -> None:
     engine_times = {
         "first_failure": next(r["execution_end"] for r in after if r["state"] == 2),
         "hard": next(
-            r["execution_end"] for r in after if r["state"] == 2 and r["vars_after"]["state_type"] == 1
+            r["execution_end"]
+            for r in after
+            if r["state"] == 2 and r["vars_after"]["state_type"] == 1
         ),
         "recovery": next(
-            r["execution_end"] for r in after if r["state"] == 0 and r["execution_end"] > seen["restarted"]
+            r["execution_end"]
+            for r in after
+            if r["state"] == 0 and r["execution_end"] > seen["restarted"]
         ),
     }
     check_report(tmp_path, [*copies, *files()], seen, engine_times)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 
-class Test(NamedTuple):
+class Observation(NamedTuple):
     t: int
     state: int
     hard: bool
@@ -43,12 +43,16 @@ class Availability:
     mtbf_seconds: Optional[float]  # time up / outages that began in the window
 
 
-def _is_down(test: Test, hard_only: bool) -> bool:
+def _is_down(test: Observation, hard_only: bool) -> bool:
     return test.state != 0 and (test.hard or not hard_only)
 
 
 def outages(
-    tests: Sequence[Test], since: float, until: float, hard_only: bool, before: Optional[Test]
+    tests: Sequence[Observation],
+    since: float,
+    until: float,
+    hard_only: bool,
+    before: Optional[Observation],
 ) -> tuple[float, float, list[Outage]]:
     """(observed start, observed end, outages clipped to them).
 
@@ -76,11 +80,11 @@ def outages(
 
 
 def availability(
-    tests: Sequence[Test],
+    tests: Sequence[Observation],
     since: float,
     until: float,
     hard_only: bool,
-    before: Optional[Test] = None,
+    before: Optional[Observation] = None,
 ) -> Availability:
     start, end, found = outages(tests, since, until, hard_only, before)
     observed = end - start

@@ -1,7 +1,8 @@
 """pop3_ipmon_report: ipMonitor's "Store Monitor Statistics", from the engines' perfdata.
 
     pop3_ipmon_report --db FILE ingest PERFDATA_FILE...
-    pop3_ipmon_report --db FILE html -o OUT.html [--service HOST!SERVICE] [--since ISO] [--until ISO]
+    pop3_ipmon_report --db FILE html -o OUT.html [--service HOST!SERVICE]
+                      [--since ISO] [--until ISO] [--period day|week|month]
     pop3_ipmon_report --db FILE json -o OUT.json [same filters]
     pop3_ipmon_report --db FILE csv -o OUT.csv [same filters]
 

@@ -113,12 +113,12 @@ def _service(report: Report, service: ServiceReport) -> str:
         "outages shaded, failed tests marked below the axis.</p>",
         chart(
             service.recent,
-            start,
-            report.until,
-            down.outages,
-            first.outages,
-            service.warn,
-            service.crit,
+            start=start,
+            end=report.until,
+            down=down.outages,
+            first_failure=first.outages,
+            warn=service.warn,
+            crit=service.crit,
         ),
         _recent_tests(service),
         "<h3>Outages (Down, from the HARD problem)</h3>",
@@ -148,7 +148,10 @@ def _service(report: Report, service: ServiceReport) -> str:
             for address, phases in service.addresses.items()
             for row in _percentiles(phases)
         ]
-        parts += ["<h3>Per address (ms)</h3>", _table(["address", "phase", "p50", "p95", "p99"], rows)]
+        parts += [
+            "<h3>Per address (ms)</h3>",
+            _table(["address", "phase", "p50", "p95", "p99"], rows),
+        ]
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -166,7 +169,15 @@ def to_html(report: Report) -> str:
         ]
         for s in report.services
     ]
-    head = ["service", "availability (Down)", "from first failure", "outages", "MTTR", "MTBF", "tests"]
+    head = [
+        "service",
+        "availability (Down)",
+        "from first failure",
+        "outages",
+        "MTTR",
+        "MTBF",
+        "tests",
+    ]
     body = "\n".join(_service(report, service) for service in report.services)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

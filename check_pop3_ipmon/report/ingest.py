@@ -25,8 +25,9 @@ from check_pop3_ipmon.report.perfdata import MAX_LINE, PHASES, BadLine, Result, 
 BATCH = 5000
 MAX_BAD_SHOWN = 5
 
+# Column names from PHASES; every value is bound.
 _INSERT = (
-    "INSERT INTO results (service_id, t, state, hard, "
+    "INSERT INTO results (service_id, t, state, hard, "  # noqa: S608
     + ", ".join(f'"{phase}"' for phase in PHASES)
     + ", warn, crit, extra, output) VALUES ("
     + ", ".join("?" * (len(PHASES) + 8))

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from check_pop3_ipmon.report.availability import Availability, Test, availability
+from check_pop3_ipmon.report.availability import Availability, Observation, availability
 from check_pop3_ipmon.report.percentiles import summary
 from check_pop3_ipmon.report.perfdata import PHASES, split_address
 
@@ -69,8 +69,9 @@ def day(t: float) -> str:
 
 
 _COLUMNS = ", ".join(f'"{phase}"' for phase in PHASES)
+# Column names from PHASES; every value is bound.
 _SELECT = (
-    f"SELECT t, state, hard, {_COLUMNS}, warn, crit, extra, output FROM results"
+    f"SELECT t, state, hard, {_COLUMNS}, warn, crit, extra, output FROM results"  # noqa: S608
     " WHERE service_id = ? AND t >= ? AND t <= ? ORDER BY t"
 )
 
@@ -81,9 +82,7 @@ class _Collector:
     def __init__(self) -> None:
         self.phases: dict[str, list[float]] = defaultdict(list)
         self.days: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        self.addresses: dict[str, dict[str, list[float]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        self.addresses: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 
     def add(self, t: int, phases: dict[str, float], extra: Optional[str]) -> None:
         today = self.days[day(t)]
@@ -120,18 +119,19 @@ def service_report(
     sid: int,
     host: str,
     service: str,
+    *,
     since: float,
     until: float,
     recent_since: float,
 ) -> Optional[ServiceReport]:
-    tests: list[Test] = []
+    tests: list[Observation] = []
     collector = _Collector()
     recent: list[Sample] = []
     warn = crit = ""
     n = len(PHASES)
     for row in _rows(db, sid, since, until):
         t, state, hard = int(row[0]), int(row[1]), bool(row[2])
-        tests.append(Test(t, state, hard))
+        tests.append(Observation(t, state, hard))
         phases = {PHASES[i]: row[3 + i] / 1e6 for i in range(n) if row[3 + i] is not None}
         collector.add(t, phases, row[n + 5])
         if row[n + 3] is not None or row[n + 4] is not None:
@@ -141,11 +141,14 @@ def service_report(
     if not tests:
         return None
     before_row = db.execute(
-        "SELECT t, state, hard FROM results WHERE service_id = ? AND t < ? ORDER BY t DESC"
-        " LIMIT 1",
+        "SELECT t, state, hard FROM results WHERE service_id = ? AND t < ? ORDER BY t DESC LIMIT 1",
         (sid, int(since)),
     ).fetchone()
-    before = Test(int(before_row[0]), int(before_row[1]), bool(before_row[2])) if before_row else None
+    before = (
+        Observation(int(before_row[0]), int(before_row[1]), bool(before_row[2]))
+        if before_row
+        else None
+    )
     return ServiceReport(
         host=host,
         service=service,
@@ -172,7 +175,9 @@ def build(
     ).fetchall():
         if only and (host, service) not in only:
             continue
-        found = service_report(db, sid, host, service, since, until, recent_since)
+        found = service_report(
+            db, sid, host, service, since=since, until=until, recent_since=recent_since
+        )
         if found is not None:
             services.append(found)
     return Report(since, until, recent_since, services)

@@ -47,7 +47,12 @@ class _Axes:
         self.height = HEIGHT - TOP - BOTTOM
 
     def x(self, t: float) -> float:
-        return LEFT + (min(max(t, self.start), self.end) - self.start) / (self.end - self.start) * self.width
+        return (
+            LEFT
+            + (min(max(t, self.start), self.end) - self.start)
+            / (self.end - self.start)
+            * self.width
+        )
 
     def y(self, value: float) -> float:
         return TOP + self.height - min(value, self.top) / self.top * self.height
@@ -102,6 +107,7 @@ def _grid(axes: _Axes) -> list[str]:
 
 def chart(
     samples: Sequence[Sample],
+    *,
     start: float,
     end: float,
     down: Sequence[Outage],
@@ -111,7 +117,9 @@ def chart(
 ) -> str:
     phases = [p for p in COLOURS if any(p in s.phases for s in samples)]
     values = [v for s in samples for v in s.phases.values()]
-    limits = [(name, threshold_value(spec)) for name, spec in (("warning", warn), ("critical", crit))]
+    limits = [
+        (name, threshold_value(spec)) for name, spec in (("warning", warn), ("critical", crit))
+    ]
     drawn = [(name, value) for name, value in limits if value is not None]
     axes = _Axes(start, end, _nice_top(max(values + [v for _, v in drawn] + [0.001]) * 1.05))
     parts = [
@@ -149,13 +157,19 @@ def chart(
                 'fill="#c0392b"/>'
             )
     legend = [(phase, COLOURS[phase], "") for phase in phases]
-    legend += [(f"{name} {value:g} s", "#e67e22" if name == "warning" else "#c0392b", "6 4") for name, value in drawn]
+    legend += [
+        (f"{name} {value:g} s", "#e67e22" if name == "warning" else "#c0392b", "6 4")
+        for name, value in drawn
+    ]
     legend += [("Down (HARD)", "#e74c3c", "area"), ("first failure on", "#f5b041", "area")]
     for i, (label, colour, dash) in enumerate(legend):
         y = TOP + 10 + i * 16
         x = WIDTH - RIGHT + 10
         if dash == "area":
-            parts.append(f'<rect x="{x}" y="{y - 8}" width="18" height="10" fill="{colour}" fill-opacity="0.3"/>')
+            parts.append(
+                f'<rect x="{x}" y="{y - 8}" width="18" height="10" fill="{colour}" '
+                'fill-opacity="0.3"/>'
+            )
         else:
             style = f' stroke-dasharray="{dash}"' if dash else ""
             parts.append(

@@ -55,9 +55,11 @@ def iso(t: float) -> str:
 
 
 def from_iso(text: str) -> float:
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc
-    ).timestamp()
+    return (
+        datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        .replace(tzinfo=datetime.timezone.utc)
+        .timestamp()
+    )
 
 
 def report(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
