@@ -68,18 +68,26 @@ def _nice_top(value: float) -> float:
     return value
 
 
-def _points(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
-    """Polyline points, one a pixel column at most (the column's highest value)."""
-    columns: dict[int, tuple[float, float]] = {}
+def _path(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
+    """SVG path data: a test without the phase (a failure before it) breaks the
+    line; within a run, one point a pixel column (the column's highest value)."""
+    runs: list[dict[int, tuple[float, float]]] = [{}]
     for sample in samples:
         value = sample.phases.get(phase)
         if value is None:
+            if runs[-1]:
+                runs.append({})
             continue
         x = axes.x(sample.t)
-        column = int(x)
-        if column not in columns or value > columns[column][1]:
-            columns[column] = (x, value)
-    return " ".join(f"{x:.1f},{axes.y(v):.1f}" for x, v in columns.values())
+        column = runs[-1].get(int(x))
+        if column is None or value > column[1]:
+            runs[-1][int(x)] = (x, value)
+    parts = []
+    for run in runs:
+        points = [f"{x:.1f},{axes.y(v):.1f}" for x, v in run.values()]
+        if points:
+            parts.append("M" + " L".join(points))
+    return " ".join(parts)
 
 
 def _grid(axes: _Axes) -> list[str]:
@@ -147,8 +155,8 @@ def chart(
     for phase in phases:
         width = 2 if phase == "time" else 1.2
         parts.append(
-            f'<polyline fill="none" stroke="{COLOURS[phase]}" stroke-width="{width}" '
-            f'points="{_points(axes, samples, phase)}"/>'
+            f'<path fill="none" stroke="{COLOURS[phase]}" stroke-width="{width}" '
+            f'd="{_path(axes, samples, phase)}"/>'
         )
     for sample in samples:
         if sample.state != 0:
