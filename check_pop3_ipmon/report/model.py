@@ -77,27 +77,50 @@ _SELECT = (
 
 
 class _Collector:
-    """Values by phase, by day and phase, by address and phase, as rows arrive."""
+    """Values by phase, by day and phase, by address and phase, as rows arrive.
+
+    Month reports read millions of rows: values go into lists indexed like
+    PHASES, a day is its number since the epoch; names come at the end.
+    """
 
     def __init__(self) -> None:
-        self.phases: dict[str, list[float]] = defaultdict(list)
-        self.days: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.phases: list[list[float]] = [[] for _ in PHASES]
+        self.days: dict[int, list[list[float]]] = {}
         self.addresses: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
 
-    def add(self, t: int, phases: dict[str, float], extra: Optional[str]) -> None:
-        today = self.days[day(t)]
-        for phase, value in phases.items():
-            self.phases[phase].append(value)
-            today[phase].append(value)
+    def add(
+        self, t: int, values: Sequence[Optional[int]], extra: Optional[str]
+    ) -> dict[str, float]:
+        """Record one result's microsecond columns; returns its phases in seconds."""
+        today = self.days.get(t // 86400)
+        if today is None:
+            today = self.days[t // 86400] = [[] for _ in PHASES]
+        phases = {}
+        for i, micro in enumerate(values):
+            if micro is not None:
+                value = micro / 1e6
+                self.phases[i].append(value)
+                today[i].append(value)
+                phases[PHASES[i]] = value
         if extra:
             for label, value in _extra(extra).items():
                 split = split_address(label)
                 if split is not None:
                     self.addresses[split[0]][split[1]].append(value)
+        return phases
 
     @staticmethod
-    def summarise(values: dict[str, list[float]]) -> dict[str, Summary]:
-        return {phase: summary(values[phase]) for phase in PHASES if values.get(phase)}
+    def summarise(values: Sequence[list[float]]) -> dict[str, Summary]:
+        return {PHASES[i]: summary(found) for i, found in enumerate(values) if found}
+
+    def per_day(self) -> dict[str, dict[str, Summary]]:
+        return {day(number * 86400): self.summarise(v) for number, v in sorted(self.days.items())}
+
+    def per_address(self) -> dict[str, dict[str, Summary]]:
+        return {
+            address: self.summarise([phases.get(phase, []) for phase in PHASES])
+            for address, phases in sorted(self.addresses.items())
+        }
 
 
 def _extra(text: str) -> dict[str, float]:
@@ -132,8 +155,7 @@ def service_report(
     for row in _rows(db, sid, since, until):
         t, state, hard = int(row[0]), int(row[1]), bool(row[2])
         tests.append(Observation(t, state, hard))
-        phases = {PHASES[i]: row[3 + i] / 1e6 for i in range(n) if row[3 + i] is not None}
-        collector.add(t, phases, row[n + 5])
+        phases = collector.add(t, row[3 : 3 + n], row[n + 5])
         if row[n + 3] is not None or row[n + 4] is not None:
             warn, crit = row[n + 3] or "", row[n + 4] or ""
         if t >= recent_since:
@@ -157,8 +179,8 @@ def service_report(
         down=availability(tests, since, until, True, before),
         first_failure=availability(tests, since, until, False, before),
         phases=collector.summarise(collector.phases),
-        phases_per_day={d: collector.summarise(v) for d, v in sorted(collector.days.items())},
-        addresses={a: collector.summarise(v) for a, v in sorted(collector.addresses.items())},
+        phases_per_day=collector.per_day(),
+        addresses=collector.per_address(),
         recent=recent,
         warn=warn,
         crit=crit,

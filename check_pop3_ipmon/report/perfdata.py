@@ -45,7 +45,7 @@ MAX_OUTPUT = 300
 MAX_SECONDS = 86400.0
 
 _ITEM = re.compile(
-    r"""\s*(?:'((?:[^']|'')+)'|([^'=\s][^=\s]*))=   # label, quoted or not
+    r"""(?<!\S)(?:'((?:[^']|'')+)'|([^'=\s][^=\s]*))=   # label, quoted or not
     ([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)  # value, exponent allowed
     ([a-zA-Z%]*)                                      # unit
     ((?:;[^;\s]*){0,4})                               # ;warn;crit;min;max
@@ -115,26 +115,24 @@ def split_address(label: str) -> Optional[tuple[str, str]]:
 
 
 def parse_perfdata(text: str, result: Result) -> None:
-    """Fill `result`'s phases and extra from a SERVICEPERFDATA field."""
+    """Fill `result`'s phases and extra from a SERVICEPERFDATA field.
+
+    One regular-expression scan over the field (millions of lines a month);
+    whatever lies between two items it recognises is unreadable items.
+    """
     pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            return
-        match = _ITEM.match(text, pos)
-        if match is None:
-            # Skip to the next space: one unreadable item, not the whole field.
-            result.bad_items += 1
-            space = text.find(" ", pos + 1)
-            pos = len(text) if space < 0 else space
-            continue
+    for match in _ITEM.finditer(text):
+        if match.start() > pos and text[pos : match.start()].strip():
+            result.bad_items += len(text[pos : match.start()].split())
         pos = match.end()
         quoted, plain, number, unit, thresholds = match.groups()
-        label = quoted.replace("''", "'") if quoted is not None else plain
         value = float(number)
         if not math.isfinite(value):
             result.bad_items += 1
             continue
-        _store(result, label, value, unit, thresholds)
+        _store(result, quoted.replace("''", "'") if quoted else plain, value, unit, thresholds)
+    if text[pos:].strip():
+        result.bad_items += len(text[pos:].split())
 
 
 def _store(result: Result, label: str, value: float, unit: str, thresholds: str) -> None:
