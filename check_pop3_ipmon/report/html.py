@@ -45,7 +45,9 @@ def _percent(value: Optional[float]) -> str:
 
 
 def _ms(value: float) -> str:
-    return f"{value * 1000:.1f}"
+    """Milliseconds: 17.5, or 0.013 below one (DNS from a cache, loopback connects)."""
+    ms = value * 1000
+    return f"{ms:.1f}" if ms >= 1 else f"{ms:.3f}"
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -139,7 +139,7 @@ def chart(
     for outages, fill in ((first_failure, "#f5b041"), (down, "#e74c3c")):
         for outage in outages:
             x1 = axes.x(outage.start)
-            x2 = axes.x(outage.end if outage.end is not None else end)
+            x2 = axes.x(outage.start + outage.seconds)  # an ongoing one: to the last test
             parts.append(
                 f'<rect class="outage" x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1):.1f}" '
                 f'height="{axes.height}" fill="{fill}" fill-opacity="0.3"/>'
