@@ -34,9 +34,7 @@ PROG = str(Path(sys.executable).parent / "pop3_ipmon_report")
 def day_file(path: Path, day: int, services: int, rng: random.Random) -> int:
     """One day of one-minute results for `services` services; returns the line count."""
     outages = {
-        s: [(rng.randrange(1440), rng.randrange(10, 40))]
-        if (day + s) % 10 in (0, 3, 7)
-        else []
+        s: [(rng.randrange(1440), rng.randrange(10, 40))] if (day + s) % 10 in (0, 3, 7) else []
         for s in range(services)
     }
     lines = 0
@@ -45,7 +43,11 @@ def day_file(path: Path, day: int, services: int, rng: random.Random) -> int:
             t = START + day * 86400 + minute * 60
             for s in range(services):
                 down_for = next(
-                    (minute - begin for begin, length in outages[s] if 0 <= minute - begin < length),
+                    (
+                        minute - begin
+                        for begin, length in outages[s]
+                        if 0 <= minute - begin < length
+                    ),
                     None,
                 )
                 if down_for is None:
@@ -72,9 +74,13 @@ def day_file(path: Path, day: int, services: int, rng: random.Random) -> int:
 
 
 def run(*args: str) -> float:
+    """Wall seconds of one pop3_ipmon_report run (its progress lines not shown)."""
     started = time.monotonic()
-    subprocess.run([PROG, *args], check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - started
+    done = subprocess.run([PROG, *args], capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if done.returncode:
+        sys.exit(f"pop3_ipmon_report {' '.join(args)}: exit {done.returncode}: {done.stderr}")
+    return seconds
 
 
 def main() -> int:
@@ -109,9 +115,7 @@ def main() -> int:
         " MB/s"
     )
     print(f"database: {size / 1e6:,.0f} MB ({size / total_lines:.0f} bytes a result)")
-    until = time.strftime(
-        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + args.days * 86400)
-    )
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + args.days * 86400))
     window = ["--since", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START)), "--until", until]
     for fmt in ("html", "json", "csv"):
         out = work / f"report.{fmt}"
