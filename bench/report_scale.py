@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,8 +93,9 @@ def main() -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="report-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "stats.sqlite"
-    assert not db.exists(), f"{db} exists: give an empty --keep directory"
-    rng = random.Random(14)
+    if db.exists():
+        sys.exit(f"{db} exists: give an empty --keep directory")
+    rng = random.Random(14)  # noqa: S311 - made-up timings, the same every run
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"python:  {platform.python_implementation()} {platform.python_version()}")
     print(f"{args.days} days x 1440 tests x {args.services} services, one file a day")
@@ -109,10 +111,10 @@ def main() -> int:
             print(f"  ingesting day 1 again (nothing new): {again:.2f} s")
         path.unlink()
     size = sum(p.stat().st_size for p in work.glob("stats.sqlite*"))
+    rate, mb_rate = total_lines / ingest_seconds, total_bytes / 1e6 / ingest_seconds
     print(
         f"ingest: {total_lines:,} results, {total_bytes / 1e6:,.0f} MB in {ingest_seconds:.1f} s"
-        f" = {total_lines / ingest_seconds:,.0f} results/s, {total_bytes / 1e6 / ingest_seconds:.1f}"
-        " MB/s"
+        f" = {rate:,.0f} results/s, {mb_rate:.1f} MB/s"
     )
     print(f"database: {size / 1e6:,.0f} MB ({size / total_lines:.0f} bytes a result)")
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + args.days * 86400))
@@ -120,9 +122,8 @@ def main() -> int:
     for fmt in ("html", "json", "csv"):
         out = work / f"report.{fmt}"
         seconds = run("--db", str(db), fmt, "-o", str(out), *window)
-        print(
-            f"render {fmt:4s} month, all services: {seconds:6.1f} s, {out.stat().st_size / 1e6:.1f} MB"
-        )
+        megabytes = out.stat().st_size / 1e6
+        print(f"render {fmt:4s} month, all services: {seconds:6.1f} s, {megabytes:.1f} MB")
     seconds = run(
         "--db", str(db), "html", "-o", str(work / "one.html"), "--service", "mail042!POP3", *window
     )
@@ -131,9 +132,10 @@ def main() -> int:
     seconds = run("--db", str(db), "html", "-o", str(work / "day.html"), *day)
     print(f"render html  last day, all services: {seconds:6.1f} s")
     if args.keep is None:
-        for path in work.iterdir():
-            path.unlink()
-        work.rmdir()
+        # Only the directory mkdtemp made above.
+        if not work.name.startswith("report-bench-") or work.parent != Path(tempfile.gettempdir()):
+            sys.exit(f"not removing {work}: not this run's temporary directory")
+        shutil.rmtree(work)
     return 0
 
 
