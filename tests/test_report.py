@@ -149,23 +149,35 @@ def test_ingest_once_torn_line_waits_bad_lines_counted(tmp_path: Path) -> None:
     db, pd = tmp_path / "db", tmp_path / "perfdata"
     good = "".join(line(T0 + 60 * i) for i in range(5))
     torn = line(T0 + 300)
-    pd.write_text(good + "nonsense\n" + torn[:40])
+    pd.write_text(good + "DATATYPE::SERVICEPERFDATA\tTIMET::soon\n" + torn[:40])
     run = ingest(db, pd)
     assert run.returncode == 0, run.stderr
     assert run.stdout == (
         f"{pd}: 5 new result(s), 1 bad line(s), an unfinished last line left for the next run\n"
     )
-    assert "a field without KEY::" in run.stderr
+    assert "no HOSTNAME field" in run.stderr
     again = ingest(db, pd)
     assert again.stdout == f"{pd}: 0 new result(s), an unfinished last line left for the next run\n"
     # The engine finishes the line; the file is rotated (renamed): only that line is new.
-    pd.write_text(good + "nonsense\n" + torn)
+    pd.write_text(good + "DATATYPE::SERVICEPERFDATA\tTIMET::soon\n" + torn)
     rotated = pd.rename(tmp_path / "perfdata.1796000400")
     assert ingest(db, rotated).stdout == f"{rotated}: 1 new result(s)\n"
     assert ingest(db, rotated).stdout == f"{rotated}: nothing new (ingested before)\n"
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM results").fetchone() == (6,)
         assert con.execute("SELECT results, bad_lines FROM files").fetchone() == (6, 1)
+
+
+def test_long_output_lines_belong_to_their_result(tmp_path: Path) -> None:
+    """Icinga 2's $service.output$ carries the plugin's long output (-v), newlines included."""
+    db, pd = tmp_path / "db", tmp_path / "perfdata"
+    long_output = line(T0, output="POP3 OK - greeting").rstrip("\n") + "\naddress: 127.0.0.1\n\n"
+    pd.write_text(long_output + "connect: 0.1 ms | not perfdata\n" + line(T0 + 60))
+    run = ingest(db, pd)
+    assert run.stdout == f"{pd}: 2 new result(s), 3 other line(s) skipped\n"
+    assert run.stderr == ""
+    pd.write_text("stray: text\n" + line(T0 + 60))
+    assert ingest(db, pd).stdout == f"{pd}: 1 new result(s), 1 bad line(s)\n"
 
 
 def test_huge_file_and_overlong_line(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import BinaryIO, Callable, Optional
 from check_pop3_ipmon.report.perfdata import MAX_LINE, PHASES, BadLine, Result, parse_line
 
 BATCH = 5000
+_FIELD_START = re.compile(rb"[A-Z][A-Z0-9_]*::")
 MAX_BAD_SHOWN = 5
 
 # Column names from PHASES; every value is bound.
@@ -159,19 +161,28 @@ class Ingester:
     def _read(self, handle: BinaryIO, report: FileReport, progress: Optional[Progress]) -> int:
         batch: list[tuple[object, ...]] = []
         end = handle.tell()
+        in_output = False  # after a result, lines without a KEY:: field are its long output
         for end, line in _lines(handle, report):
             if not line:
                 self._bad(report, end, "line too long")
+                in_output = False
                 continue
             try:
                 result = parse_line(line)
             except BadLine as exc:
+                # Icinga 2 writes $service.output$ with the plugin's long output,
+                # newlines and all: those lines belong to the result before.
+                if in_output and not _FIELD_START.match(line):
+                    report.skipped += 1
+                    continue
                 report.bad_lines += 1
                 self._bad(report, end, str(exc))
+                in_output = False
                 continue
             if result is None:
                 report.skipped += 1
                 continue
+            in_output = True
             report.results += 1
             report.bad_items += result.bad_items
             batch.append(_row(self.service_id(result.host, result.service), result))
