@@ -75,6 +75,9 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # The (service, time) index takes rows for 100 services at once:
+            # a larger page cache keeps a month's ingest from slowing down.
+            db.execute("PRAGMA cache_size=-65536")
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.commit()
