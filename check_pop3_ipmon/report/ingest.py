@@ -29,10 +29,10 @@ MAX_BAD_SHOWN = 5
 
 # Column names from PHASES; every value is bound.
 _INSERT = (
-    "INSERT INTO results (service_id, t, state, hard, "  # noqa: S608
+    "INSERT OR IGNORE INTO results (service_id, t, seq, state, hard, "  # noqa: S608
     + ", ".join(f'"{phase}"' for phase in PHASES)
     + ", warn, crit, extra, output) VALUES ("
-    + ", ".join("?" * (len(PHASES) + 8))
+    + ", ".join("?" * (len(PHASES) + 9))
     + ")"
 )
 
@@ -79,13 +79,15 @@ def _lines(handle: BinaryIO, report: FileReport) -> Iterator[tuple[int, bytes]]:
         yield offset, b""
 
 
-def _row(service_id: int, result: Result) -> tuple[object, ...]:
+def _row(service_id: int, seq: int, result: Result) -> tuple[object, ...]:
+    """`seq` (where the line ends in its file) keeps two results of one second apart."""
     phases = [
         round(result.phases[phase] * 1e6) if phase in result.phases else None for phase in PHASES
     ]
     return (
         service_id,
         result.timet,
+        seq,
         result.state,
         int(result.hard),
         *phases,
@@ -185,7 +187,7 @@ class Ingester:
             in_output = True
             report.results += 1
             report.bad_items += result.bad_items
-            batch.append(_row(self.service_id(result.host, result.service), result))
+            batch.append(_row(self.service_id(result.host, result.service), end, result))
             if len(batch) >= BATCH:
                 self.db.executemany(_INSERT, batch)
                 batch.clear()

@@ -1,10 +1,12 @@
 """The statistics database: SQLite from the standard library, one file.
 
 Sized for a month of one-minute tests of 100 services (4.3 million results):
-one row a result, phase times as integer microseconds in their own columns
-(SQLite stores small integers in 1-4 bytes; NULL where a phase was not
-measured costs one byte), the plugin's output only for failed tests, labels
-the plugin may add later or per-address ones as a small JSON text. `files`
+one row a result, kept in (service, time) order (a report reads a
+service's rows as one run of pages, not a page a row); phase times as
+integer microseconds in their own columns (SQLite stores small integers in
+1-4 bytes; NULL where a phase was not measured costs one byte); the
+plugin's output only for failed tests; labels the plugin may add later, or
+per-address ones, as a small JSON text. `files`
 remembers how far each perfdata file was read, in the same transaction as
 its rows, so a file ingested again (or after a crash) adds nothing twice.
 """
@@ -37,15 +39,16 @@ CREATE TABLE IF NOT EXISTS services (
 CREATE TABLE IF NOT EXISTS results (
     service_id INTEGER NOT NULL REFERENCES services(id),
     t INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     state INTEGER NOT NULL,
     hard INTEGER NOT NULL,
     {phase_columns()},
     warn TEXT,
     crit TEXT,
     extra TEXT,
-    output TEXT
-);
-CREATE INDEX IF NOT EXISTS results_by_service_time ON results (service_id, t);
+    output TEXT,
+    PRIMARY KEY (service_id, t, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (
     fingerprint TEXT PRIMARY KEY,
     path TEXT NOT NULL,
