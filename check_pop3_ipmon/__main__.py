@@ -1,3 +1,5 @@
-from check_pop3_ipmon.plugin import main
+"""`python -m check_pop3_ipmon`: the check, through the launcher as the console script."""
 
-main()
+from check_pop3_ipmon.launcher import SCRIPTS, launch
+
+launch(SCRIPTS["check_pop3_ipmon"])

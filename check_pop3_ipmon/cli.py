@@ -181,6 +181,17 @@ def _range(text: str) -> str:
     return text
 
 
+def _utf8(text: str) -> str:
+    """Text that can go on the wire: bytes of argv that are not UTF-8 (kept by
+    surrogateescape) would fail the encoding deep in the session."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        raise argparse.ArgumentTypeError(f"not valid UTF-8: {raw!r}") from None
+    return text
+
+
 def _server_name(text: str) -> str:
     """A name the ssl module can send as SNI (it raises at connect time otherwise)."""
     try:
@@ -238,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-H",
         "--hostname",
         required=True,
+        type=_utf8,
         metavar="ADDRESS",
         help="host name or IPv4/IPv6 address of the POP3 server",
     )
@@ -416,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(SASL PLAIN); default: the best the server offers (under TLS plain, "
         "user, apop; without TLS apop first)",
     )
-    a.add_argument("-u", "--username", metavar="USER", help="the mailbox to log in to")
+    a.add_argument("-u", "--username", type=_utf8, metavar="USER", help="the mailbox to log in to")
     a.add_argument(
         "--authfile",
         metavar="FILE",

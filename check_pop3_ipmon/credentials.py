@@ -1,14 +1,16 @@
 """Where the password comes from: a private file or an environment variable.
 
-Never the command line (any local user can read it in ps or /proc). A file
-that group or others can read is refused, as ssh refuses a private key: the
-password would be as public as the file.
+Never the command line (any local user can read it in ps or /proc). The
+file follows the one rule for private files (core.private_files): a file
+others can read or write, or that belongs to another user, is refused, as
+ssh refuses a private key: the password would be as public as the file.
 """
 
 from __future__ import annotations
 
 import os
-import stat
+
+from check_pop3_ipmon.core import private_files
 
 MAX_FILE = 4096
 
@@ -28,33 +30,12 @@ def check_password(password: str, source: str) -> str:
 
 def from_file(path: str) -> str:
     """The first line of `path` (without its line ending) is the password."""
+    label = f"--authfile {path}"
     try:
-        # O_NONBLOCK: a FIFO must not hang us before we see it is no file.
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise CredentialError(f"cannot read --authfile {path}: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)  # of what was opened, not of what the name may point to next
-        if not stat.S_ISREG(info.st_mode):
-            raise CredentialError(f"--authfile {path} is not a regular file")
-        if info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
-            mode = stat.S_IMODE(info.st_mode)
-            raise CredentialError(
-                f"--authfile {path} is readable by group or others (mode {mode:04o}): "
-                "refused; chmod 600 it"
-            )
-        data = os.read(fd, MAX_FILE + 1)
-    except OSError as exc:
-        raise CredentialError(f"cannot read --authfile {path}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE:
-        raise CredentialError(f"--authfile {path} is longer than {MAX_FILE} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CredentialError(f"--authfile {path} is not UTF-8") from None
-    return check_password(text.split("\n", 1)[0].removesuffix("\r"), f"--authfile {path}")
+        text = private_files.read_text(path, label, secret=True, limit=MAX_FILE)
+    except private_files.PrivateFileError as exc:
+        raise CredentialError(str(exc)) from None
+    return check_password(text.split("\n", 1)[0].removesuffix("\r"), label)
 
 
 def from_env(name: str, shown: bool = True) -> str:

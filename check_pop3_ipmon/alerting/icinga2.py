@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
-import stat
 import threading
 import urllib.parse
 from base64 import b64encode
@@ -31,6 +29,7 @@ from check_pop3_ipmon.alerting.model import (
     alert_text,
     recovery_text,
 )
+from check_pop3_ipmon.core import private_files
 
 AUTHOR = "pop3_ipmon"
 
@@ -48,19 +47,9 @@ class Credentials:
 def read_credentials(path: Path) -> Credentials:
     """`username = ...` and `password = ...` lines from a file only its owner can read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise ApiError(f"credentials file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "r", encoding="utf-8") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ApiError(f"credentials file {path} is not a regular file")
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ApiError(
-                f"credentials file {path} is readable by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
-            )
-        text = handle.read(4096)
+        text = private_files.read_text(path, f"credentials file {path}", secret=True, limit=4096)
+    except private_files.PrivateFileError as exc:
+        raise ApiError(str(exc)) from None
     values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()

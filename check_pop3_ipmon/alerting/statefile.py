@@ -25,6 +25,7 @@ from typing import Any
 
 from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
 from check_pop3_ipmon.atomicfile import write_atomic
+from check_pop3_ipmon.core import statestore
 
 VERSION = 1
 
@@ -87,36 +88,22 @@ class Slot:
         self.problem = ""  # why a present file was not used
 
     def load(self) -> Memory:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return Memory()
-        except OSError as exc:
-            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "rb") as handle:
-                raw = handle.read(65536)
-        except OSError as exc:  # a directory in its place, an I/O error
-            raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
-        try:
+        """The state; a fresh one if there is none or it was unusable (see
+        core.statestore: starting afresh loses at most one outage's count,
+        refusing would stop all alerting for the service)."""
+
+        def parse(raw: bytes) -> Memory:
             return _memory_from(json.loads(raw), self.host, self.service)
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            # RecursionError: deeply nested JSON ("[[[[..."), which json
-            # reports so rather than as a ValueError.
-            # Starting afresh loses at most one outage's count; refusing
-            # would stop all alerting for the service. The file is kept
-            # aside (only the latest) so an admin can see what broke it.
-            reason = (str(exc) or type(exc).__name__) if raw else "empty file"
-            aside = self.path.with_name(self.path.name + ".unusable")
-            try:
-                os.replace(self.path, aside)
-                kept = f"moved to {aside.name}"
-            except OSError as err:
-                kept = f"not moved aside: {err.strerror}"
+
+        try:
+            loaded = statestore.load(self.path, parse)
+        except statestore.Unreadable as exc:
+            raise StateError(str(exc)) from None
+        if loaded.problem:
             self.problem = (
-                f"ignored unusable state file {self.path}: {reason}; {kept}; counting starts afresh"
+                f"ignored unusable state file {self.path}: {loaded.problem}; counting starts afresh"
             )
-            return Memory()
+        return Memory() if loaded.value is None else loaded.value
 
     def save(self, memory: Memory) -> None:
         record = asdict(memory)

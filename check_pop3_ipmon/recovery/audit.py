@@ -2,9 +2,13 @@
 
 Nagios throws an event handler's output away, so these are the only trace.
 The file is opened before anything runs: a run that could not record what it
-does does nothing. Each record is one write() on an O_APPEND descriptor, so
-concurrent runs never interleave inside a line. Records hold argv lists and
-results, never credentials (sets contain no secrets; key files stay unread).
+does does nothing. An action gets a "starting" record before it runs (so a
+full disk, or the engine killing the handler's process group at its
+timeout, cannot leave an action that ran with no record) and its outcome
+after. Each record is one write() on an O_APPEND descriptor, so concurrent
+runs never interleave inside a line; syslog gets the same record even when
+the file cannot take it. Records hold argv lists and results, never
+credentials (sets contain no secrets; key files stay unread).
 """
 
 from __future__ import annotations
@@ -18,50 +22,79 @@ from pathlib import Path
 from typing import Any, Optional
 
 IDENT = "pop3_ipmon_recovery"
+BAD = ("failed", "refused", "error")
+_OPEN = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class AuditError(OSError):
-    """The audit log cannot be written: nothing may run."""
+    """The audit log cannot be written: nothing (more) may run."""
+
+
+def _syslog(address: Optional[str]) -> Optional[logging.Logger]:
+    if not address or not os.path.exists(address):
+        return None
+    try:
+        handler = logging.handlers.SysLogHandler(
+            address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+    except OSError:
+        return None  # no syslog daemon listening: the file is the record
+    handler.setFormatter(logging.Formatter(f"{IDENT}[{os.getpid()}]: %(message)s"))
+    logger = logging.getLogger(f"{IDENT}.{id(handler)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger
 
 
 class Audit:
     def __init__(self, path: Path, syslog_address: Optional[str]) -> None:
         self.path = path
+        self.fd: Optional[int] = None
+        self.logger = _syslog(syslog_address)
         try:
             path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            self.fd = os.open(path, _OPEN, 0o640)
         except OSError as error:
-            raise AuditError(f"cannot open audit log {path}: {error.strerror}") from None
-        self.logger: Optional[logging.Logger] = None
-        if syslog_address and os.path.exists(syslog_address):
-            handler = logging.handlers.SysLogHandler(
-                address=syslog_address, facility=logging.handlers.SysLogHandler.LOG_DAEMON
-            )
-            handler.setFormatter(logging.Formatter(f"{IDENT}[{os.getpid()}]: %(message)s"))
-            self.logger = logging.getLogger(f"{IDENT}.{id(self)}")
-            self.logger.propagate = False
-            self.logger.setLevel(logging.INFO)
-            self.logger.addHandler(handler)
+            message = f"cannot open audit log {path}: {error.strerror or error}"
+            self.warn(f"nothing run: {message}")
+            self.close()
+            raise AuditError(message) from None
+
+    def warn(self, message: str) -> None:
+        """A line for syslog alone (the file is what failed)."""
+        if self.logger is not None:
+            self.logger.error("%s", message)
 
     def record(self, **fields: Any) -> dict[str, Any]:
+        """Write one record to the file and syslog; AuditError if the file refused it."""
         now = datetime.datetime.now(datetime.timezone.utc)
         entry = {"when": now.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
         entry.update(fields)
         line = json.dumps(entry, ensure_ascii=True, sort_keys=False) + "\n"
-        os.write(self.fd, line.encode("ascii"))
+        failure = None
+        try:
+            if self.fd is not None:
+                os.write(self.fd, line.encode("ascii"))
+        except OSError as error:
+            failure = f"cannot write audit log {self.path}: {error.strerror or error}"
         if self.logger is not None:
             summary = " ".join(
                 f"{key}={json.dumps(entry[key], ensure_ascii=True)}"
                 for key in ("service", "action", "target", "result", "reason", "duration")
                 if key in entry
             )
-            bad = entry.get("result") in ("failed", "refused")
-            level = logging.WARNING if bad else logging.INFO
-            self.logger.log(level, summary)
+            bad = entry.get("result") in BAD or failure
+            self.logger.log(logging.WARNING if bad else logging.INFO, "%s", summary)
+        if failure:
+            self.warn(failure)
+            raise AuditError(failure)
         return entry
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
         if self.logger is not None:
             for handler in list(self.logger.handlers):
                 handler.close()

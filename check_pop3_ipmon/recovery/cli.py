@@ -2,9 +2,9 @@
 
 Meant as (part of) an event handler: Icinga 2 passes each macro as its own
 argv element (no shell). Exit 0 when done or nothing was due, 1 when an
-action failed, 2 when refused (bad input, configuration or credentials
-file). The audit log and syslog hold the record; the output is for people
-running it by hand, --dry-run above all.
+action or the run failed, 2 when refused (bad input, configuration,
+credentials file, state, lock or audit log). The audit log and syslog hold
+the record; the output is for people running it by hand, --dry-run above all.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from check_pop3_ipmon.recovery.engine import (
 )
 
 PROG = "pop3_ipmon_recovery"
-REFUSED_EXIT = 2
+FAILED_EXIT, REFUSED_EXIT = 1, 2
 _TRUE = {"1", "2", "yes", "true", "on"}
 _FALSE = {"0", "", "no", "false", "off"}
 
@@ -83,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
 
 def describe(result: ActionResult) -> list[str]:
     if result.action == "-":
-        return [f"REFUSED: {result.reason}"]
+        return [f"{result.result.upper()}: {result.reason}"]
     line = f"{result.action} ({result.kind}) on {result.target}: {result.result}"
     if result.reason and result.result != DRY_RUN:
         line += f" - {result.reason}"
@@ -99,6 +99,14 @@ def describe(result: ActionResult) -> list[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        return _main(args)
+    except Exception as error:
+        print(f"FAILED: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return FAILED_EXIT
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as error:

@@ -3,8 +3,11 @@
 INI (configparser, no interpolation) because monitoring administrators know
 it and the standard library reads it. Command lines are argv lists written in
 shell-like quoting and split with shlex at load time; they are never given to
-a shell. Unknown keys are errors: a misspelt `alerts` must not silently mean
-"every alert".
+a shell. The file decides what runs as the engine's user, so it is read only
+under the rule for private files (core.private_files): not a symlink, a
+regular file owned by root or that user, and nobody else may write it.
+Unknown keys are errors: a misspelt `alerts` must not silently mean "every
+alert".
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
+from check_pop3_ipmon.core import private_files
 from check_pop3_ipmon.recovery import validate
 
 PLATFORMS = ("systemd", "windows")
@@ -210,11 +214,12 @@ def load(path: Path) -> Config:
     )
     parser.optionxform = str  # type: ignore[assignment, method-assign]
     try:
-        with open(path, encoding="utf-8") as stream:
-            parser.read_file(stream)
-    except OSError as error:
-        raise ConfigError(f"cannot read recovery config {path}: {error.strerror}") from None
-    except (configparser.Error, UnicodeDecodeError) as error:
+        # It says what runs as the engine's user: trusted like credentials.
+        text = private_files.read_text(path, f"recovery config {path}", secret=False)
+        parser.read_string(text, source=str(path))
+    except private_files.PrivateFileError as error:
+        raise ConfigError(str(error)) from None
+    except configparser.Error as error:
         raise ConfigError(f"{path}: {error}") from None
     try:
         return _build(path, parser)

@@ -1,4 +1,4 @@
-"""Named credential sets, read from a file only its owner can read.
+"""Named credential sets, read from a private file (core.private_files).
 
 A set says how to reach a machine: `ssh` (OpenSSH client, key-based, BatchMode,
 a dedicated known_hosts file, optional `sudo -n`) or `local` (this machine, as
@@ -16,12 +16,12 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from check_pop3_ipmon.core import private_files
 from check_pop3_ipmon.recovery import validate
 from check_pop3_ipmon.recovery.config import boolean, duration
 
@@ -50,40 +50,21 @@ class CredentialSet:
 LOCAL = CredentialSet("(engine's own account)")
 
 
-def mode_problem(info: os.stat_result, path: Path) -> Optional[str]:
-    """Why a secret file must not be used, or None."""
-    if not stat.S_ISREG(info.st_mode):
-        return f"{path} is not a regular file"
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        return (
-            f"{path} has mode {mode:04o}: group/other may access it; "
-            f"run chmod 600 {path} (owner only)"
-        )
-    if info.st_uid not in (os.geteuid(), 0):
-        return f"{path} belongs to uid {info.st_uid}, not to this user or root"
-    return None
-
-
 def load(path: Path) -> Mapping[str, CredentialSet]:
-    """Read the file through one descriptor, checked before a byte is read."""
+    """Read the file under the rule for private files, then parse it."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as error:
-        raise CredentialError(f"cannot open credentials file {path}: {error.strerror}") from None
-    with os.fdopen(fd, encoding="utf-8") as stream:
-        problem = mode_problem(os.fstat(fd), path)
-        if problem:
-            raise CredentialError(f"refusing credentials file: {problem}")
-        parser = configparser.ConfigParser(interpolation=None, default_section="\x00none")
-        parser.optionxform = str  # type: ignore[assignment, method-assign]
-        try:
-            parser.read_file(stream)
-        except (configparser.Error, UnicodeDecodeError) as error:
-            # configparser quotes the offending line; keep values out of the message.
-            raise CredentialError(
-                f"credentials file {path}: syntax error ({type(error).__name__})"
-            ) from None
+        text = private_files.read_text(path, f"credentials file {path}", secret=True)
+    except private_files.PrivateFileError as error:
+        raise CredentialError(str(error)) from None
+    parser = configparser.ConfigParser(interpolation=None, default_section="\x00none")
+    parser.optionxform = str  # type: ignore[assignment, method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error as error:
+        # configparser quotes the offending line; keep values out of the message.
+        raise CredentialError(
+            f"credentials file {path}: syntax error ({type(error).__name__})"
+        ) from None
     sets = {}
     for section in parser.sections():
         try:
@@ -145,6 +126,6 @@ def check_identity(credentials: CredentialSet) -> None:
             f"credential set {credentials.name}: identity file "
             f"{credentials.identity_file}: {error.strerror}"
         ) from None
-    problem = mode_problem(info, credentials.identity_file)
+    problem = private_files.refusal(info, f"identity file {credentials.identity_file}", secret=True)
     if problem:
-        raise CredentialError(f"credential set {credentials.name}: refusing key: {problem}")
+        raise CredentialError(f"credential set {credentials.name}: {problem}")

@@ -7,11 +7,18 @@ in a failed state; the per-service lock; the cooldown and the per-problem
 cap. Reboot Server also needs: enabled for the service, the host UP, the
 service CRITICAL, a target that is not this machine, and no reboot of that
 host within the reboot cooldown.
+
+Failing closed: a state file, lock or audit log that cannot be read or
+written stops the actions it would have guarded ("refused"), and any other
+failure ends the run as "failed" with its reason, in the audit log and
+syslog as far as they work and in the results the caller logs. Never an
+exception out of run_actions().
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +38,9 @@ from check_pop3_ipmon.recovery.config import (
 )
 
 OK, FAILED, SKIPPED, REFUSED, DRY_RUN = "ok", "failed", "skipped", "refused", "dry-run"
+# STARTING is only ever an audit record (before an action runs); WARNING a
+# result that does not change the exit status (a future time clamped).
+STARTING, WARNING = "starting", "warning"
 PROBLEM_STATES = ("WARNING", "CRITICAL")
 ENGINE_STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 IPMON_STATES = ("Up", "Warn", "Down", "Lost", "Maintenance", "Disabled")
@@ -75,7 +85,8 @@ class ActionResult:
 
 
 def exit_code(results: Sequence[ActionResult]) -> int:
-    """0: done or nothing to do; 1: an action failed; 2: refused (input or configuration)."""
+    """0: done or nothing to do; 1: an action or the run failed; 2: refused (input,
+    configuration, credentials, state, lock or audit log)."""
     if any(r.result == REFUSED for r in results):
         return 2
     if any(r.result == FAILED for r in results):
@@ -167,6 +178,9 @@ def run_actions(
         return [ActionResult("-", "-", "-", REFUSED, str(error))]
     try:
         run.go()
+    except Exception as error:
+        reason = f"internal error: {type(error).__name__}: {error}"
+        run.add(ActionResult("-", "-", run.target, FAILED, reason))
     finally:
         if run.audit is not None:
             run.audit.close()
@@ -194,10 +208,11 @@ class _Run:
         self.dry_run = dry_run
         self.now = time.time() if now is None else now
         self.deadline = Deadline(config.deadline)
-        self.store = state.Store(config.state_dir)
+        self.store = state.Store(config.state_dir, dry_run=dry_run)
         self.memory = state.ServiceState()
         self.target = "-"
         self.audit: Optional[Audit] = None
+        self.audit_broken = False  # said once; syslog still gets every record
         self.results: list[ActionResult] = []
         self._credentials: Optional[Mapping[str, creds.CredentialSet]] = None
 
@@ -214,18 +229,28 @@ class _Run:
         due = [action for action in due if self.alert in action.alerts]
         if self.dry_run and not due:
             return
+        try:
+            self.decide(failing, due)
+        except state.StateError as error:
+            # Before any action ran: the state that guards them is not to be had.
+            reason = f"{error}; not run"
+            if not due:
+                self.add(ActionResult("-", "-", self.target, REFUSED, reason))
+            for action in due:
+                self.add(self.result(action, REFUSED, reason))
+
+    def decide(self, failing: bool, due: list[Action]) -> None:
+        """Under the service's lock: read the state, run what is due, save the state."""
         if not self.dry_run:
-            try:
-                state.ensure_dir(self.config.state_dir)
-            except state.StateError as error:
-                self.add(ActionResult("-", "-", self.target, REFUSED, str(error)))
-                return
+            state.ensure_dir(self.config.state_dir)
         with _lock(self.store.service_lock(self.key), self.dry_run) as got:
             if not got:
                 for action in due:
                     self.add(self.result(action, SKIPPED, "another run holds the lock"))
                 return
-            self.memory = self.store.load(self.key)
+            clock = state.Clock(self.now)
+            self.memory = self.store.load(self.key, clock)
+            self.noted(clock)
             if failing:
                 self.memory.saw_failure(self.now, self.config.settle)
             else:
@@ -233,19 +258,41 @@ class _Run:
             for action in due:
                 self.add(self.one(action))
             if not self.dry_run:
-                self.store.save(self.key, self.memory)
+                self.save()
+
+    def save(self) -> None:
+        """After the actions: a failure here cannot undo them, so it is reported, not raised."""
+        try:
+            self.store.save(self.key, self.memory)
+        except OSError as error:
+            reason = f"state: cannot save {self.config.state_dir}: {error.strerror or error}"
+            self.add(ActionResult("-", "-", self.target, FAILED, reason))
+
+    def noted(self, clock: state.Clock) -> None:
+        for note in clock.notes:
+            self.add(ActionResult("-", "-", self.target, WARNING, f"state: {note}"))
 
     def result(self, action: Action, outcome: str, reason: str) -> ActionResult:
         return ActionResult(action.name, action.kind, self.target, outcome, reason)
 
     def add(self, result: ActionResult) -> None:
         self.results.append(result)
-        if self.audit is None:
-            return
         steps = [
             {"step": s.label, "argv": list(s.argv), "rc": s.rc, "duration": round(s.duration, 3)}
             for s in result.steps
         ]
+        try:
+            self.record(result, round(result.duration, 3), steps)
+        except AuditError as error:
+            if not self.audit_broken:  # the record went to syslog; say it once in the results
+                self.audit_broken = True
+                self.results.append(ActionResult("-", "-", self.target, FAILED, str(error)))
+
+    def record(
+        self, result: ActionResult, duration: float, steps: Sequence[Mapping[str, object]]
+    ) -> None:
+        if self.audit is None:
+            return
         self.audit.record(
             service=self.key,
             action=result.action,
@@ -254,7 +301,7 @@ class _Run:
             alert=self.alert,
             result=result.result,
             reason=result.reason,
-            duration=round(result.duration, 3),
+            duration=duration,
             steps=steps,
         )
 
@@ -317,6 +364,8 @@ class _Run:
             steps = plan.restart_service(action, self.target, credentials, env, here)
         except (creds.CredentialError, plan.PlanError) as error:
             return self.result(action, REFUSED, str(error))
+        except state.StateError as error:  # the reboot registry or its lock
+            return self.result(action, REFUSED, f"{error}; not run")
         return self.execute(action, steps)
 
     def is_here(self) -> Optional[str]:
@@ -347,7 +396,10 @@ class _Run:
         with _lock(self.store.reboot_lock, self.dry_run) as got:
             if not got:
                 return self.result(action, SKIPPED, "another run is rebooting a host")
-            last = self.store.last_reboot(identities)
+            clock = state.Clock(self.now)
+            reboots = self.store.reboots(clock)
+            self.noted(clock)
+            last = max((reboots[i] for i in identities if i in reboots), default=None)
             cooldown = self.config.reboot_cooldown
             if last is not None and self.now - last < cooldown:
                 return self.result(
@@ -357,7 +409,9 @@ class _Run:
                     f"(reboot cooldown {cooldown:g}s)",
                 )
             return self.execute(
-                action, steps, lambda: self.store.record_reboot(identities, self.now)
+                action,
+                steps,
+                lambda: self.store.record_reboot(reboots, identities, self.now, cooldown),
             )
 
     def execute(
@@ -370,11 +424,9 @@ class _Run:
             return ActionResult(
                 action.name, action.kind, self.target, DRY_RUN, "would run", planned=tuple(steps)
             )
-        # Recorded before running: a run killed half-way still counts.
-        self.memory.acted(action.name, self.now)
-        self.store.save(self.key, self.memory)
-        if record is not None:
-            record()
+        refusal = self.prepare(action, steps, record)
+        if refusal:
+            return self.result(action, REFUSED, f"{refusal}; not run")
         start = time.monotonic()
         done: list[runner.StepResult] = []
         outcome, reason = OK, ", ".join(step.label for step in steps)
@@ -394,6 +446,33 @@ class _Run:
             tuple(done),
             tuple(steps),
         )
+
+    def prepare(
+        self, action: Action, steps: list[plan.Step], record: Optional[Callable[[], None]]
+    ) -> str:
+        """Count the action, then write its "starting" record; why it must not run, or ""."""
+        before = copy.deepcopy(self.memory)
+        # Recorded before running: a run killed half-way still counts.
+        self.memory.acted(action.name, self.now)
+        try:
+            self.store.save(self.key, self.memory)
+            if record is not None:
+                record()
+        except OSError as error:
+            self.memory = before
+            return f"state: cannot record the action in {self.config.state_dir}: " + (
+                error.strerror or str(error)
+            )
+        planned = [{"step": step.label, "argv": list(step.invocation.argv)} for step in steps]
+        starting = ActionResult(
+            action.name, action.kind, self.target, STARTING, ", ".join(s.label for s in steps)
+        )
+        try:
+            self.record(starting, 0.0, planned)
+        except AuditError as error:
+            self.audit_broken = True
+            return str(error)
+        return ""
 
 
 def failure(step: runner.StepResult) -> str:

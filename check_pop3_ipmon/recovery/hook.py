@@ -19,7 +19,16 @@ from typing import Optional
 
 from check_pop3_ipmon.recovery import config as configuration
 from check_pop3_ipmon.recovery import nagios
-from check_pop3_ipmon.recovery.engine import Facts, exit_code, run_actions
+from check_pop3_ipmon.recovery.engine import (
+    FAILED,
+    REFUSED,
+    WARNING,
+    Facts,
+    exit_code,
+    run_actions,
+)
+
+LEVELS = {FAILED: logging.ERROR, REFUSED: logging.ERROR, WARNING: logging.WARNING}
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,28 @@ def run(
     env: Optional[Mapping[str, str]] = None,
     status_file: Optional[Path] = None,
 ) -> int:
-    """Run what is due; log one line per action; return 0, 1 (failed) or 2 (refused)."""
+    """Run what is due; log one line per action; return 0, 1 (failed) or 2 (refused).
+
+    Never raises: whatever goes wrong is logged with its reason, and the
+    handler exits with its recovery code.
+    """
     key = f"{alerting.host}!{alerting.service}"
+    try:
+        return _run(key, config_path, alerting, log, env=env, status_file=status_file)
+    except Exception as error:
+        log.error("%s: recovery: internal error: %s: %s", key, type(error).__name__, error)
+        return 1
+
+
+def _run(
+    key: str,
+    config_path: Path,
+    alerting: Alerting,
+    log: logging.Logger,
+    *,
+    env: Optional[Mapping[str, str]],
+    status_file: Optional[Path],
+) -> int:
     try:
         config = configuration.load(config_path)
     except configuration.ConfigError as error:
@@ -106,14 +135,14 @@ def run(
     facts = facts_for(alerting, os.environ if env is None else env, status_file)
     results = run_actions(key, alerting.alert, facts, config)
     for result in results:
-        level = logging.ERROR if result.result in ("failed", "refused") else logging.INFO
+        what = (
+            "" if result.action == "-" else f" {result.action} ({result.kind}) on {result.target}"
+        )
         log.log(
-            level,
-            "%s: recovery %s (%s) on %s at alert %d: %s%s",
+            LEVELS.get(result.result, logging.INFO),
+            "%s: recovery%s at alert %d: %s%s",
             key,
-            result.action,
-            result.kind,
-            result.target,
+            what,
             alerting.alert,
             result.result,
             f" - {result.reason}" if result.reason else "",

@@ -9,6 +9,13 @@ half-way still counts against the cooldown.
 
 Reboots of any host go through one more lock and one registry: two services
 on the same machine must not both reboot it.
+
+The state fails closed (core.statestore): only a missing file is a fresh
+start. A file or lock that cannot be read or opened, and one whose content
+is unusable (moved aside for the administrator), stop this run's actions;
+the next run starts afresh (the file kept as NAME.unusable). Times must be finite,
+non-negative and not in the future (a clock that was ahead is clamped to
+now, and said so), counts non-negative whole numbers.
 """
 
 from __future__ import annotations
@@ -18,15 +25,19 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from check_pop3_ipmon.atomicfile import write_atomic
+from check_pop3_ipmon.core import statestore
+
+T = TypeVar("T")
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -59,14 +70,21 @@ def ensure_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[bool]:
-    """Hold an exclusive flock on `path` if free; yield whether we got it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """Hold an exclusive flock on `path` if free; yield whether we got it.
+
+    A lock file that cannot be opened (not ours, a full disk, a symlink) is
+    a StateError: nobody can tell whether another run holds it.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise StateError(f"cannot open lock file {path}: {error.strerror or error}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
+                raise StateError(f"cannot lock {path}: {error.strerror or error}") from None
             yield False
             return
         yield True
@@ -74,21 +92,59 @@ def locked(path: Path) -> Iterator[bool]:
         os.close(fd)  # closing releases the lock
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_state(path: Path, parse: Callable[[Any], T], move: bool = True) -> Optional[T]:
+    """The parsed file, None if there is none; StateError if unreadable or unusable."""
     try:
-        with open(path, encoding="utf-8") as stream:
-            data = json.load(stream)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        # A damaged state file must not disable recovery for good; start afresh.
-        return {}
-    return data if isinstance(data, dict) else {}
+        loaded = statestore.load(path, lambda raw: parse(json.loads(raw)), move=move)
+    except statestore.Unreadable as error:
+        raise StateError(f"state: {error}") from None
+    if loaded.problem:
+        raise StateError(
+            f"state: unusable state file {path}: {loaded.problem}; nothing run this time, "
+            "the next run starts afresh"
+        )
+    return loaded.value
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomic: a reader (or a crash) sees the old file or the new one."""
     write_atomic(path, json.dumps(data, sort_keys=True).encode(), prefix=f".{path.name}.")
+
+
+class Clock:
+    """Checks times read from state against now; clamps future ones, noting each."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.notes: list[str] = []
+
+    def time(self, value: object, what: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{what} is not a number")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{what} is {value!r}, not a finite, non-negative time")
+        if value > self.now:
+            self.notes.append(
+                f"{what} is {value - self.now:.0f}s in the future (a clock that was ahead?): "
+                "taken as now"
+            )
+            return self.now
+        return float(value)
+
+    def optional(self, value: object, what: str) -> Optional[float]:
+        return None if value is None else self.time(value, what)
+
+
+def count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} is {value!r}, not a non-negative whole number")
+    return value
+
+
+def mapping(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not an object")
+    return value
 
 
 @dataclass
@@ -107,19 +163,17 @@ class ServiceState:
     last_action: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ServiceState:
-        def number(value: object) -> Optional[float]:
-            return float(value) if isinstance(value, (int, float)) else None
-
-        last = data.get("last_action")
+    def from_json(cls, data: object, clock: Clock) -> ServiceState:
+        """Only values that make sense; anything else is a ValueError."""
+        data = mapping(data, "the state")
+        last = mapping(data.get("last_action", {}), "last_action")
         return cls(
-            problem_started=number(data.get("problem_started")),
-            problem_actions=int(data.get("problem_actions") or 0),
-            recovered_at=number(data.get("recovered_at")),
+            problem_started=clock.optional(data.get("problem_started"), "problem_started"),
+            problem_actions=count(data.get("problem_actions", 0), "problem_actions"),
+            recovered_at=clock.optional(data.get("recovered_at"), "recovered_at"),
             last_action={
-                str(k): float(v)
-                for k, v in (last.items() if isinstance(last, dict) else ())
-                if isinstance(v, (int, float))
+                str(name): clock.time(when, f"last_action {str(name)[:64]!r}")
+                for name, when in last.items()
             },
         )
 
@@ -154,8 +208,9 @@ class ServiceState:
 class Store:
     """The state directory: one lock and one JSON file per service, plus reboots."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, dry_run: bool = False) -> None:
         self.directory = directory
+        self.move = not dry_run  # a dry run changes nothing, an unusable file included
 
     def service_lock(self, key: str) -> Path:
         return self.directory / f"{slug(key)}.lock"
@@ -163,8 +218,10 @@ class Store:
     def service_file(self, key: str) -> Path:
         return self.directory / f"{slug(key)}.json"
 
-    def load(self, key: str) -> ServiceState:
-        return ServiceState.from_json(read_json(self.service_file(key)))
+    def load(self, key: str, clock: Clock) -> ServiceState:
+        path = self.service_file(key)
+        found = read_state(path, lambda data: ServiceState.from_json(data, clock), self.move)
+        return ServiceState() if found is None else found
 
     def save(self, key: str, state: ServiceState) -> None:
         write_json(self.service_file(key), state.to_json())
@@ -177,13 +234,22 @@ class Store:
     def reboot_file(self) -> Path:
         return self.directory / "reboots.json"
 
-    def last_reboot(self, identities: list[str]) -> Optional[float]:
-        data = read_json(self.reboot_file)
-        times = [data[i] for i in identities if isinstance(data.get(i), (int, float))]
-        return max(times) if times else None
+    def reboots(self, clock: Clock) -> dict[str, float]:
+        """When each machine was last rebooted (by every name it was known by)."""
 
-    def record_reboot(self, identities: list[str], now: float) -> None:
-        data = read_json(self.reboot_file)
-        for identity in identities:
-            data[identity] = now
-        write_json(self.reboot_file, data)
+        def parse(data: object) -> dict[str, float]:
+            return {
+                str(name): clock.time(when, f"reboot of {str(name)[:64]!r}")
+                for name, when in mapping(data, "the reboot registry").items()
+            }
+
+        found = read_state(self.reboot_file, parse, self.move)
+        return {} if found is None else found
+
+    def record_reboot(
+        self, reboots: dict[str, float], identities: list[str], now: float, keep_for: float
+    ) -> None:
+        """Add this reboot; forget those past the cooldown, so the file stays under the cap."""
+        updated = {name: when for name, when in reboots.items() if now - when < keep_for}
+        updated.update((identity, now) for identity in identities)
+        write_json(self.reboot_file, updated)

@@ -93,10 +93,13 @@ class Recovery:
             return []
         return [json.loads(line) for line in self.records.read_text().splitlines()]
 
-    def audit(self) -> list[dict[str, Any]]:
+    def audit(self, starting: bool = False) -> list[dict[str, Any]]:
+        """The audit records: decisions and outcomes, and with `starting` also the
+        record each action gets before it runs."""
         if not self.audit_log.exists():
             return []
-        return [json.loads(line) for line in self.audit_log.read_text().splitlines()]
+        records = [json.loads(line) for line in self.audit_log.read_text().splitlines()]
+        return [r for r in records if starting or r["result"] != "starting"]
 
 
 @pytest.fixture

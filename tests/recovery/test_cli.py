@@ -121,8 +121,8 @@ services = dovecot
     result = run(recovery, *alert(1))
     assert result.returncode == 2
     assert result.stdout == (
-        f"restart (restart-service) on {REMOTE}: refused - refusing credentials file: {path} "
-        f"has mode 0644: group/other may access it; run chmod 600 {path} (owner only)\n"
+        f"restart (restart-service) on {REMOTE}: refused - credentials file {path} "
+        "is readable by group or others (mode 0644): refused; chmod 600 it\n"
     )
     assert recovery.audit()[0]["result"] == "refused"
 

@@ -8,6 +8,7 @@ command would be; the default SSH form is checked with --dry-run.
 from __future__ import annotations
 
 import base64
+import json
 import shlex
 import shutil
 import socket
@@ -195,3 +196,16 @@ alerts = 3
     (result,) = run_actions(SERVICE, 3, facts(), config, now=T0)
     assert result.result == REFUSED
     assert "Reboot Server needs an ssh credential set" in result.reason
+
+
+def test_the_reboot_registry_forgets_reboots_past_the_cooldown(recovery: Recovery) -> None:
+    """So it never grows to the state size cap (64 KiB) and turns unusable."""
+    config = reboot_config(recovery)
+    recovery.state_dir.mkdir(mode=0o700)
+    registry = recovery.state_dir / "reboots.json"
+    old, recent = T0 - 4 * 3600, T0 - 3600
+    registry.write_text(json.dumps({"old.example": old, "recent.example": recent}))
+    assert [r.result for r in run_actions(SERVICE, 3, facts(), config, now=T0)] == [OK]
+    kept = json.loads(registry.read_text())
+    assert kept["recent.example"] == recent and kept[REMOTE] == T0
+    assert "old.example" not in kept

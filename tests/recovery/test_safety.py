@@ -236,7 +236,15 @@ def test_the_audit_log_records_every_decision(recovery: Recovery) -> None:
     config = setup(recovery, cooldown="10m")
     run_actions(SERVICE, 1, facts(), config, now=T0)
     run_actions(SERVICE, 2, facts(), config, now=T0 + 1)
-    first, second = recovery.audit()
+    assert len(recovery.audit()) == 2
+    starting, first, second = recovery.audit(starting=True)
+    # Before the action ran: what it is about to run.
+    assert (starting["action"], starting["result"], starting["reason"]) == (
+        "page",
+        "starting",
+        "run",
+    )
+    assert starting["steps"][0]["argv"][1].endswith("action_recorder.py")
     assert set(first) == {
         "when",
         "service",
@@ -279,9 +287,10 @@ def test_syslog_gets_one_line_per_decision(recovery: Recovery, tmp_path: Path) -
         server.settimeout(5)
         config = setup(recovery, syslog=address)
         run_actions(SERVICE, 1, facts(), config)
-        message = server.recv(4096).decode()
+        starting, message = (server.recv(4096).decode() for _ in range(2))
     # <30> = facility daemon (3) * 8 + info (6)
     assert message.startswith("<30>pop3_ipmon_recovery[")
+    assert f'service="{SERVICE}" action="page" target="{REMOTE}" result="starting"' in starting
     assert f'service="{SERVICE}" action="page" target="{REMOTE}" result="ok"' in message
 
 
@@ -325,6 +334,6 @@ def test_a_state_directory_others_may_write_is_refused(recovery: Recovery) -> No
     assert result.result == REFUSED
     assert result.reason == (
         f"state directory {recovery.state_dir} has mode 0777: group/other may write it; "
-        "run chmod 700 on it"
+        "run chmod 700 on it; not run"
     )
     assert recovery.calls() == []

@@ -89,7 +89,9 @@ def test_restart_service_over_ssh_brings_dovecot_back(
     assert check.first.startswith("POP3 OK - greeting in ")
     # Each step was one SSH session with the test key.
     assert sshd.logins() == 3
-    steps = recovery.audit()[0]["steps"]
+    starting, done = recovery.audit(starting=True)
+    assert (starting["result"], done["result"]) == ("starting", "ok")
+    steps = done["steps"]
     assert [(s["step"], s["rc"]) for s in steps] == [
         ("stop dovecot", 75),  # "Dovecot is not running": a stop may fail, the restart goes on
         ("start dovecot", 0),
@@ -122,7 +124,9 @@ def test_nothing_reaches_sshd_when_the_credentials_file_is_readable_by_others(
     recovery.credentials_file.chmod(0o644)
     result = handler(recovery)
     assert result.returncode == 2
-    assert f"{recovery.credentials_file} has mode 0644" in result.stdout
+    assert f"{recovery.credentials_file} is readable by group or others (mode 0644)" in (
+        result.stdout
+    )
     assert sshd.connections() == 0
 
 

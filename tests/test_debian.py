@@ -1,0 +1,213 @@
+"""The Debian package, built from the tree with the standard tools.
+
+`dpkg-buildpackage -us -uc -b` (debhelper, dh-python's pybuild) in a copy of
+the tree, `lintian` without errors, then the .deb unpacked into a temporary
+root (never into the system: the tests leave /usr and /etc alone) and used
+there: the check against a real Dovecot, `nagios4 -v` with the command
+definition from /etc/nagios-plugins/config, and `icinga2 daemon -C` with
+`include <plugins-contrib>` reading the CheckCommand from the package.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import pytest
+
+from check_pop3_ipmon import __version__
+from check_pop3_ipmon.launcher import SCRIPTS
+from tests.support.dovecot import Dovecot
+from tests.support.icinga2 import Icinga2
+from tests.support.integration import find_program, missing, require_root
+from tests.support.nagios import Nagios
+from tests.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
+from tests.test_packaging import NOT_SOURCE, ROOT
+
+pytestmark = pytest.mark.packaging
+
+PLUGINS = "usr/lib/nagios/plugins"
+SYSTEM_PYTHON = "/usr/bin/python3"
+# A build as on a Debian machine: Debian's Python first, not a venv or pyenv.
+BUILD_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"}
+BUILD_PACKAGES = "debhelper, dh-python, pybuild-plugin-pyproject, python3-all, dpkg-dev"
+
+
+class Package(NamedTuple):
+    deb: Path
+    changes: Path
+    root: Path  # the .deb unpacked (dpkg-deb -x)
+
+
+def run(
+    argv: list[str], cwd: Optional[Path] = None, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess[str]:
+    # Generous: a package build on a machine shared with other test runs.
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=900, check=False, cwd=cwd, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    dpkg_buildpackage = find_program("dpkg-buildpackage", BUILD_PACKAGES)
+    for program, debian in (("dh", "debhelper"), ("pybuild", "dh-python")):
+        find_program(program, debian)
+    base = tmp_path_factory.mktemp("deb")
+    source = base / "check-pop3-ipmon"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    env = {**BUILD_ENV, "HOME": str(base)}
+    build = run([dpkg_buildpackage, "-us", "-uc", "-b"], cwd=source, env=env)
+    if "Unmet build dependencies" in build.stderr:
+        missing(f"dpkg-buildpackage: {build.stderr.strip().splitlines()[-2]}")
+    assert build.returncode == 0, (build.stdout + build.stderr)[-6000:]
+    (deb,) = base.glob("check-pop3-ipmon_*_all.deb")
+    (changes,) = base.glob("check-pop3-ipmon_*.changes")
+    root = base / "root"
+    assert run(["dpkg-deb", "-x", str(deb), str(root)]).returncode == 0
+    return Package(deb, changes, root)
+
+
+def test_lintian_reports_no_errors(package: Package) -> None:
+    lintian = find_program("lintian", "lintian")
+    env = {**BUILD_ENV, "HOME": str(package.root.parent)}
+    proc = run([lintian, "--fail-on", "error", str(package.changes)], env=env)
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("E:")]
+    assert (proc.returncode, errors) == (0, []), proc.stdout + proc.stderr
+
+
+def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
+    fields = run(["dpkg-deb", "-f", str(package.deb), "Package", "Version", "Depends"]).stdout
+    assert f"Package: check-pop3-ipmon\nVersion: {__version__}\n" in fields
+    assert "python3-nagiosplugin (>= 1.3.2)" in fields
+    root = package.root
+    for path in (
+        f"usr/bin/{name}" if name != "check_pop3_ipmon" else f"{PLUGINS}/{name}" for name in SCRIPTS
+    ):
+        assert os.access(root / path, os.X_OK), path
+        assert (root / path).read_text().startswith(f"#!{SYSTEM_PYTHON}\n"), path
+    # The shipped command definitions name $USER1$/pop3_ipmon_alert and
+    # PluginDir + "/pop3_ipmon_alert": the handler is there too.
+    assert os.readlink(root / PLUGINS / "pop3_ipmon_alert") == "../../../bin/pop3_ipmon_alert"
+    contrib = ROOT / "contrib"
+    shipped = {
+        "etc/nagios-plugins/config/pop3_ipmon_commands.cfg": "nagios/pop3_ipmon_commands.cfg",
+        "usr/share/icinga2/include/plugins-contrib.d/pop3_ipmon_commands.conf": (
+            "icinga2/pop3_ipmon_commands.conf"
+        ),
+        "usr/share/check_pop3_ipmon/nagios/pop3_ipmon_templates.cfg": (
+            "nagios/pop3_ipmon_templates.cfg"
+        ),
+        "usr/share/check_pop3_ipmon/recovery/recovery.ini": "recovery/recovery.ini",
+    }
+    for installed, source in shipped.items():
+        assert (root / installed).read_bytes() == (contrib / source).read_bytes(), installed
+    docs = root / "usr/share/doc/check-pop3-ipmon"
+    assert {path.name for path in docs.iterdir()} >= {"copyright", "README.md.gz"}
+    assert not (root / "usr/bin/check_pop3_ipmon").exists()  # a plugin, not a command
+
+
+def run_packaged(package: Package, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A program of the unpacked package, run by Debian's Python as installed."""
+    if run([SYSTEM_PYTHON, "-c", "import nagiosplugin"]).returncode != 0:
+        missing("nagiosplugin not importable by /usr/bin/python3: install python3-nagiosplugin")
+    env = {
+        **BUILD_ENV,
+        "PYTHONPATH": str(package.root / "usr/lib/python3/dist-packages"),
+    }
+    return run([str(package.root / program), *args], env=env)
+
+
+def test_packaged_check_tests_a_real_dovecot(package: Package, dovecot: Dovecot) -> None:
+    proc = run_packaged(
+        package, f"{PLUGINS}/check_pop3_ipmon", "-H", dovecot.host, "-p", str(dovecot.port)
+    )
+    first = proc.stdout.split(" | ", 1)[0]
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
+    assert first.startswith("POP3 OK - greeting in ")
+    assert first.endswith(f" from {dovecot.host}:{dovecot.port}: +OK Dovecot ready.")
+    proc = run_packaged(package, "usr/bin/pop3_ipmon_config", "-V")
+    assert (proc.returncode, proc.stdout) == (0, "pop3_ipmon_config 0.1.0\n")
+
+
+def test_nagios_reads_the_packaged_command_definition(package: Package, tmp_path: Path) -> None:
+    share = package.root / "usr/share/check_pop3_ipmon/nagios"
+    files = [
+        package.root / "etc/nagios-plugins/config/pop3_ipmon_commands.cfg",
+        share / "pop3_ipmon_templates.cfg",
+        share / "pop3_ipmon_example.cfg",
+        *stock(STOCK_NAGIOS, "nagios4-common"),
+    ]
+    nagios = Nagios(tmp_path, files, resource={"USER1": str(package.root / PLUGINS)})
+    assert "Checked 1 services." in nagios_verdict(nagios)
+
+
+def test_icinga2_plugins_contrib_include_brings_the_check_command(
+    package: Package, tmp_path: Path
+) -> None:
+    """`include <plugins-contrib>` over the system's ITL with the package's file
+    added, as installing it would (IncludeConfDir points at a copy)."""
+    require_root("Icinga 2")
+    system = Path("/usr/share/icinga2/include")
+    if not (system / "plugins-contrib").exists():
+        missing(f"{system}/plugins-contrib not found: install the Debian package icinga2-common")
+    include = tmp_path / "include"
+    shutil.copytree(system, include)
+    packaged = package.root / "usr/share/icinga2/include/plugins-contrib.d"
+    shutil.copy(packaged / "pop3_ipmon_commands.conf", include / "plugins-contrib.d")
+    share = package.root / "usr/share/check_pop3_ipmon/icinga2"
+    icinga = Icinga2(
+        tmp_path / "icinga2",
+        [
+            share / "pop3_ipmon_templates.conf",
+            *stock(STOCK_ICINGA2, "icinga2-common"),
+            share / "pop3_ipmon_example.conf",
+        ],
+        # As Debian's /etc/icinga2/constants.conf, into the unpacked package.
+        constants={name: str(package.root / PLUGINS) for name in ("PluginDir", "PluginContribDir")},
+        extra_config="include <plugins>\ninclude <plugins-contrib>\n",
+    )
+    argv = [icinga.binary, "daemon", "-C", f"-DIncludeConfDir={include}", *icinga.arguments()]
+    proc = run(argv)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "Instantiated 1 EventCommand." in proc.stdout
+    (include / "plugins-contrib.d" / "pop3_ipmon_commands.conf").unlink()
+    proc = run(argv)  # without the package's file the services have no command
+    assert proc.returncode != 0
+    assert "Object 'pop3_ipmon' of type 'CheckCommand' does not exist." in proc.stdout
+
+
+def test_readme_debian_path_installs_offline(dovecot: Dovecot, tmp_path: Path) -> None:
+    """README, Install, Debian 12: a venv that sees Debian's python3-nagiosplugin,
+    built with Debian's setuptools, no index or network at all."""
+    if run([SYSTEM_PYTHON, "-c", "import nagiosplugin, setuptools, wheel, venv"]).returncode:
+        missing(
+            "Debian's Python lacks a module: install python3-nagiosplugin "
+            "python3-setuptools python3-wheel python3-venv"
+        )
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    prefix = tmp_path / "opt"
+    # No pip configuration (it may name a mirror or find-links), no index.
+    env = {**BUILD_ENV, "HOME": str(tmp_path), "PIP_CONFIG_FILE": os.devnull}
+    steps = (
+        [SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", str(prefix)],
+        [
+            str(prefix / "bin/pip"),
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            ".",
+        ],
+    )
+    for argv in steps:
+        proc = run(argv, cwd=source, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run([str(prefix / "bin/check_pop3_ipmon"), "-H", dovecot.host, "-p", str(dovecot.port)])
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
+    assert proc.stdout.startswith("POP3 OK - greeting in ")
+    assert (prefix / "share/check_pop3_ipmon/nagios/pop3_ipmon_commands.cfg").is_file()
