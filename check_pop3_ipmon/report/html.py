@@ -111,7 +111,7 @@ def _service(report: Report, service: ServiceReport) -> str:
         f'<section id="{name}"><h2>{name}</h2>',
         _figures(down, first, service.tests, service.failed_tests),
         "<h3>Recent activity</h3>",
-        f"<p>{iso(start)} to {iso(report.until)}; response times in ms, "
+        f"<p>{iso(start)} to {iso(report.until)}; response times on a log scale, "
         "outages shaded, failed tests marked below the axis.</p>",
         chart(
             service.recent,

@@ -40,32 +40,35 @@ def threshold_value(spec: str) -> Optional[float]:
 
 
 class _Axes:
-    def __init__(self, start: float, end: float, top: float) -> None:
+    """Time across; seconds up on a log scale, a decade a grid line: the
+    phases (microseconds to connect on a LAN, milliseconds to greet) and the
+    thresholds (seconds) all stay readable on one chart."""
+
+    def __init__(self, start: float, end: float, values: Sequence[float]) -> None:
         self.start, self.end = start, max(end, start + 1)
-        self.top = top
+        positive = [v for v in values if v > 0] or [0.001]
+        self.low = max(-6, math.floor(math.log10(min(positive))))  # 1 us at least
+        self.high = max(self.low + 1, math.ceil(math.log10(max(positive))))
         self.width = WIDTH - LEFT - RIGHT
         self.height = HEIGHT - TOP - BOTTOM
 
     def x(self, t: float) -> float:
-        return (
-            LEFT
-            + (min(max(t, self.start), self.end) - self.start)
-            / (self.end - self.start)
-            * self.width
-        )
+        share = (min(max(t, self.start), self.end) - self.start) / (self.end - self.start)
+        return LEFT + share * self.width
 
     def y(self, value: float) -> float:
-        return TOP + self.height - min(value, self.top) / self.top * self.height
+        """A value at or below the lowest decade (0 included) sits on the axis."""
+        power = math.log10(value) if value > 0 else self.low
+        share = (min(max(power, self.low), self.high) - self.low) / (self.high - self.low)
+        return TOP + self.height - share * self.height
 
 
-def _nice_top(value: float) -> float:
-    """The axis' top: 1, 2, 2.5 or 5 times a power of ten, at or above `value`."""
-    value = max(value, 0.001)
-    magnitude = 10.0 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return value
+def _seconds(value: float) -> str:
+    """A decade as people say it: 10 us, 1 ms, 100 ms, 10 s."""
+    for unit, size in (("s", 1.0), ("ms", 1e-3), ("\u00b5s", 1e-6)):
+        if value >= size:
+            return f"{value / size:g} {unit}"
+    return f"{value:g} s"
 
 
 def _path(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
@@ -92,16 +95,16 @@ def _path(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
 
 def _grid(axes: _Axes) -> list[str]:
     parts = []
-    for i in range(5):
-        value = axes.top * i / 4
+    for power in range(axes.low, axes.high + 1):
+        value = 10.0**power
         y = axes.y(value)
         parts.append(
             f'<line x1="{LEFT}" x2="{LEFT + axes.width}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#ddd"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value * 1000:g} ms</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_seconds(value)}</text>'
         )
     span = axes.end - axes.start
-    fmt = "%H:%M" if span <= 86400 else "%m-%d %H:%M"
+    fmt = "%H:%M:%S" if span <= 600 else "%H:%M" if span <= 86400 else "%m-%d %H:%M"
     for i in range(7):
         t = axes.start + span * i / 6
         x = axes.x(t)
@@ -129,7 +132,7 @@ def chart(
         (name, threshold_value(spec)) for name, spec in (("warning", warn), ("critical", crit))
     ]
     drawn = [(name, value) for name, value in limits if value is not None]
-    axes = _Axes(start, end, _nice_top(max(values + [v for _, v in drawn] + [0.001]) * 1.05))
+    axes = _Axes(start, end, values + [v for _, v in drawn])
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" font-family="sans-serif" font-size="11">',
