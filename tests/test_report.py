@@ -213,6 +213,29 @@ def test_huge_file_and_overlong_line(tmp_path: Path) -> None:
     assert int(peak.read_text()) < 80_000  # KiB: the file is never read whole
 
 
+def test_two_ingests_at_once_take_turns(tmp_path: Path) -> None:
+    """Overlapping cron runs on the same files: every result once."""
+    db = tmp_path / "db"
+    files = []
+    for number in range(3):
+        path = tmp_path / f"perfdata.{number}"
+        path.write_text(
+            "".join(line(T0 + 60 * i, host=f"h{i % 7}") for i in range(number, 30_000, 3))
+        )
+        files.append(str(path))
+    argv = [str(BIN / "pop3_ipmon_report"), "--db", str(db), "ingest"]
+    runs = [
+        subprocess.Popen([*argv, *order], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for order in (files, files[::-1])
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM results").fetchone() == (30_000,)
+        assert con.execute("SELECT sum(results) FROM files").fetchone() == (30_000,)
+        assert con.execute("SELECT count(*) FROM services").fetchone() == (7,)
+
+
 def test_unreadable_file_and_bad_database(tmp_path: Path) -> None:
     pd = tmp_path / "perfdata"
     pd.write_text(line(T0))

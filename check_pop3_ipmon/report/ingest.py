@@ -110,15 +110,34 @@ class Ingester:
         key = (host, service)
         sid = self.services.get(key)
         if sid is None:
-            cursor = self.db.execute(
-                "INSERT INTO services (host, service) VALUES (?, ?)", (host, service)
+            # Another ingest (an overlapping cron run) may have added it meanwhile.
+            self.db.execute(
+                "INSERT OR IGNORE INTO services (host, service) VALUES (?, ?)", (host, service)
             )
-            sid = int(cursor.lastrowid or 0)
-            self.services[key] = sid
+            row = self.db.execute(
+                "SELECT id FROM services WHERE host = ? AND service = ?", (host, service)
+            ).fetchone()
+            sid = self.services[key] = int(row[0])
         return sid
 
     def ingest(self, path: Path, progress: Optional[Progress] = None) -> FileReport:
-        """Read `path` on from where the last run stopped. OSError goes to the caller."""
+        """Read `path` on from where the last run stopped. OSError goes to the caller.
+
+        One write transaction a file, taken before its offset is read: two
+        ingests at once (overlapping cron runs) take turns, and the second
+        reads on from where the first stopped.
+        """
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            report = self._ingest(path, progress)
+        except BaseException:
+            self.db.rollback()
+            raise
+        # The rows and the new offset in one transaction: all or nothing.
+        self.db.commit()
+        return report
+
+    def _ingest(self, path: Path, progress: Optional[Progress]) -> FileReport:
         report = FileReport(path)
         with open(path, "rb") as handle:
             first = handle.readline(MAX_LINE)
@@ -156,8 +175,6 @@ class Ingester:
             )
         else:
             report.already = not report.torn
-        # The rows and the new offset in one transaction: all or nothing.
-        self.db.commit()
         return report
 
     def _read(self, handle: BinaryIO, report: FileReport, progress: Optional[Progress]) -> int:
