@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from check_pop3_ipmon import cli
 from check_pop3_ipmon.alerting.definition import DefinitionError, parse_text
 from check_pop3_ipmon.alerting.generate import (
     icinga2_config,
@@ -19,6 +18,7 @@ from check_pop3_ipmon.alerting.generate import (
     nagios_config,
     nagios_units,
 )
+from check_pop3_ipmon.check import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "contrib" / "pop3_ipmon_example.ini"

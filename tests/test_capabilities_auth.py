@@ -6,9 +6,9 @@ from typing import Optional
 
 import pytest
 
-from check_pop3_ipmon.auth import apop_digest, apop_timestamp, choose
-from check_pop3_ipmon.capabilities import Capabilities, missing, normalise_name
-from check_pop3_ipmon.session import Login, Settings
+from check_pop3_ipmon.check.auth import apop_digest, apop_timestamp, choose
+from check_pop3_ipmon.check.capabilities import Capabilities, missing, normalise_name
+from check_pop3_ipmon.check.session import Login, Settings
 
 DOVECOT = ["CAPA", "TOP", "UIDL", "RESP-CODES", "USER", "SASL PLAIN LOGIN", "EXPIRE NEVER"]
 

@@ -9,7 +9,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from check_pop3_ipmon.certificate import CertificateError, parse_certificate
+from check_pop3_ipmon.check.certificate import CertificateError, parse_certificate
 
 UTC = datetime.timezone.utc
 

@@ -159,7 +159,7 @@ def test_unresolvable_name_is_critical_with_the_resolvers_reason() -> None:
 
 
 def test_default_ports_follow_the_tls_mode() -> None:
-    from check_pop3_ipmon import cli
+    from check_pop3_ipmon.check import cli
 
     assert cli.parse(["-H", "x"]).settings.port == 110
     assert cli.parse(["-H", "x", "-S"]).settings.port == 995
@@ -181,7 +181,7 @@ def test_default_ports_follow_the_tls_mode() -> None:
 def test_check_pop_command_lines_parse_as_check_pop_reads_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from check_pop3_ipmon import cli
+    from check_pop3_ipmon.check import cli
 
     monkeypatch.setenv("CHECK_POP3_IPMON_PASSWORD", "for --login below")
 
@@ -277,6 +277,6 @@ def test_check_pop_command_lines_parse_as_check_pop_reads_them(
 def test_command_words_are_read_as_check_pops_getopt_reads_them(
     words: list[str], argparse_words: list[str]
 ) -> None:
-    from check_pop3_ipmon import cli
+    from check_pop3_ipmon.check import cli
 
     assert cli._as_getopt(words) == argparse_words

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from check_pop3_ipmon import cli
+from check_pop3_ipmon.check import cli
 from tests.support import recorder
 from tests.support.icinga2 import Icinga2, keep_secret
 from tests.support.integration import missing, wait_until

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from check_pop3_ipmon import credentials as plugin_credentials
 from check_pop3_ipmon.alerting import icinga2
+from check_pop3_ipmon.check import credentials as plugin_credentials
 from check_pop3_ipmon.core import private_files, statestore
 from check_pop3_ipmon.recovery import config as recovery_config
 from check_pop3_ipmon.recovery import credentials as recovery_credentials

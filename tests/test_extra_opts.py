@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from check_pop3_ipmon import cli, extra_opts
-from check_pop3_ipmon.extra_opts import ExtraOptsError, expand, split
+from check_pop3_ipmon.check import cli, extra_opts
+from check_pop3_ipmon.check.extra_opts import ExtraOptsError, expand, split
 from tests.support.dovecot import USERS, Dovecot
 from tests.support.output import run_plugin
 
@@ -271,9 +271,9 @@ def test_unreadable_files_are_unknown(args: tuple[str, ...], first: str) -> None
 
 def test_a_plain_check_does_not_load_the_ini_reader() -> None:
     code = (
-        "import sys; from check_pop3_ipmon import cli, plugin;"
+        "import sys; from check_pop3_ipmon.check import cli, plugin;"
         "cli.parse(['-H', 'x', '-w', '2', '-c', '5', '-e', 'x']);"
-        "print(sorted(m for m in ('check_pop3_ipmon.extra_opts', 'configparser', 'decimal')"
+        "print(sorted(m for m in ('check_pop3_ipmon.check.extra_opts', 'configparser', 'decimal')"
         " if m in sys.modules))"
     )
     out = subprocess.run(

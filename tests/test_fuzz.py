@@ -32,9 +32,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from check_pop3_ipmon import plugin
-from check_pop3_ipmon.protocol import parse_status_line, sanitise
-from check_pop3_ipmon.session import RESPONSE_LIMIT
+from check_pop3_ipmon.check import plugin
+from check_pop3_ipmon.check.protocol import parse_status_line, sanitise
+from check_pop3_ipmon.check.session import RESPONSE_LIMIT
 from tests.support.fakepop3 import FakePOP3
 from tests.support.output import Run, run_plugin
 

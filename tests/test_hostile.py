@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pytest
 import trustme
 
-from check_pop3_ipmon import connection, session
+from check_pop3_ipmon.check import connection, session
 from tests.conftest import HOSTNAME
 from tests.support import faketls
 from tests.support.blackhole import Blackhole

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from check_pop3_ipmon.protocol import expect_missing, parse_status_line, sanitise
+from check_pop3_ipmon.check.protocol import expect_missing, parse_status_line, sanitise
 
 
 @pytest.mark.parametrize(

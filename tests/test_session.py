@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from check_pop3_ipmon import session
+from check_pop3_ipmon.check import session
 
 
 def test_hanging_resolver_is_cut_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
-from check_pop3_ipmon import cli
 from check_pop3_ipmon.alerting.handler import MAX_NAME
-from check_pop3_ipmon.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS
+from check_pop3_ipmon.check import cli
+from check_pop3_ipmon.check.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from check_pop3_ipmon.deadline import Deadline
+from check_pop3_ipmon.core.deadline import Deadline
 from check_pop3_ipmon.recovery import credentials as creds
 from check_pop3_ipmon.recovery import plan, runner, selfcheck, state, validate
 from check_pop3_ipmon.recovery.audit import Audit, AuditError

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 
 from check_pop3_ipmon import __version__
-from check_pop3_ipmon.record import Record
-from check_pop3_ipmon.session import (
+from check_pop3_ipmon.check.record import Record
+from check_pop3_ipmon.check.session import (
     AUTH_METHODS,
     TLS_IMPLICIT,
     TLS_NONE,
@@ -640,7 +640,7 @@ class _NoPassword(argparse.Action):
 
 
 def _capa_name(text: str) -> str:
-    from check_pop3_ipmon.capabilities import normalise_name
+    from check_pop3_ipmon.check.capabilities import normalise_name
 
     name = normalise_name(text)
     if name is None:
@@ -734,7 +734,7 @@ def _expand(parser: _Parser, argv: list[str]) -> tuple[list[str], Optional[str]]
     """argv with --extra-opts read (imported only then), and the file's password."""
     if not any(word.startswith("--extra-opts") for word in argv):
         return argv, None
-    from check_pop3_ipmon import extra_opts
+    from check_pop3_ipmon.check import extra_opts
 
     try:
         expanded = extra_opts.expand(argv, PROG)
@@ -881,7 +881,7 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
 
 def _password(args: argparse.Namespace, file_password: Optional[str]) -> str:
     """From the --extra-opts file, the --authfile, or the environment."""
-    from check_pop3_ipmon import credentials
+    from check_pop3_ipmon.check import credentials
 
     try:
         if file_password is not None:

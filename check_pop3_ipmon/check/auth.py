@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from typing import Optional
 
-from check_pop3_ipmon.capabilities import Capabilities
-from check_pop3_ipmon.connection import Connection
-from check_pop3_ipmon.protocol import Response, parse_status_line
-from check_pop3_ipmon.session import AUTH_APOP, AUTH_PLAIN, AUTH_USER, Login
+from check_pop3_ipmon.check.capabilities import Capabilities
+from check_pop3_ipmon.check.connection import Connection
+from check_pop3_ipmon.check.protocol import Response, parse_status_line
+from check_pop3_ipmon.check.session import AUTH_APOP, AUTH_PLAIN, AUTH_USER, Login
 
 MASK = "********"
 NAMES = {AUTH_USER: "USER", AUTH_APOP: "APOP", AUTH_PLAIN: "SASL PLAIN"}

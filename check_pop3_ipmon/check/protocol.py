@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from check_pop3_ipmon.record import Record
+from check_pop3_ipmon.check.record import Record
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:

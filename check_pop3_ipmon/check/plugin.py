@@ -13,9 +13,9 @@ from collections.abc import Generator, Iterator, Sequence
 import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
 
-from check_pop3_ipmon import cli, session
-from check_pop3_ipmon.protocol import BANNER_WIDTH, expect_missing, sanitise
-from check_pop3_ipmon.session import ProbeResult
+from check_pop3_ipmon.check import cli, session
+from check_pop3_ipmon.check.protocol import BANNER_WIDTH, expect_missing, sanitise
+from check_pop3_ipmon.check.session import ProbeResult
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ class RequiredCapa(nagiosplugin.Context):
         self.required = required
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
-        from check_pop3_ipmon.capabilities import missing
+        from check_pop3_ipmon.check.capabilities import missing
 
         result: ProbeResult = metric.value
         absent = missing(self.required, result.final_capa, result.capa)
@@ -278,7 +278,7 @@ class PlaintextAuth(nagiosplugin.Context):
         return Result(self.state, overridden(text, self.code, 1, "--policy-state"), metric)
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
-        from check_pop3_ipmon.capabilities import Capabilities
+        from check_pop3_ipmon.check.capabilities import Capabilities
 
         result: ProbeResult = metric.value
         if result.capa_refused and not result.capa:
@@ -335,7 +335,7 @@ class Summary(nagiosplugin.Summary):
         login = result.settings.login
         if login is None or result.messages is None or result.login_method is None:
             return ""
-        from check_pop3_ipmon.auth import NAMES
+        from check_pop3_ipmon.check.auth import NAMES
 
         return (
             f"{sanitise(login.username)} ({NAMES[result.login_method]}): "
@@ -436,7 +436,7 @@ def _login_lines(result: ProbeResult) -> list[str]:
     lines = []
     login = result.settings.login
     if login is not None and result.login_method is not None:
-        from check_pop3_ipmon.auth import NAMES
+        from check_pop3_ipmon.check.auth import NAMES
 
         lines.append(f"login: {sanitise(login.username)} with {NAMES[result.login_method]}")
     if result.messages is not None:
@@ -462,7 +462,7 @@ def contexts(options: cli.Options) -> list[nagiosplugin.Context]:
 
 def build_check(options: cli.Options) -> nagiosplugin.Check:
     if options.all_addresses:
-        from check_pop3_ipmon import pool
+        from check_pop3_ipmon.check import pool
 
         return pool.build_check(options)
     return nagiosplugin.Check(Pop3(options), *contexts(options), Summary(options))

@@ -10,23 +10,23 @@ from __future__ import annotations
 import socket
 import time
 
-from check_pop3_ipmon.connection import (
+from check_pop3_ipmon.check.connection import (
     Connection,
     ConnectionClosed,
     Dialer,
     LineTooLong,
     TooManyLines,
 )
-from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
-from check_pop3_ipmon.protocol import Response, parse_stat, parse_status_line, sanitise
-from check_pop3_ipmon.record import Record
+from check_pop3_ipmon.check.protocol import Response, parse_stat, parse_status_line, sanitise
+from check_pop3_ipmon.check.record import Record
+from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
 
 # typing costs start-up time too; annotations are strings here anyway.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-    from check_pop3_ipmon.tls import TLSInfo
+    from check_pop3_ipmon.check.tls import TLSInfo
 
 TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT = "none", "starttls", "implicit"
 AUTH_USER, AUTH_APOP, AUTH_PLAIN = "user", "apop", "plain"
@@ -375,7 +375,7 @@ class _Session:
             self.result.address = self.result.tried[reported]
 
     def _tls(self, conn: Connection) -> None:
-        from check_pop3_ipmon import tls
+        from check_pop3_ipmon.check import tls
 
         s = self.settings
         self.phase = "tls"
@@ -466,7 +466,7 @@ class _Session:
         self._lap("capa")
 
     def _login(self, conn: Connection, login: Login) -> None:
-        from check_pop3_ipmon import auth
+        from check_pop3_ipmon.check import auth
 
         self.phase = "login"
         greeting = self.result.greeting

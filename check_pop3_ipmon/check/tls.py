@@ -9,9 +9,9 @@ from __future__ import annotations
 import ssl
 from datetime import datetime, timezone
 
-from check_pop3_ipmon.certificate import Certificate, CertificateError, parse_certificate
-from check_pop3_ipmon.connection import Connection
-from check_pop3_ipmon.record import Record
+from check_pop3_ipmon.check.certificate import Certificate, CertificateError, parse_certificate
+from check_pop3_ipmon.check.connection import Connection
+from check_pop3_ipmon.check.record import Record
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:

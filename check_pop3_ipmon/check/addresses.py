@@ -14,9 +14,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from check_pop3_ipmon import session
-from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
-from check_pop3_ipmon.session import Failure, ProbeResult, Settings
+from check_pop3_ipmon.check import session
+from check_pop3_ipmon.check.session import Failure, ProbeResult, Settings
+from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
 
 # More threads than this is no longer a pool but a misconfigured name.
 MAX_ADDRESSES = 64

@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Sequence
 
-from check_pop3_ipmon.deadline import Deadline
+from check_pop3_ipmon.core.deadline import Deadline
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:

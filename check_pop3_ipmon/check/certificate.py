@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from check_pop3_ipmon.record import Record
+from check_pop3_ipmon.check.record import Record
 
 _SEQUENCE, _OID, _UTCTIME, _GENTIME, _VERSION = 0x30, 0x06, 0x17, 0x18, 0xA0
 

@@ -13,8 +13,8 @@ from typing import Optional
 import nagiosplugin
 from nagiosplugin import Metric, Ok, Result, Unknown
 
-from check_pop3_ipmon import addresses, cli
-from check_pop3_ipmon.plugin import (
+from check_pop3_ipmon.check import addresses, cli
+from check_pop3_ipmon.check.plugin import (
     AS_ASKED,
     STATES,
     Summary,
@@ -24,7 +24,7 @@ from check_pop3_ipmon.plugin import (
     result_metrics,
     target_line,
 )
-from check_pop3_ipmon.session import ProbeResult
+from check_pop3_ipmon.check.session import ProbeResult
 
 
 class Pop3Pool(nagiosplugin.Resource):
@@ -161,7 +161,7 @@ def _without_address(text: str, address: Optional[str]) -> str:
 
 
 def build_check(options: cli.Options) -> nagiosplugin.Check:
-    from check_pop3_ipmon.plugin import contexts
+    from check_pop3_ipmon.check.plugin import contexts
 
     resource = Pop3Pool(options)
     return nagiosplugin.Check(
