@@ -12,8 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.alerting.test_handler_as_engines_run_it import SCRIPT, CommandFifo, fifo, nagios_args
 from tests.recovery.conftest import REMOTE, Recovery
-from tests.test_alerting_handler import SCRIPT, CommandFifo, fifo, nagios_args
 
 __all__ = ["fifo"]  # the alerting tests' FIFO fixture, used here too
 

@@ -32,7 +32,7 @@ from tests.support.integration import wait_until
 
 pytestmark = pytest.mark.engines
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib" / "icinga2"
 BIN = Path(sys.executable).parent
 ACTION_RECORDER = ROOT / "tests" / "support" / "action_recorder.py"

@@ -2,7 +2,7 @@
 
 The installed console scripts run here with a module hidden from their
 Python (None in sys.modules makes its import fail as a missing module
-would); tests/test_packaging.py does the same with a real `--no-deps`
+would); tests/packaging/test_sdist_and_wheel.py does the same with a real `--no-deps`
 installation in a venv of its own.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from check_pop3_ipmon import launcher
 from tests.support.output import run_plugin
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MISSING = (
     f"Python module nagiosplugin not found by {sys.executable}: pip install nagiosplugin, "

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from check_pop3_ipmon.check import cli
+from tests.alerting.test_engines import generate
 from tests.support import recorder
 from tests.support.icinga2 import Icinga2, keep_secret
 from tests.support.integration import missing, wait_until
 from tests.support.nagios import Nagios
-from tests.test_engines import generate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAGIOS = ROOT / "contrib" / "nagios"
 ICINGA2 = ROOT / "contrib" / "icinga2"
 EXAMPLE_INI = ROOT / "contrib" / "pop3_ipmon_example.ini"

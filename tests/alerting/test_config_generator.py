@@ -20,7 +20,7 @@ from check_pop3_ipmon.alerting.generate import (
 )
 from check_pop3_ipmon.check import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "contrib" / "pop3_ipmon_example.ini"
 SCRIPT = Path(sys.executable).parent / "pop3_ipmon_config"
 

@@ -20,16 +20,16 @@ from typing import Any
 
 import pytest
 
+from tests.packaging.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
 from tests.support import pd_nagios
 from tests.support.chatserver import ChatServer
 from tests.support.icinga2 import Icinga2, string
 from tests.support.integration import wait_until
 from tests.support.nagios import Nagios
-from tests.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
 
 pytestmark = pytest.mark.engines
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTIFY = ROOT / "contrib" / "notify"
 BIN = Path(sys.executable).parent
 MAIL_RECORDER = ROOT / "tests" / "support" / "mail_recorder.py"

@@ -37,7 +37,7 @@ from tests.support.nagios import Nagios, object_block
 
 pytestmark = pytest.mark.engines
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib"
 BIN = Path(sys.executable).parent
 HOST = "pop3-test"

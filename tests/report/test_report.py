@@ -22,7 +22,7 @@ from check_pop3_ipmon.report.percentiles import nearest_rank, summary
 from check_pop3_ipmon.report.perfdata import BadLine, parse_line
 from tests.support.perfdata_files import BIN, iso, json_report, report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_796_000_000  # 2026-11-30T...Z
 
 

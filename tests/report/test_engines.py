@@ -45,7 +45,7 @@ from tests.support.perfdata_files import (
 
 pytestmark = pytest.mark.engines
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib"
 HOST, SERVICE = "pop3-report", "POP3"
 CHECK, RETRY, ATTEMPTS, ROTATE = 2, 1, 3, 2

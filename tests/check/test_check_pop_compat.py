@@ -34,7 +34,7 @@ from tests.support.fakepop3 import FakePOP3, Script, greeting_then_quit, reset
 from tests.support.integration import find_program, free_port
 from tests.support.output import plugin_command
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 OK, WARNING, CRITICAL, UNKNOWN = range(4)
 

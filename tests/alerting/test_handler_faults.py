@@ -23,10 +23,10 @@ import trustme
 
 from check_pop3_ipmon.alerting import handler as handler_module
 from check_pop3_ipmon.alerting import icinga2
+from tests.alerting.test_handler_as_engines_run_it import SCRIPT, CommandFifo, handler, nagios_args
+from tests.alerting.test_icinga2_client import FakeApi
 from tests.support.icinga2 import keep_secret
 from tests.support.integration import find_program, missing
-from tests.test_alerting_handler import SCRIPT, CommandFifo, handler, nagios_args
-from tests.test_alerting_icinga2 import FakeApi
 
 NOTIFY = "SEND_CUSTOM_SVC_NOTIFICATION;mail1;POP3;0;pop3_ipmon;ipMonitor "
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.alerting.test_icinga2_client import FakeApi
 from tests.support.icinga2 import keep_secret
-from tests.test_alerting_icinga2 import FakeApi
 
 SCRIPT = Path(sys.executable).parent / "pop3_ipmon_alert"
 

@@ -11,11 +11,11 @@ import pytest
 
 from check_pop3_ipmon.alerting.definition import DefinitionError, parse_text
 from check_pop3_ipmon.alerting.nagios_objects import Finding, check, plugin_timeout
+from tests.alerting.test_nagios_objects_check import GOOD, cache
+from tests.packaging.test_contrib_config import STOCK_NAGIOS, stock
 from tests.support.nagios import Nagios
-from tests.test_alerting_nagios_objects import GOOD, cache
-from tests.test_contrib_config import STOCK_NAGIOS, stock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAGIOS = ROOT / "contrib" / "nagios"
 BIN = Path(sys.executable).parent
 RULE = (

@@ -20,12 +20,12 @@ import pytest
 
 from check_pop3_ipmon import __version__
 from check_pop3_ipmon.launcher import SCRIPTS
+from tests.packaging.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
+from tests.packaging.test_sdist_and_wheel import NOT_SOURCE, ROOT
 from tests.support.dovecot import Dovecot
 from tests.support.icinga2 import Icinga2
 from tests.support.integration import find_program, missing, require_root
 from tests.support.nagios import Nagios
-from tests.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
-from tests.test_packaging import NOT_SOURCE, ROOT
 
 pytestmark = pytest.mark.packaging
 
