@@ -13,8 +13,8 @@ from typing import Optional
 
 from check_pop3_ipmon.check.capabilities import Capabilities
 from check_pop3_ipmon.check.connection import Connection
+from check_pop3_ipmon.check.login import AUTH_APOP, AUTH_PLAIN, AUTH_USER, Login
 from check_pop3_ipmon.check.protocol import Response, parse_status_line
-from check_pop3_ipmon.check.session import AUTH_APOP, AUTH_PLAIN, AUTH_USER, Login
 
 MASK = "********"
 NAMES = {AUTH_USER: "USER", AUTH_APOP: "APOP", AUTH_PLAIN: "SASL PLAIN"}

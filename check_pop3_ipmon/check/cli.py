@@ -15,13 +15,12 @@ import sys
 from collections.abc import Sequence
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.check.login import AUTH_METHODS, Login
 from check_pop3_ipmon.check.record import Record
 from check_pop3_ipmon.check.session import (
-    AUTH_METHODS,
     TLS_IMPLICIT,
     TLS_NONE,
     TLS_STARTTLS,
-    Login,
     Settings,
     literal_family,
 )

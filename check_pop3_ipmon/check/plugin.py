@@ -6,7 +6,6 @@ that is and how it reads.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Generator, Iterator, Sequence
 
@@ -458,21 +457,3 @@ def contexts(options: cli.Options) -> list[nagiosplugin.Context]:
         ),
         Quit(),
     ]
-
-
-def build_check(options: cli.Options) -> nagiosplugin.Check:
-    if options.all_addresses:
-        from check_pop3_ipmon.check import pool
-
-        return pool.build_check(options)
-    return nagiosplugin.Check(Pop3(options), *contexts(options), Summary(options))
-
-
-# nagiosplugin-stubs lacks guarded's keyword-only form.
-@nagiosplugin.guarded(verbose=0)  # type: ignore[call-arg,arg-type]
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    options = cli.parse(argv)
-    check = build_check(options)
-    # Our own deadline ends the test; nagiosplugin's SIGALRM (whole seconds)
-    # is only a backstop should something we did not foresee block.
-    check.main(verbose=options.verbose, timeout=math.ceil(options.settings.timeout) + 1)

@@ -18,6 +18,7 @@ from check_pop3_ipmon.check.plugin import (
     AS_ASKED,
     STATES,
     Summary,
+    contexts,
     failure_state,
     failure_text,
     long_output,
@@ -161,8 +162,6 @@ def _without_address(text: str, address: Optional[str]) -> str:
 
 
 def build_check(options: cli.Options) -> nagiosplugin.Check:
-    from check_pop3_ipmon.check.plugin import contexts
-
     resource = Pop3Pool(options)
     return nagiosplugin.Check(
         resource, *contexts(options), PoolOutcome(options), PoolSummary(options, resource)

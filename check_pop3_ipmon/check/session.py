@@ -17,6 +17,7 @@ from check_pop3_ipmon.check.connection import (
     LineTooLong,
     TooManyLines,
 )
+from check_pop3_ipmon.check.login import AUTH_APOP, Login
 from check_pop3_ipmon.check.protocol import Response, parse_stat, parse_status_line, sanitise
 from check_pop3_ipmon.check.record import Record
 from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from check_pop3_ipmon.check.tls import TLSInfo
 
 TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT = "none", "starttls", "implicit"
-AUTH_USER, AUTH_APOP, AUTH_PLAIN = "user", "apop", "plain"
-AUTH_METHODS = (AUTH_USER, AUTH_APOP, AUTH_PLAIN)
 CAPA_MAX_LINES = 200
 RESPONSE_LIMIT = 4096
 # A login refusal's text is the finding itself; allow more of it than of a banner.
@@ -65,28 +64,6 @@ _WAITING_FOR = {
     "stat": "STAT reply",
     "quit": "QUIT reply",
 }
-
-
-class Login(Record):
-    __slots__ = ("allow_plaintext", "method", "password", "username")
-
-    def __init__(
-        self,
-        username: str,
-        password: str,
-        method: Optional[str] = None,  # one of AUTH_METHODS; None: the best the server offers
-        allow_plaintext: bool = False,  # USER/PASS or PLAIN without TLS
-    ) -> None:
-        self.username = username
-        self.password = password
-        self.method = method
-        self.allow_plaintext = allow_plaintext
-
-    def __repr__(self) -> str:
-        return (
-            f"Login(username={self.username!r}, password=<hidden>, method={self.method!r}, "
-            f"allow_plaintext={self.allow_plaintext!r})"
-        )
 
 
 class Settings(Record):

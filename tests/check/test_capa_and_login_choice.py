@@ -8,7 +8,8 @@ import pytest
 
 from check_pop3_ipmon.check.auth import apop_digest, apop_timestamp, choose
 from check_pop3_ipmon.check.capabilities import Capabilities, missing, normalise_name
-from check_pop3_ipmon.check.session import Login, Settings
+from check_pop3_ipmon.check.login import Login
+from check_pop3_ipmon.check.session import Settings
 
 DOVECOT = ["CAPA", "TOP", "UIDL", "RESP-CODES", "USER", "SASL PLAIN LOGIN", "EXPIRE NEVER"]
 

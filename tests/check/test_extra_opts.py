@@ -271,7 +271,7 @@ def test_unreadable_files_are_unknown(args: tuple[str, ...], first: str) -> None
 
 def test_a_plain_check_does_not_load_the_ini_reader() -> None:
     code = (
-        "import sys; from check_pop3_ipmon.check import cli, plugin;"
+        "import sys; from check_pop3_ipmon.check import cli, run;"
         "cli.parse(['-H', 'x', '-w', '2', '-c', '5', '-e', 'x']);"
         "print(sorted(m for m in ('check_pop3_ipmon.check.extra_opts', 'configparser', 'decimal')"
         " if m in sys.modules))"

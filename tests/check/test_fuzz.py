@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from check_pop3_ipmon.check import plugin
+from check_pop3_ipmon.check import run as check_run
 from check_pop3_ipmon.check.protocol import parse_status_line, sanitise
 from check_pop3_ipmon.check.session import RESPONSE_LIMIT
 from tests.support.fakepop3 import FakePOP3
@@ -230,7 +230,7 @@ def model(plan: Plan, maxbytes: int) -> tuple[int, Optional[bytes]]:
 
 
 def run_in_process(argv: list[str]) -> Run:
-    """plugin.main() as the console script runs it, minus the interpreter's start."""
+    """check_run.main() as the console script runs it, minus the interpreter's start."""
     nagiosplugin.Runtime.instance = None  # a singleton per process (pitfall 8)
     # nagiosplugin 1.3.2 binds sys.stdout when imported; None means the current one.
     saved_stdout = nagiosplugin.Runtime.stdout
@@ -240,7 +240,7 @@ def run_in_process(argv: list[str]) -> Run:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                plugin.main(argv)
+                check_run.main(argv)
                 code = -1  # main() must exit
             except SystemExit as exc:
                 code = int(exc.code or 0)
