@@ -1,3 +1,3 @@
-from check_pop3_ipmon.plugin import main
+from check_pop3_ipmon.plugin import entry
 
-main()
+entry()

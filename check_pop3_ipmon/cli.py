@@ -35,7 +35,9 @@ UNKNOWN = 3
 # Where the password comes from without --authfile (an Icinga 2 CheckCommand's
 # `env` sets it); --password-env names another (Nagios's environment macros).
 ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Patterns as text: re compiles (and caches) them on first use, so a check
+# without the option does not pay for compiling them at start-up.
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 _STATES = {
     "ok": 0,
@@ -166,13 +168,13 @@ def _days(text: str) -> float:
 # The guidelines' range syntax, decimals without exponent: [@]end, [@]start:,
 # [@]~:end or [@]start:end. A range without any number ("@", ":") is refused.
 _NUMBER = r"-?\d+(?:\.\d+)?"
-_RANGE = re.compile(rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})")
+_RANGE = rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})"
 
 
 def _range(text: str) -> str:
     from nagiosplugin import Range
 
-    if not text or not _RANGE.fullmatch(text):
+    if not text or not re.fullmatch(_RANGE, text):
         raise argparse.ArgumentTypeError(f"invalid range {text!r} (e.g. 5, 10:, ~:5, @1:3)")
     try:
         Range(text)
@@ -668,7 +670,7 @@ def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) 
         )
     if args.authfile is not None and args.password_env is not None:
         parser.error("--authfile and --password-env exclude each other")
-    if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
+    if args.password_env is not None and not re.fullmatch(_ENV_NAME, args.password_env):
         # Not echoed: a password given here by mistake must not reach the output.
         parser.error("--password-env takes the name of an environment variable")
     from check_pop3_ipmon import credentials
