@@ -205,6 +205,7 @@ def side_by_side(setup: Setup, reps: int) -> list[str]:
         f"   (system CA store: a copy of this machine's, {store_size(setup.store_env)} "
         "certificates, Debian's layout; check_spop verifies nothing)"
     )
+    lines.append(store_use(setup))
     phases = {
         label: statistics.median(perf(s.stdout, label) * 1000 for s in samples[PLAIN])
         for label in ("time", "connect_time", "greeting_time", "quit_time")
@@ -236,6 +237,29 @@ def side_by_side(setup: Setup, reps: int) -> list[str]:
             f"{min(noise):.1f}-{max(noise):.1f} ms"
         )
     return lines
+
+
+STORE_USE = """
+import socket, ssl, sys
+from check_pop3_ipmon import castore
+context = castore.system_context()
+before = context.cert_store_stats()["x509"]
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+context.wrap_socket(sock, server_hostname=sys.argv[2]).close()
+after = context.cert_store_stats()["x509"]
+print(before, after, ssl.create_default_context().cert_store_stats()["x509"])
+"""
+
+
+def store_use(setup: Setup) -> str:
+    """How many certificates a verified handshake made OpenSSL parse."""
+    argv = [sys.executable, "-c", STORE_USE, str(setup.dovecot.tls_port), HOSTNAME]
+    out = subprocess.run(argv, env=setup.store_env, capture_output=True, text=True, check=True)
+    before, after, stock = out.stdout.split()
+    return (
+        f"   certificates parsed for a verified handshake: {before} before it, {after} after it"
+        f" (the issuer); create_default_context() parses {stock} up front"
+    )
 
 
 # -- 3: where the milliseconds go -----------------------------------------------
