@@ -86,9 +86,9 @@ def _time(data: bytes, element: tuple[int, int, int]) -> datetime:
     if tag == _UTCTIME:  # RFC 5280 4.1.2.5.1: YY >= 50 means 19YY
         year = int(fields[:2])
         fields = str(year + (1900 if year >= 50 else 2000)) + fields[2:]
-    numbers = [int(fields[:4])] + [int(fields[i : i + 2]) for i in range(4, 14, 2)]
+    month, day, hour, minute, second = (int(fields[i : i + 2]) for i in range(4, 14, 2))
     try:
-        return datetime(*numbers, tzinfo=timezone.utc)
+        return datetime(int(fields[:4]), month, day, hour, minute, second, tzinfo=timezone.utc)
     except ValueError as exc:
         raise CertificateError(f"bad time in certificate: {text!r}") from exc
 
