@@ -215,17 +215,25 @@ def side_by_side(setup: Setup, reps: int) -> list[str]:
         f"{phases['time']:.1f} ms = connect {phases['connect_time']:.1f} + greeting "
         f"{phases['greeting_time']:.1f} + QUIT {phases['quit_time']:.1f} + the rest"
     )
-    own = wall[PLAIN] - floor - phases["time"]
-    lines.append(
-        f"   goal: plaintext check's own cost over the floor (wall - floor - exchange) "
-        f"<= {GOALS['overhead_ms']:g} ms: {own:+.1f} ms (cpu {cpu[PLAIN] - cpu[FLOOR]:+.1f} ms,"
-        f" the exchange's included) -> {'met' if own <= GOALS['overhead_ms'] else 'MISSED'}"
+    # Goals on each round's own difference, then the median: load that comes
+    # and goes over the run hits the commands of one round alike.
+    plain, floor_runs, tls_runs = samples[PLAIN], samples[FLOOR], samples[TLS_SYSTEM]
+    own = statistics.median(
+        (p.wall - f.wall - perf(p.stdout, "time")) * 1000 for p, f in zip(plain, floor_runs)
     )
-    tls_over = wall[TLS_SYSTEM] - wall[PLAIN]
+    own_cpu = statistics.median((p.cpu - f.cpu) * 1000 for p, f in zip(plain, floor_runs))
+    lines.append(
+        f"   goal: plaintext check's own cost over the floor (wall - floor - exchange, median of"
+        f" the rounds' differences) <= {GOALS['overhead_ms']:g} ms: {own:+.1f} ms (cpu"
+        f" {own_cpu:+.1f} ms, the exchange's included) -> "
+        f"{'met' if own <= GOALS['overhead_ms'] else 'MISSED'}"
+    )
+    tls_over = statistics.median((t.wall - p.wall) * 1000 for t, p in zip(tls_runs, plain))
+    tls_cpu = statistics.median((t.cpu - p.cpu) * 1000 for t, p in zip(tls_runs, plain))
     lines.append(
         f"   goal: verified TLS against the system CA store <= plaintext + "
-        f"{GOALS['tls_ms']:g} ms: {tls_over:+.1f} ms (cpu {cpu[TLS_SYSTEM] - cpu[PLAIN]:+.1f} ms)"
-        f" -> {'met' if tls_over <= GOALS['tls_ms'] else 'MISSED'}"
+        f"{GOALS['tls_ms']:g} ms (median of the rounds' differences): {tls_over:+.1f} ms"
+        f" (cpu {tls_cpu:+.1f} ms) -> {'met' if tls_over <= GOALS['tls_ms'] else 'MISSED'}"
     )
     noise = [
         statistics.median(s.wall * 1000 for s in samples[FLOOR][i : i + 10])
