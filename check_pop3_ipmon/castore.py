@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 
@@ -69,9 +70,10 @@ def system_context() -> ssl.SSLContext:
     paths = ssl.get_default_verify_paths()
     ca_file = _setting(paths.openssl_cafile_env, paths.openssl_cafile)
     ca_dirs = _setting(paths.openssl_capath_env, paths.openssl_capath)
-    if not ca_dirs or "SSL_CERT_URI" in os.environ:
+    if not ca_dirs or "SSL_CERT_URI" in os.environ or sys.platform == "win32":
         # No directory to search (OpenSSL then ignores an empty SSL_CERT_DIR
-        # too), or a store URI that only OpenSSL's own defaults read.
+        # too), a store URI that only OpenSSL's own defaults read, or Windows,
+        # whose system store Python reads itself.
         return ssl.create_default_context()
     # Same settings as create_default_context() (hostname check, Python 3.13's
     # strict flags, SSLKEYLOGFILE), with the directory as the only location.
