@@ -40,9 +40,9 @@ from check_pop3_ipmon.alerting.model import (
     Result,
     decide,
 )
+from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
 
 PROG = "pop3_ipmon_alert"
-MAX_NAME = 64
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
 RECOVERY_FILE = "pop3_ipmon-recovery.ini"
@@ -66,12 +66,12 @@ class _Parser(argparse.ArgumentParser):
 
 def monitor_name(text: str) -> str:
     """ipMonitor's Monitor Name: up to 64 characters, display only."""
-    if len(text) > MAX_NAME:
+    if too_long(text):
         raise argparse.ArgumentTypeError(
             f"monitor name is {len(text)} characters long; ipMonitor allows at most "
             f"{MAX_NAME}: {text[:MAX_NAME]!r}..."
         )
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
+    if has_control(text):
         raise argparse.ArgumentTypeError(f"monitor name holds control characters: {text!r}")
     return text
 

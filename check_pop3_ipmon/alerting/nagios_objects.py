@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Optional
 
 from check_pop3_ipmon.alerting.definition import timeout_problem
-from check_pop3_ipmon.alerting.handler import MAX_NAME
+from check_pop3_ipmon.core.monitor_name import MAX_NAME, too_long
 
 HANDLER = "pop3-ipmon-alert"
 TEMPLATE_ATTEMPTS = 1_000_000
@@ -96,7 +96,7 @@ def check_service(service: dict[str, str], interval_length: int = 60) -> list[Fi
         found.append(Finding(False, name, message))
 
     display = service.get("display_name") or service.get("service_description", "")
-    if len(display) > MAX_NAME:
+    if too_long(display):
         error(
             f"the monitor name (display_name) is {len(display)} characters long; "
             f"ipMonitor allows at most {MAX_NAME}"
