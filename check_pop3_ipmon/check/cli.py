@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.check import values
 from check_pop3_ipmon.check.login import AUTH_METHODS, Login
 from check_pop3_ipmon.check.record import Record
 from check_pop3_ipmon.check.session import (
@@ -50,18 +51,6 @@ ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
 # without the option does not pay for compiling them at start-up.
 _ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
-_STATES = {
-    "ok": 0,
-    "0": 0,
-    "warn": 1,
-    "warning": 1,
-    "1": 1,
-    "crit": 2,
-    "critical": 2,
-    "2": 2,
-    "unknown": 3,
-    "3": 3,
-}
 
 USAGE = (
     f"Usage: {PROG} -H ADDRESS [-p PORT] [-t SECONDS] [-w RANGE] [-c RANGE] "
@@ -100,24 +89,18 @@ Check:
   "3 addresses: 2 OK, 1 CRITICAL (127.0.0.3: connection refused)".
 """
 
-EPILOG = """\
+_PERFDATA_HEAD = """\
 Perfdata:
   time           seconds, whole test (DNS to QUIT); -w/-c apply; max = -t
-  connect_time   seconds, TCP connect (with DNS: resolve_time separately)
-  resolve_time   seconds, name resolution
-  tls_time       seconds, TLS handshake (with --tls or -S)
-  greeting_time  seconds, from connected (or TLS ready) to the greeting
-  stls_time      seconds, CAPA and STLS exchange (with --tls starttls)
-  quit_time      seconds, QUIT to its reply
+"""
+# The phases' items come from phases.py, the one list of them.
+_PERFDATA_TAIL = """\
   cert_days      days until the certificate's notAfter (with TLS);
                  --cert-warn/--cert-crit apply
-  capa_time      seconds, CAPA (with --capa, --require-capa, --login without
-                 --auth, or --forbid-plaintext-auth without TLS; with STLS the
-                 CAPA read after TLS, the one before being in stls_time)
-  login_time     seconds, the login exchange (with --login)
-  stat_time      seconds, STAT (with --login)
   messages       messages in the mailbox; --messages-warn/--messages-crit apply
   mailbox_size   bytes in the mailbox (B); --size-warn/--size-crit apply
+"""
+EPILOG_REST = """\
   With --all-addresses, each address's items are prefixed with it
   ("127.0.0.1_time", where -w/-c apply); time and resolve_time are the
   whole test's.
@@ -163,146 +146,21 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(UNKNOWN if status == 0 else status)
 
 
-def _state(text: str) -> int:
-    code = _STATES.get(text.lower())
-    if code is None:
-        # check_pop compares only the start (strncmp): "okay", "warning", "critical".
-        code = next((c for word, c in _PREFIXES if text.startswith(word)), None)
-    if code is None:
-        raise argparse.ArgumentTypeError(f"invalid state {text!r} (ok, warning, critical, unknown)")
-    return code
+def _wrapped(line: str, width: int = 79, indent: int = 17) -> str:
+    """One help line, folded at spaces (textwrap would cost every check its import)."""
+    out = []
+    while len(line) > width:
+        cut = line.rfind(" ", indent, width)
+        out.append(line[:cut])
+        line = " " * indent + line[cut + 1 :]
+    return "\n".join([*out, line])
 
 
-_PREFIXES = (("ok", 0), ("warn", 1), ("crit", 2))
+def epilog() -> str:
+    from check_pop3_ipmon.check.phases import help_lines
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < 86400:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 86400: {text!r}")
-    return value
-
-
-MAX_TIMEOUT = 86400.0
-
-
-def _timeout(text: str) -> float:
-    """-t: check_pop takes any whole number of seconds; beyond a day they all
-    mean the same (an engine ends a check long before), so a day is used."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text!r}")
-    return min(value, MAX_TIMEOUT)
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return int(text)
-
-
-def _days(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
-
-
-# The guidelines' range syntax, decimals without exponent: [@]end, [@]start:,
-# [@]~:end or [@]start:end. A range without any number ("@", ":") is refused.
-_NUMBER = r"-?\d+(?:\.\d+)?"
-_RANGE = rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})"
-
-
-# Numbers as C's strtod reads them in check_pop's -w/-c: ".5", "5.", "+5", "1e-3".
-_LOOSE_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,2}(?!\d))?"
-
-
-def _plain_numbers(text: str) -> str:
-    """Each number of a range as a plain decimal, which perfdata must use."""
-    from decimal import Decimal
-
-    def plain(match: re.Match[str]) -> str:
-        number = format(Decimal(match.group()).normalize(), "f")
-        return "0" if number == "-0" else number
-
-    return re.sub(_LOOSE_NUMBER, plain, text)
-
-
-def _range(given: str) -> str:
-    from nagiosplugin import Range
-
-    text = given if re.fullmatch(_RANGE, given) else _plain_numbers(given)
-    if not text or not re.fullmatch(_RANGE, text):
-        raise argparse.ArgumentTypeError(f"invalid range {given!r} (e.g. 5, 10:, ~:5, @1:3)")
-    try:
-        Range(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid range {given!r}: {exc}") from None
-    return text
-
-
-def _utf8(text: str) -> str:
-    """Text that can go on the wire: bytes of argv that are not UTF-8 (kept by
-    surrogateescape) would fail the encoding deep in the session."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogateescape")
-        raise argparse.ArgumentTypeError(f"not valid UTF-8: {raw!r}") from None
-    return text
-
-
-def _server_name(text: str) -> str:
-    """A name the ssl module can send as SNI (it raises at connect time otherwise)."""
-    try:
-        ok = bool(text) and not text.startswith(".") and bool(text.encode("idna"))
-    except UnicodeError:
-        ok = False
-    if not ok:
-        raise argparse.ArgumentTypeError(f"not a server name: {text!r}")
-    return text
-
-
-def _whole_days(text: str) -> int:
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}")
-    return int(text)
-
-
-def _cert_days(text: str) -> tuple[float, float]:
-    """check_pop's -D warn[,crit] in whole days, crit 0 unless given.
-
-    check_pop alerts when the whole days left (rounded down) are at most the
-    number given: -D 30 warns at 30 days 23 hours, which is --cert-warn 31.
-    """
-    parts = text.split(",")
-    if len(parts) > 2:
-        raise argparse.ArgumentTypeError(f"expected DAYS[,DAYS]: {text!r}")
-    warn = _whole_days(parts[0])
-    crit = _whole_days(parts[1]) if len(parts) == 2 else 0
-    return warn + 1.0, crit + 1.0
-
-
-MAX_GREETING = 1 << 20
-
-
-def _positive_int(text: str) -> int:
-    """A whole number above 0, as check_pop's is_intpos reads it."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
-    return int(text)
-
-
-def _bytes_limit(text: str) -> int:
-    # Any of check_pop's values; beyond 1 MiB no POP3 greeting is plausible.
-    return min(_positive_int(text), MAX_GREETING)
+    phases = "".join(_wrapped(line) + "\n" for line in help_lines())
+    return _PERFDATA_HEAD + phases + _PERFDATA_TAIL + EPILOG_REST
 
 
 def build_parser() -> _Parser:
@@ -310,7 +168,7 @@ def build_parser() -> _Parser:
         prog=PROG,
         usage=USAGE[len("Usage: ") :],
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,
     )
@@ -334,15 +192,18 @@ def build_parser() -> _Parser:
     g.add_argument(
         "-H",
         "--hostname",
-        type=_utf8,
+        type=values.utf8,
         metavar="ADDRESS",
         help="host name or IPv4/IPv6 address of the POP3 server "
         f"(default {DEFAULT_HOST}, as check_pop; a first or last argument "
         "without a dash is taken as well)",
     )
-    g.add_argument("host", nargs="?", type=_utf8, help=argparse.SUPPRESS)
+    g.add_argument("host", nargs="?", type=values.utf8, help=argparse.SUPPRESS)
     g.add_argument(
-        "-p", "--port", type=_port, help="TCP port (default 110; 995 with -S or --tls implicit)"
+        "-p",
+        "--port",
+        type=values.port,
+        help="TCP port (default 110; 995 with -S or --tls implicit)",
     )
     # Not exclusive: the last of -4/-6 counts, as in check_pop.
     g.add_argument(
@@ -365,7 +226,7 @@ def build_parser() -> _Parser:
     g.add_argument(
         "-t",
         "--timeout",
-        type=_timeout,
+        type=values.timeout,
         default=10.0,
         metavar="SECONDS",
         help="deadline for the whole test, DNS included (default 10; "
@@ -373,7 +234,7 @@ def build_parser() -> _Parser:
     )
     g.add_argument(
         "--timeout-state",
-        type=_state,
+        type=values.state,
         default=2,
         metavar="STATE",
         help="state when the deadline passes (default critical)",
@@ -381,14 +242,14 @@ def build_parser() -> _Parser:
     g.add_argument(
         "-w",
         "--warning",
-        type=_range,
+        type=values.threshold_range,
         metavar="RANGE",
         help="response time in seconds giving WARNING (Nagios range)",
     )
     g.add_argument(
         "-c",
         "--critical",
-        type=_range,
+        type=values.threshold_range,
         metavar="RANGE",
         help="response time in seconds giving CRITICAL (Nagios range)",
     )
@@ -397,7 +258,7 @@ def build_parser() -> _Parser:
         "--refuse",
         "--refuse-state",
         dest="refuse_state",
-        type=_state,
+        type=values.state,
         default=2,
         metavar="STATE",
         help="state when the connection is refused (default critical)",
@@ -414,7 +275,7 @@ def build_parser() -> _Parser:
     g.add_argument(
         "-m",
         "--maxbytes",
-        type=_bytes_limit,
+        type=values.bytes_limit,
         default=4096,
         metavar="BYTES",
         help="longest greeting accepted, CRLF included; a longer one is CRITICAL "
@@ -445,7 +306,7 @@ def build_parser() -> _Parser:
     )
     t.add_argument(
         "--sni",
-        type=_server_name,
+        type=values.server_name,
         metavar="NAME",
         help="server name sent and verified (default the -H name); "
         "without --tls means -S, as in check_pop",
@@ -463,20 +324,20 @@ def build_parser() -> _Parser:
     t.add_argument("--tls-min-version", choices=("1.2", "1.3"), help="lowest TLS version accepted")
     t.add_argument(
         "--cert-warn",
-        type=_days,
+        type=values.days,
         metavar="DAYS",
         help="WARNING when the certificate expires within DAYS",
     )
     t.add_argument(
         "--cert-crit",
-        type=_days,
+        type=values.days,
         metavar="DAYS",
         help="CRITICAL when the certificate expires within DAYS",
     )
     t.add_argument(
         "-D",
         "--certificate",
-        type=_cert_days,
+        type=values.cert_days,
         metavar="WARN[,CRIT]",
         help="check_pop's form of --cert-warn/--cert-crit in whole days, CRIT default 0: "
         "alerts when the whole days left are at most the number "
@@ -493,7 +354,7 @@ def build_parser() -> _Parser:
         "--require-capa",
         action="append",
         default=[],
-        type=_capa_name,
+        type=values.capa_name,
         metavar="NAME",
         help="CRITICAL unless the server offers NAME: a CAPA tag (STLS, UIDL, TOP, ...), "
         "a SASL mechanism (PLAIN), or a tag with arguments ('SASL PLAIN'); "
@@ -506,7 +367,7 @@ def build_parser() -> _Parser:
     )
     c.add_argument(
         "--policy-state",
-        type=_state,
+        type=values.state,
         default=1,
         metavar="STATE",
         help="state for --forbid-plaintext-auth (default warning)",
@@ -525,7 +386,9 @@ def build_parser() -> _Parser:
         "(SASL PLAIN); default: the best the server offers (under TLS plain, "
         "user, apop; without TLS apop first)",
     )
-    a.add_argument("-u", "--username", type=_utf8, metavar="USER", help="the mailbox to log in to")
+    a.add_argument(
+        "-u", "--username", type=values.utf8, metavar="USER", help="the mailbox to log in to"
+    )
     a.add_argument(
         "--authfile",
         metavar="FILE",
@@ -547,11 +410,29 @@ def build_parser() -> _Parser:
         help="allow USER/PASS or SASL PLAIN without TLS (the password crosses the network "
         "in clear)",
     )
-    a.add_argument("--messages-warn", type=_range, metavar="RANGE", help="messages giving WARNING")
-    a.add_argument("--messages-crit", type=_range, metavar="RANGE", help="messages giving CRITICAL")
-    a.add_argument("--size-warn", type=_range, metavar="RANGE", help="mailbox bytes giving WARNING")
     a.add_argument(
-        "--size-crit", type=_range, metavar="RANGE", help="mailbox bytes giving CRITICAL"
+        "--messages-warn",
+        type=values.threshold_range,
+        metavar="RANGE",
+        help="messages giving WARNING",
+    )
+    a.add_argument(
+        "--messages-crit",
+        type=values.threshold_range,
+        metavar="RANGE",
+        help="messages giving CRITICAL",
+    )
+    a.add_argument(
+        "--size-warn",
+        type=values.threshold_range,
+        metavar="RANGE",
+        help="mailbox bytes giving WARNING",
+    )
+    a.add_argument(
+        "--size-crit",
+        type=values.threshold_range,
+        metavar="RANGE",
+        help="mailbox bytes giving CRITICAL",
     )
 
     _add_unused(g)
@@ -594,7 +475,7 @@ def _add_expect(group: argparse._ArgumentGroup) -> None:
         "--mismatch",
         "--mismatch-state",
         dest="mismatch_state",
-        type=_state,
+        type=values.state,
         default=1,
         metavar="STATE",
         help="state when -e or --expect-regex does not match (default warning, as check_pop)",
@@ -606,7 +487,7 @@ def _add_unused(group: argparse._ArgumentGroup) -> None:
     lines run unchanged, and left out of --help (the epilog names them)."""
     group.add_argument("-s", "--send", help=argparse.SUPPRESS)
     group.add_argument("-q", "--quit", help=argparse.SUPPRESS)
-    group.add_argument("-d", "--delay", type=_positive_int, help=argparse.SUPPRESS)
+    group.add_argument("-d", "--delay", type=values.positive_int, help=argparse.SUPPRESS)
     group.add_argument("-E", "--escape", action="store_true", help=argparse.SUPPRESS)
     for flag, name in (("-C", "--critical-codes"), ("-W", "--warning-codes")):
         group.add_argument(flag, name, action="append", default=[], help=argparse.SUPPRESS)
@@ -638,15 +519,6 @@ class _NoPassword(argparse.Action):
             "no password on the command line (every local user can read it): "
             f"use --authfile FILE or the environment variable {ENV_DEFAULT}"
         )
-
-
-def _capa_name(text: str) -> str:
-    from check_pop3_ipmon.check.capabilities import normalise_name
-
-    name = normalise_name(text)
-    if name is None:
-        raise argparse.ArgumentTypeError(f"not a capability name: {text!r}")
-    return name
 
 
 class Options(Record):

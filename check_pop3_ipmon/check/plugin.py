@@ -13,6 +13,7 @@ import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
 
 from check_pop3_ipmon.check import cli, session
+from check_pop3_ipmon.check.phases import NAMES as PHASES
 from check_pop3_ipmon.check.protocol import BANNER_WIDTH, expect_missing, sanitise
 from check_pop3_ipmon.check.session import ProbeResult
 
@@ -49,9 +50,6 @@ def failure_state(kind: str, options: cli.Options) -> nagiosplugin.state.Service
         session.CONFIG: 3,
     }.get(kind, 2)
     return STATES[code]
-
-
-PHASES = ("resolve", "connect", "tls", "greeting", "stls", "capa", "login", "stat", "quit")
 
 
 def messages(count: int) -> str:

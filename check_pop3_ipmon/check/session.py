@@ -18,6 +18,7 @@ from check_pop3_ipmon.check.connection import (
     TooManyLines,
 )
 from check_pop3_ipmon.check.login import AUTH_APOP, Login
+from check_pop3_ipmon.check.phases import WAITING_FOR
 from check_pop3_ipmon.check.protocol import Response, parse_stat, parse_status_line, sanitise
 from check_pop3_ipmon.check.record import Record
 from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
@@ -51,19 +52,6 @@ CONFIG = "config"  # our side is set up wrong (e.g. an unreadable --ca-file): UN
 NO_AUTH = "no-auth"  # no usable login method (none offered, no APOP timestamp)
 LOGIN = "login"
 STAT = "stat"
-
-# What each phase is called in "no ... within 10s".
-_WAITING_FOR = {
-    "resolve": "DNS answer",
-    "connect": "connection",
-    "tls": "TLS handshake",
-    "greeting": "greeting",
-    "capa": "CAPA reply",
-    "stls": "STLS reply",
-    "login": "login reply",
-    "stat": "STAT reply",
-    "quit": "QUIT reply",
-}
 
 
 class Settings(Record):
@@ -279,7 +267,7 @@ class _Session:
         except _Stop:
             pass
         except DeadlineExpired as exc:
-            waiting_for = _WAITING_FOR.get(exc.phase, exc.phase)
+            waiting_for = WAITING_FOR.get(exc.phase, exc.phase)
             self._fail(TIMEOUT, f"no {waiting_for} within {self.settings.timeout:g}s")
         except OSError as exc:
             # Whatever the network does mid-session (unreachable, TLS record
@@ -376,15 +364,9 @@ class _Session:
         return parse_status_line(conn.read_line(phase, limit))
 
     def _greeting(self, conn: Connection) -> None:
-        self.phase = "greeting"
-        try:
+        too_long = "greeting too long (no end of line within {limit} bytes)"
+        with _Phase(self, "greeting", "before the greeting", too_long=too_long):
             greeting = self._read(conn, "greeting", self.settings.max_greeting)
-        except ConnectionClosed as exc:
-            raise self._stop(CLOSED, f"{exc} before the greeting") from exc
-        except LineTooLong as exc:
-            raise self._stop(
-                TOO_LONG, f"greeting too long (no end of line within {exc.limit} bytes)"
-            ) from exc
         self._lap("greeting")
         self.result.greeting_at = time.monotonic() - self._started
         self.result.greeting = greeting
@@ -406,20 +388,13 @@ class _Session:
         return [sanitise(line.decode("utf-8", "replace")) for line in body]
 
     def _starttls(self, conn: Connection) -> None:
-        self.phase = "capa"
-        try:
+        with _Phase(self, "capa", "before STLS completed", "CAPA reply"):
             capa = self.result.capa = self._read_capa(conn)
             if not any(line.split(" ", 1)[0].upper() == "STLS" for line in capa):
                 raise self._stop(NO_STLS, "server does not offer STLS")
             self.phase = "stls"
             conn.send_line("STLS", "stls")
             reply = self._read(conn, "stls")
-        except ConnectionClosed as exc:
-            raise self._stop(CLOSED, f"{exc} before STLS completed") from exc
-        except LineTooLong as exc:
-            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
-        except TooManyLines as exc:
-            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.max_lines} lines)") from exc
         if not reply.ok:
             raise self._stop(TLS_ERROR, f"STLS refused: {sanitise(reply.line)}")
         self._lap("stls")
@@ -427,15 +402,8 @@ class _Session:
 
     def _capa(self, conn: Connection) -> None:
         """CAPA where the session now is; after STLS a new one (RFC 2595 4)."""
-        self.phase = "capa"
-        try:
+        with _Phase(self, "capa", "after CAPA", "CAPA reply"):
             capa = self._read_capa(conn)
-        except ConnectionClosed as exc:
-            raise self._stop(CLOSED, f"{exc} after CAPA") from exc
-        except LineTooLong as exc:
-            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.limit} bytes)") from exc
-        except TooManyLines as exc:
-            raise self._stop(TOO_LONG, f"CAPA reply too long (over {exc.max_lines} lines)") from exc
         if self.settings.tls == TLS_STARTTLS:
             self.result.capa_tls = capa
         else:
@@ -462,12 +430,8 @@ class _Session:
                 NO_AUTH, "APOP needs a timestamp <...@...> in the greeting; the server sent none"
             )
         self.result.login_method = method
-        try:
+        with _Phase(self, "login", "during login", "login reply"):
             reply = auth.authenticate(conn, method, login, timestamp, "login")
-        except ConnectionClosed as exc:
-            raise self._stop(CLOSED, f"{exc} during login") from exc
-        except LineTooLong as exc:
-            raise self._stop(TOO_LONG, f"login reply too long (over {exc.limit} bytes)") from exc
         self._lap("login")  # a refusal's time counts too: servers delay failed logins
         if not reply.ok:
             what = f"login as {sanitise(login.username)} failed ({auth.NAMES[method]})"
@@ -475,14 +439,9 @@ class _Session:
 
     def _stat(self, conn: Connection) -> None:
         """STAT: messages and octets in the maildrop (RFC 1939 5); read-only."""
-        self.phase = "stat"
-        try:
+        with _Phase(self, "stat", "after STAT", "STAT reply"):
             conn.send_line("STAT", "stat")
             reply = self._read(conn, "stat")
-        except ConnectionClosed as exc:
-            raise self._stop(CLOSED, f"{exc} after STAT") from exc
-        except LineTooLong as exc:
-            raise self._stop(TOO_LONG, f"STAT reply too long (over {exc.limit} bytes)") from exc
         figures = parse_stat(reply)
         if figures is None:
             raise self._stop(STAT, f"STAT failed: {sanitise(reply.line)}")
@@ -516,6 +475,36 @@ class _Session:
 
 class _Stop(Exception):
     """A failure has been recorded; end the session."""
+
+
+class _Phase:
+    """One phase of the session: named while it runs, and what the server does
+    wrong in it (closing, too long a reply) recorded as the session's Failure.
+
+    A class, not contextlib: the plain check would pay for importing it.
+    """
+
+    def __init__(
+        self, session: _Session, name: str, closed: str, reply: str = "", too_long: str = ""
+    ) -> None:
+        self.session = session
+        self.name = name
+        self.closed = closed  # "{exc} <closed>": when the server closed the connection
+        # What was too long, "{reply} too long (over N bytes|lines)", or the whole text.
+        self.too_long = too_long or f"{reply} too long (over {{limit}} {{unit}})"
+
+    def __enter__(self) -> None:
+        self.session.phase = self.name
+
+    def __exit__(self, kind: object, exc: Optional[BaseException], trace: object) -> None:
+        if isinstance(exc, ConnectionClosed):
+            raise self.session._stop(CLOSED, f"{exc} {self.closed}") from exc
+        if isinstance(exc, LineTooLong):
+            text = self.too_long.format(limit=exc.limit, unit="bytes")
+            raise self.session._stop(TOO_LONG, text) from exc
+        if isinstance(exc, TooManyLines):
+            text = self.too_long.format(limit=exc.max_lines, unit="lines")
+            raise self.session._stop(TOO_LONG, text) from exc
 
 
 def probe(
