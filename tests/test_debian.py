@@ -168,7 +168,7 @@ def test_icinga2_plugins_contrib_include_brings_the_check_command(
         ],
         # As Debian's /etc/icinga2/constants.conf, into the unpacked package.
         constants={name: str(package.root / PLUGINS) for name in ("PluginDir", "PluginContribDir")},
-        extra_config="include <plugins>\ninclude <plugins-contrib>\n",
+        extra_config="include <plugins-contrib>\n",
     )
     argv = [icinga.binary, "daemon", "-C", f"-DIncludeConfDir={include}", *icinga.arguments()]
     proc = run(argv)
