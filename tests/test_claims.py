@@ -52,3 +52,15 @@ def test_known_to_work_pythons_are_the_ones_tested() -> None:
         r"Programming Language :: Python :: (3\.\d+)", setup_cfg()["metadata"]["classifiers"]
     )
     assert tested and tested == claimed == classifiers
+
+
+def test_quick_start_is_two_commands_after_a_tox_that_installs_on_debian_12() -> None:
+    """The demo and the tests; tox itself comes from a venv (Debian 12's Python
+    refuses a plain `pip install tox`, PEP 668; its own tox 3.28 is too old)."""
+    section = readme_section("Quick start")
+    prose, block, _ = section.split("```", 2)
+    commands = [line.split("#")[0].strip() for line in block.splitlines()[1:] if line.strip()]
+    assert commands == ["tox -e demo", "tox"]
+    assert "(`pip install tox`)" not in prose
+    assert "`python3 -m venv ~/.local/tox && ~/.local/tox/bin/pip install 'tox>=4'`" in prose
+    assert (ROOT / "toxfile.py").is_file()  # the pyenv Pythons CI runs, found by tox
