@@ -19,6 +19,7 @@ from typing import NoReturn, Optional
 from check_pop3_ipmon import __version__
 from check_pop3_ipmon.alerting import nagios_objects
 from check_pop3_ipmon.alerting.definition import DefinitionError, Monitor, parse_file
+from check_pop3_ipmon.report import engine_settings
 
 PROG = "pop3_ipmon_config"
 
@@ -116,6 +117,7 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
         ]
         out += _nagios_block("service", pairs)
         out.append("")
+    out += engine_settings.nagios_settings(monitors)
     return "\n".join(out)
 
 
@@ -176,6 +178,7 @@ def icinga2_config(monitors: Sequence[Monitor]) -> str:
                 f"  vars.pop3_ipmon_user_groups = {_icinga2_array(monitor.contact_groups)}"
             )
         out += [*lines, "}", ""]
+    out += engine_settings.icinga2_settings(monitors)
     return "\n".join(out)
 
 
@@ -219,14 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_nagios(path: Path) -> int:
+def check_nagios(path: Path, interval_length: int = 60) -> int:
     """Report what in Nagios' resolved objects breaks ipMonitor's behaviour."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         print(f"{PROG}: {path}: {exc.strerror}", file=sys.stderr)
         return 1
-    count, findings = nagios_objects.check(text)
+    count, findings = nagios_objects.check(text, interval_length)
     for finding in findings:
         print(finding)
     errors = sum(finding.error for finding in findings)
@@ -240,7 +243,7 @@ def check_nagios(path: Path) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.engine == "check-nagios":
-        return check_nagios(args.definition)
+        return check_nagios(args.definition, args.interval_length)
     try:
         monitors = parse_file(args.definition)
     except DefinitionError as exc:
