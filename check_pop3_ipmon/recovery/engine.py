@@ -36,6 +36,7 @@ from check_pop3_ipmon.recovery.config import (
     RebootServer,
     ServiceRecovery,
 )
+from check_pop3_ipmon.recovery.transport import CredentialSet, transport
 
 OK, FAILED, SKIPPED, REFUSED, DRY_RUN = "ok", "failed", "skipped", "refused", "dry-run"
 # STARTING is only ever an audit record (before an action runs); WARNING a
@@ -214,7 +215,7 @@ class _Run:
         self.audit: Optional[Audit] = None
         self.audit_broken = False  # said once; syslog still gets every record
         self.results: list[ActionResult] = []
-        self._credentials: Optional[Mapping[str, creds.CredentialSet]] = None
+        self._credentials: Optional[Mapping[str, CredentialSet]] = None
 
     def go(self) -> None:
         facts = self.facts
@@ -305,7 +306,7 @@ class _Run:
             steps=steps,
         )
 
-    def credentials(self, name: Optional[str]) -> creds.CredentialSet:
+    def credentials(self, name: Optional[str]) -> CredentialSet:
         if name is None:
             return creds.LOCAL
         if self._credentials is None:
@@ -360,7 +361,7 @@ class _Run:
             credentials = self.credentials(action.credentials or self.service.credentials)
             if isinstance(action, RebootServer):
                 return self.reboot(action, credentials, env)
-            here = credentials.method == "local" and self.is_here() is not None
+            here = transport(credentials).runs_here and self.is_here() is not None
             steps = plan.restart_service(action, self.target, credentials, env, here)
         except (creds.CredentialError, plan.PlanError) as error:
             return self.result(action, REFUSED, str(error))
@@ -374,7 +375,7 @@ class _Run:
         )
 
     def reboot(
-        self, action: RebootServer, credentials: creds.CredentialSet, env: Mapping[str, str]
+        self, action: RebootServer, credentials: CredentialSet, env: Mapping[str, str]
     ) -> ActionResult:
         facts = self.facts
         refusal = ""

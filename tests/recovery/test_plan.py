@@ -10,8 +10,8 @@ import pytest
 
 from check_pop3_ipmon.recovery import plan
 from check_pop3_ipmon.recovery.config import RestartService, alert_range
-from check_pop3_ipmon.recovery.credentials import LOCAL, CredentialSet
-from check_pop3_ipmon.recovery.transport import Command, invocation
+from check_pop3_ipmon.recovery.credentials import LOCAL
+from check_pop3_ipmon.recovery.transport import Command, CredentialSet, invocation
 
 SSH = CredentialSet(
     "admin", "ssh", "recovery", Path("/etc/k/id"), Path("/etc/k/known_hosts"), 2222, sudo=True
