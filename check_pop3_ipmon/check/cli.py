@@ -172,6 +172,17 @@ def build_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,
     )
+    general = _general_options(p)
+    _tls_options(p)
+    _capability_options(p)
+    _login_options(p)
+    _add_unused(general)  # check_pop's options we accept and ignore: hidden, last
+    _address_options(p)
+    return p
+
+
+def _general_options(p: _Parser) -> argparse._ArgumentGroup:
+    """Where, how long, and what the greeting must say."""
     g = p.add_argument_group("Options")
     g.add_argument("-h", "--help", action="help", help="show this help and exit (status 3)")
     g.add_argument(
@@ -290,7 +301,11 @@ def build_parser() -> _Parser:
         "command line's options; `password = ...` gives --login's password "
         "(the file must then be chmod 600); see README",
     )
+    return g
 
+
+def _tls_options(p: _Parser) -> None:
+    """Implicit TLS or STLS, verification, the certificate's days."""
     t = p.add_argument_group("TLS")
     t.add_argument(
         "--tls",
@@ -344,6 +359,9 @@ def build_parser() -> _Parser:
         "(-D 30 is --cert-warn 31); without --tls means -S, as in check_pop",
     )
 
+
+def _capability_options(p: _Parser) -> None:
+    """CAPA and the policies checked against it."""
     c = p.add_argument_group("Capabilities and policy")
     c.add_argument(
         "--capa",
@@ -373,6 +391,9 @@ def build_parser() -> _Parser:
         help="state for --forbid-plaintext-auth (default warning)",
     )
 
+
+def _login_options(p: _Parser) -> None:
+    """--login, its credentials, and the mailbox thresholds."""
     a = p.add_argument_group("Login and mailbox (nothing is deleted or changed)")
     a.add_argument(
         "--login",
@@ -435,8 +456,9 @@ def build_parser() -> _Parser:
         help="mailbox bytes giving CRITICAL",
     )
 
-    _add_unused(g)
 
+def _address_options(p: _Parser) -> None:
+    """--all-addresses."""
     m = p.add_argument_group("Addresses")
     m.add_argument(
         "--all-addresses",
@@ -444,7 +466,6 @@ def build_parser() -> _Parser:
         help="test every address of -H (A and AAAA, as -4/-6 allow) at once, "
         "within the one deadline; the worst state counts",
     )
-    return p
 
 
 def _add_expect(group: argparse._ArgumentGroup) -> None:
