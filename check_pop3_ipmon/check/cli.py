@@ -28,7 +28,7 @@ from check_pop3_ipmon.check.session import (
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
-    from typing import NoReturn, Optional
+    from typing import Callable, NoReturn, Optional
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
@@ -337,18 +337,7 @@ def _tls_options(p: _Parser) -> None:
         help="do not verify the certificate chain or host name (said in the output)",
     )
     t.add_argument("--tls-min-version", choices=("1.2", "1.3"), help="lowest TLS version accepted")
-    t.add_argument(
-        "--cert-warn",
-        type=values.days,
-        metavar="DAYS",
-        help="WARNING when the certificate expires within DAYS",
-    )
-    t.add_argument(
-        "--cert-crit",
-        type=values.days,
-        metavar="DAYS",
-        help="CRITICAL when the certificate expires within DAYS",
-    )
+    _warn_and_crit(t, "--cert", values.days, "DAYS", "{} when the certificate expires within DAYS")
     t.add_argument(
         "-D",
         "--certificate",
@@ -431,30 +420,8 @@ def _login_options(p: _Parser) -> None:
         help="allow USER/PASS or SASL PLAIN without TLS (the password crosses the network "
         "in clear)",
     )
-    a.add_argument(
-        "--messages-warn",
-        type=values.threshold_range,
-        metavar="RANGE",
-        help="messages giving WARNING",
-    )
-    a.add_argument(
-        "--messages-crit",
-        type=values.threshold_range,
-        metavar="RANGE",
-        help="messages giving CRITICAL",
-    )
-    a.add_argument(
-        "--size-warn",
-        type=values.threshold_range,
-        metavar="RANGE",
-        help="mailbox bytes giving WARNING",
-    )
-    a.add_argument(
-        "--size-crit",
-        type=values.threshold_range,
-        metavar="RANGE",
-        help="mailbox bytes giving CRITICAL",
-    )
+    _warn_and_crit(a, "--messages", values.threshold_range, "RANGE", "messages giving {}")
+    _warn_and_crit(a, "--size", values.threshold_range, "RANGE", "mailbox bytes giving {}")
 
 
 def _address_options(p: _Parser) -> None:
@@ -466,6 +433,18 @@ def _address_options(p: _Parser) -> None:
         help="test every address of -H (A and AAAA, as -4/-6 allow) at once, "
         "within the one deadline; the worst state counts",
     )
+
+
+def _warn_and_crit(
+    group: argparse._ArgumentGroup,
+    stem: str,
+    value: Callable[[str], object],
+    metavar: str,
+    help_text: str,
+) -> None:
+    """--STEM-warn and --STEM-crit, their help saying WARNING and CRITICAL."""
+    for suffix, state in (("-warn", "WARNING"), ("-crit", "CRITICAL")):
+        group.add_argument(stem + suffix, type=value, metavar=metavar, help=help_text.format(state))
 
 
 def _add_expect(group: argparse._ArgumentGroup) -> None:
@@ -618,6 +597,14 @@ class Options(Record):
         self.expect_regex = expect_regex
 
 
+# Options that reach Options as argparse left them, under the same name.
+_AS_GIVEN = (
+    "verbose", "warning", "critical", "timeout_state", "refuse_state", "expect_all",
+    "expect_regex", "mismatch_state", "hide_banner", "forbid_plaintext_auth", "policy_state",
+    "messages_warn", "messages_crit", "size_warn", "size_crit", "all_addresses",
+)  # fmt: skip
+
+
 def _unknown(message: str) -> NoReturn:
     """UNKNOWN without a usage line: the options are right, a file is not."""
     print(f"POP3 UNKNOWN - {message}")
@@ -749,27 +736,12 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     )
     return Options(
         settings=settings,
-        verbose=args.verbose,
-        warning=args.warning,
-        critical=args.critical,
-        timeout_state=args.timeout_state,
-        refuse_state=args.refuse_state,
         expect=tuple(args.expect),
-        expect_all=args.expect_all,
-        expect_regex=args.expect_regex,
-        mismatch_state=args.mismatch_state,
-        hide_banner=args.hide_banner,
         cert_warn=cert_warn,
         cert_crit=cert_crit,
         show_capa=args.capa,
         require_capa=tuple(dict.fromkeys(args.require_capa)),
-        forbid_plaintext_auth=args.forbid_plaintext_auth,
-        policy_state=args.policy_state,
-        messages_warn=args.messages_warn,
-        messages_crit=args.messages_crit,
-        size_warn=args.size_warn,
-        size_crit=args.size_crit,
-        all_addresses=args.all_addresses,
+        **{name: getattr(args, name) for name in _AS_GIVEN},
     )
 
 
