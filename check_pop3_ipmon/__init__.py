@@ -76,6 +76,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     core/atomicfile.py        replace a file atomically
     core/deadline.py          one deadline over a whole run
     core/monitor_name.py      ipMonitor's Monitor Name rule
+    core/values.py            yes/no words, whole numbers, engine flags and depths
 """
 
 __version__ = "0.1.0"

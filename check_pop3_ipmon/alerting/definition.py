@@ -30,6 +30,7 @@ from typing import Callable, Optional, TypeVar
 from check_pop3_ipmon.check import values as argument_values
 from check_pop3_ipmon.check.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS
 from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
+from check_pop3_ipmon.core.values import boolean
 
 T = TypeVar("T")
 
@@ -120,15 +121,6 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _bool(text: str) -> bool:
-    word = text.lower()
-    if word in ("yes", "true", "on", "1"):
-        return True
-    if word in ("no", "false", "off", "0"):
-        return False
-    raise ValueError(f"expected yes or no, not {text!r}")
-
-
 def _names(text: str) -> tuple[str, ...]:
     items = tuple(item for item in re.split(r"[,\s]+", text) if item)
     for item in items:
@@ -185,8 +177,8 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
         name=name,
         host=get("host", lambda text: object_name("host name", text)),
         address=optional("address", _address),
-        enabled=get("enabled", _bool, "yes"),
-        store_statistics=get("store_statistics", _bool, "yes"),
+        enabled=get("enabled", boolean, "yes"),
+        store_statistics=get("store_statistics", boolean, "yes"),
         port=optional("port", argument_values.port),
         tls=tls,
         timeout=get("timeout", argument_values.positive_float, "10"),

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from check_pop3_ipmon.core import private_files
+from check_pop3_ipmon.core.values import boolean
 from check_pop3_ipmon.recovery import validate
-from check_pop3_ipmon.recovery.config import boolean, duration
+from check_pop3_ipmon.recovery.config import duration
 from check_pop3_ipmon.recovery.transport import TRANSPORTS, CredentialSet
 
 METHODS = tuple(TRANSPORTS)
