@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NoReturn, Optional, Protocol
+from typing import Any, Callable, NoReturn, Optional, Protocol, TypeVar
 
 from check_pop3_ipmon import __version__
 from check_pop3_ipmon.alerting import icinga2, nagios, statefile
@@ -40,8 +40,10 @@ from check_pop3_ipmon.alerting.model import (
     Result,
     decide,
 )
+from check_pop3_ipmon.core import values
 from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
 
+T = TypeVar("T")
 PROG = "pop3_ipmon_alert"
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
@@ -78,9 +80,7 @@ def monitor_name(text: str) -> str:
 
 def _count(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not re.fullmatch(r"\d{1,9}", text.strip()) or int(text) < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, not {text!r}")
-        return int(text)
+        return _usage(values.count, text, low)
 
     return parse
 
@@ -107,13 +107,18 @@ def _state_type(text: str) -> str:
     return {"0": "SOFT", "1": "HARD"}.get(word, word)
 
 
+def _usage(parse: Callable[..., T], *args: Any) -> T:
+    """A core value parser's ValueError as argparse's usage error."""
+    try:
+        return parse(*args)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _flag(text: str) -> bool:
-    word = text.strip().lower()
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    """An engine's flag or depth (--enabled, downtime depths, acknowledgement
+    0/1/2), read as recovery reads it: one reading of each macro."""
+    return _usage(values.engine_flag, text)
 
 
 def _check_time(text: str) -> str:
@@ -151,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--state-type", required=True, type=_state_type, help="SOFT or HARD")
         g.add_argument("--attempt", required=True, type=_count(1), help="the engine's attempt")
         g.add_argument("--check-time", required=True, type=_check_time, help="last check time")
-        g.add_argument("--downtime", type=_count(0), default=0, help="service downtime depth")
-        g.add_argument("--host-downtime", type=_count(0), default=0, help="host downtime depth")
+        g.add_argument("--downtime", type=_flag, default=False, help="service downtime depth")
+        g.add_argument("--host-downtime", type=_flag, default=False, help="host downtime depth")
         g.add_argument(
             "--enabled", type=_flag, default=True, help="active checks enabled (default true)"
         )
@@ -192,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         r.add_argument("--address", default="", help="the host's address")
         r.add_argument("--host-state", default="", help="UP, DOWN or UNREACHABLE")
-        r.add_argument("--acknowledged", type=_count(0), default=None, help="0, 1 or 2")
+        r.add_argument("--acknowledged", type=_flag, default=None, help="0, 1 or 2")
         r.add_argument("--output", default="", help="the plugin's output")
         r.add_argument("--recovery-target", default="", help="FQDN, NetBIOS name or IP")
         r.add_argument("--status-file", type=_path, help="Nagios' status.dat (acknowledgements)")
@@ -376,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
         hard=args.state_type == "HARD",
         attempt=args.attempt,
         check_time=args.check_time,
-        in_downtime=args.downtime > 0 or args.host_downtime > 0,
+        in_downtime=args.downtime or args.host_downtime,
         enabled=args.enabled,
     )
     directory = args.state_dir or args.state_beside.parent / "pop3_ipmon"
@@ -452,9 +457,9 @@ def recover(args: argparse.Namespace, decision: Decision) -> int:
         phase=(phase or decision.base.phase).value,
         alert=alert,
         failures=decision.base.failures,
-        in_downtime=args.downtime > 0 or args.host_downtime > 0,
+        in_downtime=args.downtime or args.host_downtime,
         enabled=args.enabled,
-        acknowledged=None if args.acknowledged is None else args.acknowledged > 0,
+        acknowledged=args.acknowledged,
         address=args.address,
         host_state=args.host_state,
         output=args.output,
