@@ -6,8 +6,9 @@ each scheduled time to whole seconds; the Up and Down intervals are written
 twice (check_interval and retry_interval, which the handler changes, and the
 copies it sets them from); max_check_attempts is the failures per alert, so
 the service turns HARD with alert 1; and Nagios' own re-notification
-interval is (F - 1/2) Down intervals, the fallback should the handler not
-run (it tolerates check jitter up to half a Down interval).
+interval is (F - 1/2) Down intervals (at least the Up interval, or Nagios
+warns), the fallback should the handler not run (it tolerates check jitter
+up to half a Down interval).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
         return nagios_units(seconds, interval_length)
 
     def renotify(monitor: Monitor) -> str:
-        seconds = (monitor.failures_per_alert - 0.5) * monitor.down_interval
+        # Nagios warns about a notification interval below check_interval.
+        seconds = max(
+            (monitor.failures_per_alert - 0.5) * monitor.down_interval, monitor.up_interval
+        )
         value = round(seconds / interval_length, 6)
         return f"{value:.6f}".rstrip("0").rstrip(".")
 
@@ -107,7 +111,7 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
             ("check_interval", up, f"Up: {monitor.up_interval} s"),
             ("retry_interval", down, f"Down: {monitor.down_interval} s"),
             ("max_check_attempts", str(monitor.failures_per_alert), "HARD (Down) at failure F"),
-            ("notification_interval", renotify(monitor), "(F - 1/2) x Down"),
+            ("notification_interval", renotify(monitor), "(F - 1/2) x Down, at least Up"),
         ]
         if monitor.contacts:
             pairs.append(("contacts", ",".join(monitor.contacts), ""))
