@@ -531,7 +531,9 @@ def outage(engine: Engine, dovecot: Dovecot) -> dict[str, Any]:
     dovecot.stop()
     wait_until(has(engine, "ack", ("PROBLEM", 1)), 60, "ack's alert 1")
     engine.acknowledge("ack")
-    wait_until(has(engine, "ack", ("ACKNOWLEDGEMENT", 1)), 30, "the acknowledgement")
+    wait_until(
+        lambda: "ACKNOWLEDGEMENT" in [t for t, _ in of(engine, "ack")], 30, "the acknowledgement"
+    )
     wait_until(has(engine, "dtrecover", ("PROBLEM", 2)), 60, "dtrecover's alert 2")
     # Failure 13 is the third Lost test after failure 10.
     wait_until(

@@ -143,6 +143,7 @@ class NextAlert:
     """
 
     after: Optional[int]
+    number: int = 0  # the number that alert has (0: none)
 
     @property
     def gate(self) -> bool:
@@ -260,7 +261,8 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         after = policy.failures_to_next_alert(count.failures)
     else:
         after = policy.failures_per_alert
-    actions.append(NextAlert(after))
+    number = policy.alert_at(count.failures + after) if after else 0
+    actions.append(NextAlert(after, number))
     interval = policy.interval(count.failures)
     move = result.enabled and _engine_interval(memory, result) != interval
     if move or interval != memory.interval:
