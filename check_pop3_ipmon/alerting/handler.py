@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Optional
 
 from check_pop3_ipmon.alerting import icinga2, nagios, statefile
@@ -99,7 +100,16 @@ def _unsaved(inv: Invocation, exc: OSError, decision: Optional[Decision], done: 
     return EXIT_STATE
 
 
-def _decide_and_act(inv: Invocation, slot: statefile.Slot) -> tuple[Decision, int, Optional[str]]:
+@dataclass
+class _Progress:
+    """How far a run got: kept outside the lock so a failed save can say it."""
+
+    decision: Optional[Decision] = None
+    done: int = 0
+    error: Optional[str] = None
+
+
+def _decide_and_act(inv: Invocation, slot: statefile.Slot, progress: _Progress) -> None:
     """Under the lock: count the result, record it, then have the engine act."""
     memory = slot.load()
     if slot.problem:
@@ -111,12 +121,11 @@ def _decide_and_act(inv: Invocation, slot: statefile.Slot) -> tuple[Decision, in
     # survives should the engine kill a handler that hangs.
     if decision.after(0) != memory:
         slot.save(decision.after(0))
-    done, error = 0, None
+    progress.decision = decision
     if decision.actions:
-        done, error = actor.run(decision.actions)
-        if done:
-            slot.save(decision.after(done))
-    return decision, done, error
+        progress.done, progress.error = actor.run(decision.actions)
+        if progress.done:
+            slot.save(decision.after(progress.done))
 
 
 def run(inv: Invocation) -> int:
@@ -126,11 +135,10 @@ def run(inv: Invocation) -> int:
     except statefile.StateError as exc:
         log.error("%s!%s: %s", inv.host, inv.service, exc)
         return EXIT_STATE
-    decision: Optional[Decision] = None
-    done = 0
+    progress = _Progress()
     try:
         with statefile.locked(directory, inv.host, inv.service) as slot:
-            decision, done, error = _decide_and_act(inv, slot)
+            _decide_and_act(inv, slot, progress)
     except (nagios.CommandError, icinga2.ApiError) as exc:
         log.error("%s!%s: %s", inv.host, inv.service, exc)
         return EXIT_USAGE
@@ -138,14 +146,18 @@ def run(inv: Invocation) -> int:
         log.error("%s!%s: state: %s; nothing done", inv.host, inv.service, exc)
         return EXIT_STATE
     except OSError as exc:
-        return _unsaved(inv, exc, decision if done else None, done)
-    line = summary(inv, decision, done)
-    if error:
-        log.error("%s; %s", line, error)
+        acted = progress.decision if progress.done else None
+        return _unsaved(inv, exc, acted, progress.done)
+    decision = progress.decision
+    if decision is None:  # only when an exception left early, handled above
+        return EXIT_STATE
+    line = summary(inv, decision, progress.done)
+    if progress.error:
+        log.error("%s; %s", line, progress.error)
     else:
         log.info("%s", line)
     recovered = recover(inv, decision)
-    if error:
+    if progress.error:
         return EXIT_UNDELIVERED
     return EXIT_RECOVERY if recovered else 0
 

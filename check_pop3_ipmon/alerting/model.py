@@ -257,11 +257,13 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
     if count.alert or count.recovery or count.phase != memory.phase:
         shown = count.recovery or count.alerts
         actions.append(Publish(count.phase, shown, count.failures))
-    if not result.ok and not (result.in_downtime or not result.enabled):
-        after = policy.failures_to_next_alert(count.failures)
-    else:
-        after = policy.failures_per_alert
+    counting = not result.ok and not (result.in_downtime or not result.enabled)
+    after = policy.failures_to_next_alert(count.failures) if counting else policy.failures_per_alert
     number = policy.alert_at(count.failures + after) if after else 0
+    if counting and result.notified is not None and count.alerts < policy.due_alert(count.failures):
+        # The engine is behind (it did not take our last word in time):
+        # the alert it owes goes out with the very next failure.
+        after, number = 1, count.alerts + 1
     actions.append(NextAlert(after, number))
     interval = policy.interval(count.failures)
     move = result.enabled and _engine_interval(memory, result) != interval
