@@ -102,9 +102,8 @@ def plain(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         head, _, value = line.rpartition(";")
-        if line.startswith("DELAY_SVC_NOTIFICATION") and int(value) > time.time() + 1e8:
-            line = f"{head};never"
-        out.append(line)
+        never = line.startswith("DELAY_SVC_NOTIFICATION") and int(value) > time.time() + 1e8
+        out.append(f"{head};never" if never else line)
     return out
 
 

@@ -110,18 +110,19 @@ def test_nagios_objects_check_finds_what_nagios_cannot(tmp_path: Path) -> None:
         )
     assert (results["good"].returncode, results["good"].stdout) == (
         0,
-        "1 service(s) with pop3-ipmon-alert: 0 error(s), 0 warning(s)\n",
+        "1 service(s) with ipMonitor alerting: 0 error(s), 0 warning(s)\n",
     )
     assert results["broken"].returncode == 1
     assert results["broken"].stdout.splitlines() == [
         "error: service 'mail1!POP3': the monitor name (display_name) is 65 characters long;"
         " ipMonitor allows at most 64",
         "error: service 'mail1!POP3': retry_interval 2 differs from _POP3_IPMON_DOWN_INTERVAL"
-        " 1: both are the Down interval (the handler restores the first from the second)",
-        "error: service 'mail1!POP3': max_check_attempts 9: the service turns HARD at"
-        " failure 9, by its first Lost test (10); a HARD problem is tested at the Up"
-        " interval and the handler is not called again (use 1000000)",
-        "1 service(s) with pop3-ipmon-alert: 3 error(s), 0 warning(s)",
+        " 1: both are the Down interval (Nagios tests SOFT failures at retry_interval, the"
+        " handler sets the HARD ones from the copy)",
+        "error: service 'mail1!POP3': max_check_attempts 9 is not the failures per alert 3:"
+        " the service must turn HARD (ipMonitor's Down) at failure 3, where Nagios sends"
+        " alert 1",
+        "1 service(s) with ipMonitor alerting: 3 error(s), 0 warning(s)",
     ]
 
 

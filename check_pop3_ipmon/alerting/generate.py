@@ -247,7 +247,7 @@ def check_nagios(path: Path) -> int:
         print(finding)
     errors = sum(finding.error for finding in findings)
     print(
-        f"{count} service(s) with {nagios_objects.MARKER}: "
+        f"{count} service(s) with ipMonitor alerting: "
         f"{errors} error(s), {len(findings) - errors} warning(s)"
     )
     return 1 if errors else 0

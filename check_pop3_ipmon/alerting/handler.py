@@ -128,16 +128,10 @@ def _decide_and_act(inv: Invocation, slot: statefile.Slot, progress: _Progress) 
             slot.save(decision.after(progress.done))
 
 
-def run(inv: Invocation) -> int:
-    directory = inv.state_directory
+def _locked_run(inv: Invocation, progress: _Progress) -> Optional[int]:
+    """Decide and act under the service's lock: an exit status if that failed."""
     try:
-        statefile.prepare_directory(directory)
-    except statefile.StateError as exc:
-        log.error("%s!%s: %s", inv.host, inv.service, exc)
-        return EXIT_STATE
-    progress = _Progress()
-    try:
-        with statefile.locked(directory, inv.host, inv.service) as slot:
+        with statefile.locked(inv.state_directory, inv.host, inv.service) as slot:
             _decide_and_act(inv, slot, progress)
     except (nagios.CommandError, icinga2.ApiError) as exc:
         log.error("%s!%s: %s", inv.host, inv.service, exc)
@@ -148,9 +142,20 @@ def run(inv: Invocation) -> int:
     except OSError as exc:
         acted = progress.decision if progress.done else None
         return _unsaved(inv, exc, acted, progress.done)
-    decision = progress.decision
-    if decision is None:  # only when an exception left early, handled above
+    return None
+
+
+def run(inv: Invocation) -> int:
+    try:
+        statefile.prepare_directory(inv.state_directory)
+    except statefile.StateError as exc:
+        log.error("%s!%s: %s", inv.host, inv.service, exc)
         return EXIT_STATE
+    progress = _Progress()
+    failed = _locked_run(inv, progress)
+    decision = progress.decision
+    if failed is not None or decision is None:
+        return EXIT_STATE if failed is None else failed
     line = summary(inv, decision, progress.done)
     if progress.error:
         log.error("%s; %s", line, progress.error)

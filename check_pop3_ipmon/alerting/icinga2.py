@@ -220,16 +220,16 @@ class Icinga2Actions:
         elif isinstance(action, NextAlert):
             if not action.gate and not self.gate:
                 return  # closed already (opening is always sent: it must not be missed)
-            attrs: dict[str, Any] = {"times": OPEN if action.gate else CLOSED}
+            gate: dict[str, Any] = {"times": OPEN if action.gate else CLOSED}
             if action.gate and action.number:
                 # Icinga 2 counts every notification it tried (a Recovery
                 # nobody was owed, an Acknowledgement): the alert's number
                 # is ours to give, as Nagios' is by itself.
-                attrs["notification_number"] = action.number - 1
+                gate["notification_number"] = action.number - 1
             body = {
                 "filter": "notification.host_name == h && notification.service_name == s",
                 "filter_vars": {"h": self.host, "s": self.service},
-                "attrs": attrs,
+                "attrs": gate,
             }
             # A service without notifications has nothing to gate.
             self.api.request("/v1/objects/notifications", body, missing_ok=True)

@@ -81,16 +81,23 @@ def check_service(service: dict[str, str]) -> list[Finding]:
     for key, value in numbers.items():
         if value is None:
             error(f"_POP3_IPMON_{key} is missing or not a positive number")
-    for copy, attribute, what in (
-        ("DOWN_INTERVAL", "retry_interval", "Down"),
-        ("UP_INTERVAL", "check_interval", "Up"),
+    for copy, attribute, why in (
+        (
+            "DOWN_INTERVAL",
+            "retry_interval",
+            "the Down interval (Nagios tests SOFT failures at retry_interval, the handler "
+            "sets the HARD ones from the copy)",
+        ),
+        (
+            "UP_INTERVAL",
+            "check_interval",
+            "the Up interval (the handler sets check_interval back from the copy)",
+        ),
     ):
         wanted, written = numbers[copy], _number(service.get(attribute))
         if wanted is not None and written is not None and abs(wanted - written) > 1e-6:
-            error(
-                f"{attribute} {written:g} differs from _POP3_IPMON_{copy} {wanted:g}: both are "
-                f"the {what} interval (the handler sets check_interval from the copies)"
-            )
+            copied = f"_POP3_IPMON_{copy} {wanted:g}"
+            error(f"{attribute} {written:g} differs from {copied}: both are {why}")
     f = numbers["FAILURES_PER_ALERT"]
     attempts = _number(service.get("max_check_attempts")) or 1
     if f is not None and attempts != f:
