@@ -70,7 +70,8 @@ def summary(inv: Invocation, decision: Decision, done: int) -> str:
     )
     events = []
     if decision.alert:
-        events.append(f"the engine sent alert {decision.alert} of {inv.max_alerts} (PROBLEM)")
+        sent = "the engine sent" if decision.base.alerts >= decision.alert else "held:"
+        events.append(f"{sent} alert {decision.alert} of {inv.max_alerts} (PROBLEM)")
     if decision.recovery:
         events.append(f"the engine sent the recovery after {decision.recovery} alert(s)")
     parts = [describe(action) for action in decision.actions[:done]]

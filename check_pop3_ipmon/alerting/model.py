@@ -168,8 +168,9 @@ class Decision:
 
     Each action, once performed, moves its part of the memory forward; an
     action that fails leaves it, so the next result tries again.
-    `alert` is the PROBLEM number the engine sent with this result (0: none),
-    `recovery` the alerts a RECOVERY it sent closes (0: none).
+    `alert` is ipMonitor's alert this result is (0: none): the engine sent it
+    as its PROBLEM unless something held it (memory.alerts says what went
+    out); `recovery` the alerts a RECOVERY it sent closes (0: none).
     """
 
     base: Memory
@@ -224,9 +225,10 @@ def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
         alerts = alert
     if result.notified is not None and result.notified != alerts:
         # The engine says what it sent (Nagios): a host DOWN, an
-        # acknowledgement or a missed run of ours holds PROBLEMs back.
+        # acknowledgement or a missed run of ours holds PROBLEMs back. The
+        # alert stays due for recovery actions, which are alerts of their own.
         notes.append(f"the engine sent {result.notified} alert(s), not {alerts}")
-        alerts, alert = min(result.notified, policy.max_alerts), 0
+        alerts = min(result.notified, policy.max_alerts)
     return _Count(policy.phase(failures), failures, alerts, alert, notes=tuple(notes))
 
 
