@@ -294,3 +294,16 @@ def test_an_alert_the_engine_owes_goes_with_the_very_next_failure() -> None:
     assert NextAlert(1, 2) in late.actions
     caught_up = decide(policy, late.memory, fail(2, True, notified=2))  # failure 5
     assert caught_up.memory.alerts == 2 and NextAlert(1, 3) in caught_up.actions
+
+
+def test_a_delayed_run_does_not_bring_back_an_old_engine_count() -> None:
+    """Under load the run for failure 3 may come after the one for failure 4:
+    its notification number is history, and must not make the engine send
+    an alert beyond M."""
+    policy = Policy(1, 2)
+    memory = decide(policy, Memory(), Result(False, "CRITICAL", True, 1, "100", notified=1)).memory
+    memory = decide(policy, memory, Result(False, "CRITICAL", True, 1, "160", notified=2)).memory
+    memory = decide(policy, memory, Result(False, "CRITICAL", True, 1, "280", notified=2)).memory
+    stale = decide(policy, memory, Result(False, "CRITICAL", True, 1, "220", notified=1))
+    assert stale.memory.alerts == 2
+    assert NextAlert(None, 0) in stale.actions

@@ -213,8 +213,28 @@ def _on_pass(memory: Memory, result: Result) -> _Count:
     return _Count(Phase.UP, 0, 0, recovery=memory.alerts)
 
 
+def _time(text: str) -> Optional[float]:
+    try:
+        return float(text.split("/", 1)[0])
+    except ValueError:
+        return None
+
+
+def engine_count(memory: Memory, result: Result) -> Optional[int]:
+    """The engine's notification number, if it is news: a result older than the
+    last one handled (its run was delayed behind a later one) may carry a
+    number the engine has since moved past. Check times only order here:
+    after a clock jump back the handler counts on its own until they rise."""
+    last = _time(memory.last_result)
+    now = _time(result.check_time)
+    if result.notified is None or (last is not None and (now is None or now < last)):
+        return None
+    return result.notified
+
+
 def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
     failures, alerts, notes = memory.failures, memory.alerts, []
+    notified = engine_count(memory, result)
     if failures and result.attempt == 1 and not result.hard:
         # The engine starts a new problem: we missed the passing test.
         notes.append(f"engine restarted its count; dropping {failures} failure(s)")
@@ -223,12 +243,12 @@ def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
     alert = policy.alert_at(failures)
     if alert:
         alerts = alert
-    if result.notified is not None and result.notified != alerts:
+    if notified is not None and notified != alerts:
         # The engine says what it sent (Nagios): a host DOWN, an
         # acknowledgement or a missed run of ours holds PROBLEMs back. The
         # alert stays due for recovery actions, which are alerts of their own.
-        notes.append(f"the engine sent {result.notified} alert(s), not {alerts}")
-        alerts = min(result.notified, policy.max_alerts)
+        notes.append(f"the engine sent {notified} alert(s), not {alerts}")
+        alerts = min(notified, policy.max_alerts)
     return _Count(policy.phase(failures), failures, alerts, alert, notes=tuple(notes))
 
 
@@ -262,7 +282,8 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
     counting = not result.ok and not (result.in_downtime or not result.enabled)
     after = policy.failures_to_next_alert(count.failures) if counting else policy.failures_per_alert
     number = policy.alert_at(count.failures + after) if after else 0
-    if counting and result.notified is not None and count.alerts < policy.due_alert(count.failures):
+    behind = count.alerts < policy.due_alert(count.failures)
+    if counting and engine_count(memory, result) is not None and behind:
         # The engine is behind (it did not take our last word in time):
         # the alert it owes goes out with the very next failure.
         after, number = 1, count.alerts + 1
