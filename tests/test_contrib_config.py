@@ -365,3 +365,20 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     assert default.settings.host == "127.0.0.1" and default.settings.port == 110
     assert default.verbose == 0 and default.settings.tls == "none"
     assert default.settings.login is None and not default.show_capa
+
+
+def test_nagios_steps_set_what_the_handler_and_recovery_need() -> None:
+    """The step-by-step appends pop3_ipmon_main.cfg to nagios.cfg: the handler as
+    ocsp_command, the command file, and the environment macros recovery actions
+    read (Debian's nagios.cfg has enable_environment_macros=0)."""
+    from tests.support.nagios import main_settings
+
+    settings = main_settings(NAGIOS / "pop3_ipmon_main.cfg")
+    assert settings["enable_environment_macros"] == "1"
+    assert settings["check_external_commands"] == "1"
+    assert (settings["obsess_over_services"], settings["ocsp_command"]) == ("1", "pop3-ipmon-alert")
+    readme = (NAGIOS.parent / "README.md").read_text()
+    assert "cat contrib/nagios/pop3_ipmon_main.cfg >> /etc/nagios4/nagios.cfg" in readme
+    # The handler's log goes beside Nagios' own: stderr would be thrown away.
+    commands = (NAGIOS / "pop3_ipmon_commands.cfg").read_text()
+    assert "--log-beside '$LOGFILE$'" in commands
