@@ -287,7 +287,10 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         # The engine is behind (it did not take our last word in time):
         # the alert it owes goes out with the very next failure.
         after, number = 1, count.alerts + 1
-    actions.append(NextAlert(after, number))
+    if counting or (after == 1) != memory.gate:
+        # Each failure moves the next alert on; otherwise only a gate to change
+        # (passing tests in a row tell the engine nothing).
+        actions.append(NextAlert(after, number))
     interval = policy.interval(count.failures)
     move = result.enabled and _engine_interval(memory, result) != interval
     if move or interval != memory.interval:
