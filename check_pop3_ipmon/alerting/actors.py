@@ -6,11 +6,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
-from check_pop3_ipmon.alerting import icinga2, nagios
 from check_pop3_ipmon.alerting.arguments import Invocation
 from check_pop3_ipmon.alerting.model import Action, Interval, Memory
+
+if TYPE_CHECKING:  # each run needs one engine's module only: startup is per failure
+    from check_pop3_ipmon.alerting import icinga2, nagios
 
 
 class Actor(Protocol):
@@ -25,6 +27,8 @@ class NagiosActor:
     timeout: float = 10.0
 
     def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+        from check_pop3_ipmon.alerting import nagios
+
         now = int(time.time())
         lines = [line for action in actions for line in self.commands.lines(action, now)]
         try:
@@ -39,6 +43,8 @@ class Icinga2Actor:
     actions: icinga2.Icinga2Actions
 
     def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+        from check_pop3_ipmon.alerting import icinga2
+
         for done, action in enumerate(actions):
             try:
                 self.actions.perform(action)
@@ -59,6 +65,8 @@ def build_actor(inv: Invocation, memory: Memory) -> Actor:
     """The actor for the invocation's engine (CommandError/ApiError if it cannot be)."""
     check_time = float(inv.check_time)
     if inv.engine == "nagios":
+        from check_pop3_ipmon.alerting import nagios
+
         if inv.command_file is None or inv.main_config is None:
             raise nagios.CommandError("--command-file and --main-config are required")
         commands = nagios.NagiosCommands(
@@ -69,6 +77,8 @@ def build_actor(inv: Invocation, memory: Memory) -> Actor:
             interval_length=nagios.interval_length(inv.main_config),
         )
         return NagiosActor(commands, inv.command_file, inv.command_timeout)
+    from check_pop3_ipmon.alerting import icinga2
+
     credentials = icinga2.read_credentials(inv.api_credentials) if inv.api_credentials else None
     api = icinga2.Icinga2Api(
         inv.api_url,

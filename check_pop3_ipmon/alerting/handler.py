@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from check_pop3_ipmon.alerting import icinga2, nagios, statefile
+from check_pop3_ipmon.alerting import statefile
 from check_pop3_ipmon.alerting.actors import build_actor
 from check_pop3_ipmon.alerting.arguments import (
     EXIT_RECOVERY,
@@ -37,6 +37,7 @@ from check_pop3_ipmon.alerting.arguments import (
     build_parser,
     parse,
 )
+from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.logsetup import log, setup_logging
 from check_pop3_ipmon.alerting.model import (
     Action,
@@ -134,7 +135,7 @@ def _locked_run(inv: Invocation, progress: _Progress) -> Optional[int]:
     try:
         with statefile.locked(inv.state_directory, inv.host, inv.service) as slot:
             _decide_and_act(inv, slot, progress)
-    except (nagios.CommandError, icinga2.ApiError) as exc:
+    except EngineError as exc:
         log.error("%s!%s: %s", inv.host, inv.service, exc)
         return EXIT_USAGE
     except statefile.StateError as exc:

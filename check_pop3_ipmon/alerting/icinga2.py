@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
 
 AUTHOR = "pop3_ipmon"
 
 
-class ApiError(Exception):
+class ApiError(EngineError):
     """The API refused a request or could not be reached."""
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,8 @@ def _syslog() -> Optional[logging.Handler]:
     """The local syslog socket, if there is one (containers often have none)."""
     if not os.path.exists("/dev/log"):
         return None
+    import logging.handlers  # pickle, socket, ...: only where there is a syslog
+
     try:
         return logging.handlers.SysLogHandler(
             "/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
@@ -57,8 +58,9 @@ def setup_logging(log_file: Optional[Path]) -> str:
             return setup_logging(None)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     else:
-        handler = _syslog() or logging.StreamHandler(sys.stderr)
-        if isinstance(handler, logging.handlers.SysLogHandler):
+        syslog = _syslog()
+        handler = syslog or logging.StreamHandler(sys.stderr)
+        if syslog is not None:
             where = "syslog"
             handler.setFormatter(logging.Formatter(f"{PROG}[{os.getpid()}]: %(message)s"))
         else:

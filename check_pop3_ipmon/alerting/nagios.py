@@ -16,13 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
 
 AUTHOR = "pop3_ipmon"
 _FORBIDDEN = frozenset(";\n\r\0")
 
 
-class CommandError(Exception):
+class CommandError(EngineError):
     """The command could not be formed or delivered."""
 
 
