@@ -142,6 +142,7 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
             var("STATE", "Up"),
             var("ALERT", 2),
             var("FAILURES", 0),
+            delay + "never",
             interval + "5",
             schedule + str(BASE + 71 + 5),
         ],

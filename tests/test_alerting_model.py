@@ -125,10 +125,12 @@ def test_the_next_alert_is_allowed_for_exactly_the_failure_that_sends_it() -> No
     assert [a.gate for a in after] == [False, True, False, False, True, False, False, True] + [
         False
     ] * 2
-    # Passing: nothing to tell while the gate stays as it is (F > 1: closed);
-    # with F = 1 the first failure alerts, so a pass opens it.
+    # The recovery starts afresh: the next alert is F failures away. Passing
+    # tests after it tell the engine nothing; with F = 1 a pass opens the gate.
     passing = decide(Policy(3, 3), decisions[-1].memory, ok())
-    assert not any(isinstance(a, NextAlert) for a in passing.actions)
+    assert NextAlert(3, 1) in passing.actions
+    again = decide(Policy(3, 3), passing.memory, ok())
+    assert again.actions == ()
     lost = run(Policy(1, 1), outage(1, 3))[-1].memory
     assert NextAlert(1, 1) in decide(Policy(1, 1), lost, ok()).actions
 

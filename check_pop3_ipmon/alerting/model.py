@@ -287,9 +287,11 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         # The engine is behind (it did not take our last word in time):
         # the alert it owes goes out with the very next failure.
         after, number = 1, count.alerts + 1
-    if counting or (after == 1) != memory.gate:
-        # Each failure moves the next alert on; otherwise only a gate to change
-        # (passing tests in a row tell the engine nothing).
+    settled = memory.last_result and memory.phase == count.phase and not memory.failures
+    if counting or not settled or (after == 1) != memory.gate:
+        # Each failure moves the next alert on, and so does the end of an
+        # outage or downtime (Icinga 2 needs its number reset for alert 1);
+        # passing tests in a row tell the engine nothing.
         actions.append(NextAlert(after, number))
     interval = policy.interval(count.failures)
     move = result.enabled and _engine_interval(memory, result) != interval
