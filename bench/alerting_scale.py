@@ -243,6 +243,16 @@ def mass_outage(services: int, down: int) -> None:
         print(f"  handler runs logged: {len(lines)}, with errors: {len(errors)}")
         for line in errors[:3]:
             print(f"    {line}")
+        killed = [line for line in nagios.log_lines() if "timed out" in line]
+        print(f"  runs Nagios killed at ocsp_timeout or other timeouts: {len(killed)}")
+        for line in killed[:3]:
+            print(f"    {line[:160]}")
+        sent = {service for kind, number, service, _ in _notes(notes) if number == 2}
+        for service in sorted(set(_checks(work / "perfdata")) - sent)[:3]:
+            mine = [line for line in lines if f"!{service}: " in line]
+            print(f"  no alert 2 for {service}; its handler runs: {len(mine)}")
+            for line in mine[:4]:
+                print(f"    {line[:200]}")
 
 
 def _notes(path: Path) -> list[tuple[str, int, str, int]]:
