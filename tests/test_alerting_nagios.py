@@ -51,9 +51,18 @@ def test_lines_for_every_action() -> None:
     ]
 
 
-def test_a_moved_check_is_never_in_the_past() -> None:
-    lines = commands(interval_length=1).lines(Schedule(Interval.UP, True), 2000)
-    assert lines[1] == "[2000] SCHEDULE_FORCED_SVC_CHECK;mail1;POP3 head office;2000\n"
+def test_a_run_that_comes_too_late_neither_opens_nor_forces() -> None:
+    """Checked at 1000, Down 1 s: at 1001 the next failure may already be in.
+    Opening then could let the one after it notify too; a past check time
+    would force an extra check at once."""
+    c = commands(interval_length=1)
+    assert c.lines(NextAlert(1, 2), 1001) == []
+    assert c.lines(NextAlert(1, 2), 1000) == [
+        "[1000] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;0\n"
+    ]
+    assert c.lines(Schedule(Interval.UP, True), 1005) == [
+        "[1005] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3 head office;5\n"
+    ]
 
 
 def test_interval_length_comes_from_nagios_cfg(tmp_path: Path) -> None:

@@ -84,17 +84,27 @@ class NagiosCommands:
         if isinstance(action, NextAlert):
             # Nagios re-notifies a HARD problem with the first result at or
             # after next_notification: 0 lets the very next failure notify.
+            # Not when this run comes too late for that failure (a machine
+            # too busy to run us in time): it would let the one after notify
+            # too; the next run, for that failure, says what is owed.
+            late = now >= self.check_time + self.seconds(Interval.DOWN)
+            if action.after == 1 and late:
+                return []
             when = 0 if action.after == 1 else now + NEVER
             return [self._line(now, "DELAY_SVC_NOTIFICATION", str(when))]
         units = self.intervals[action.interval]
         lines = [self._line(now, "CHANGE_NORMAL_SVC_CHECK_INTERVAL", number(units))]
-        if action.move:
-            # Forced: the only way to move a scheduled check later (an
-            # unforced one only ever moves it earlier). Nagios truncates
-            # to whole seconds as it does for its own schedule.
-            when = int(self.check_time + units * self.interval_length)
-            lines.append(self._line(now, "SCHEDULE_FORCED_SVC_CHECK", str(max(when, now))))
+        # Forced: the only way to move a scheduled check later (an unforced
+        # one only ever moves it earlier). Nagios truncates to whole seconds
+        # as it does for its own schedule. A time already past (this run
+        # came late) would force an extra check at once: Nagios' own stands.
+        when = int(self.check_time + self.seconds(action.interval))
+        if action.move and when > now:
+            lines.append(self._line(now, "SCHEDULE_FORCED_SVC_CHECK", str(when)))
         return lines
+
+    def seconds(self, interval: Interval) -> float:
+        return self.intervals[interval] * self.interval_length
 
 
 def interval_length(main_config: Path) -> int:
