@@ -27,6 +27,7 @@ import argparse
 import os
 import platform
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -166,93 +167,103 @@ contacts = bench
 
 def mass_outage(services: int, down: int) -> None:
     """Part 2: N services failing at once in a real Nagios 4."""
-    with tempfile.TemporaryDirectory(prefix="pop3-ipmon-mass-") as temp:
-        work = Path(temp)
-        port = free_port()  # nothing listens: every test is refused, CRITICAL
-        definition = work / "monitors.ini"
-        sections = "".join(f"\n[s{n:04d}]\nname = mass outage {n}\n" for n in range(services))
-        definition.write_text(DEFINITION_HEAD.format(host=HOST, port=port, down=down) + sections)
-        generated = work / "services.cfg"
-        subprocess.run(
+    work = Path(tempfile.mkdtemp(prefix="pop3-ipmon-mass-"))
+    if not work.name.startswith("pop3-ipmon-mass-"):  # only ever delete our own
+        raise SystemExit(f"unexpected temporary directory {work}")
+    try:
+        _mass_outage(work, services, down)
+    finally:
+        # Handler runs still in flight when Nagios stops may write for a while.
+        time.sleep(5)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _mass_outage(work: Path, services: int, down: int) -> None:
+    port = free_port()  # nothing listens: every test is refused, CRITICAL
+    definition = work / "monitors.ini"
+    sections = "".join(f"\n[s{n:04d}]\nname = mass outage {n}\n" for n in range(services))
+    definition.write_text(DEFINITION_HEAD.format(host=HOST, port=port, down=down) + sections)
+    generated = work / "services.cfg"
+    subprocess.run(
+        [
+            str(BIN / "pop3_ipmon_config"),
+            "nagios",
+            str(definition),
+            "-o",
+            str(generated),
+            "--interval-length",
+            "1",
+        ],
+        check=True,
+    )
+    notes = work / "notes.txt"
+    record = (
+        f"/usr/bin/printf '%s %s %s %s\\n' $NOTIFICATIONTYPE$ $SERVICENOTIFICATIONNUMBER$"
+        f" $SERVICEDESC$ $TIMET$ >> {notes}"
+    )
+    days = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+    base = work / "base.cfg"
+    base.write_text(
+        object_block(
+            "timeperiod",
+            [("timeperiod_name", "24x7"), ("alias", "always")]
+            + [(day, "00:00-24:00") for day in days],
+        )
+        + object_block("command", [("command_name", "bench-record"), ("command_line", record)])
+        + object_block(
+            "contact",
             [
-                str(BIN / "pop3_ipmon_config"),
-                "nagios",
-                str(definition),
-                "-o",
-                str(generated),
-                "--interval-length",
-                "1",
+                ("use", "pop3-ipmon-contact"),
+                ("contact_name", "bench"),
+                ("alias", "records"),
+                ("service_notification_commands", "bench-record"),
+                ("host_notification_commands", "bench-record"),
             ],
-            check=True,
         )
-        notes = work / "notes.txt"
-        record = (
-            f"/usr/bin/printf '%s %s %s %s\\n' $NOTIFICATIONTYPE$ $SERVICENOTIFICATIONNUMBER$"
-            f" $SERVICEDESC$ $TIMET$ >> {notes}"
-        )
-        days = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-        base = work / "base.cfg"
-        base.write_text(
-            object_block(
-                "timeperiod",
-                [("timeperiod_name", "24x7"), ("alias", "always")]
-                + [(day, "00:00-24:00") for day in days],
-            )
-            + object_block("command", [("command_name", "bench-record"), ("command_line", record)])
-            + object_block(
-                "contact",
-                [
-                    ("use", "pop3-ipmon-contact"),
-                    ("contact_name", "bench"),
-                    ("alias", "records"),
-                    ("service_notification_commands", "bench-record"),
-                    ("host_notification_commands", "bench-record"),
-                ],
-            )
-        )
-        files = [
-            CONTRIB / "nagios" / "pop3_ipmon_commands.cfg",
-            CONTRIB / "nagios" / "pop3_ipmon_templates.cfg",
-            base,
-            generated,
-        ]
-        settings = {
-            **main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
-            "process_performance_data": "1",
-            "service_perfdata_file": str(work / "perfdata"),
-            "service_perfdata_file_template": "$LASTSERVICECHECK$\\t$SERVICEDESC$",
-            "service_perfdata_file_mode": "a",
-            "service_perfdata_file_processing_interval": "0",
-        }
-        nagios = Nagios(work / "nagios", files, resource={"USER1": str(BIN)}, settings=settings)
-        started = time.time()
-        nagios.start()
-        try:
-            deadline = started + 4 * down + 120
-            while time.time() < deadline:
-                if len(_notes(notes)) >= 2 * services:
-                    break
-                time.sleep(1)
-            elapsed = time.time() - started
-        finally:
-            nagios.stop()
-        report(_notes(notes), _checks(work / "perfdata"), services, down, elapsed)
-        handler_log = work / "nagios" / "var" / "pop3_ipmon.log"
-        lines = handler_log.read_text().splitlines() if handler_log.exists() else []
-        errors = [line for line in lines if " ERROR " in line]
-        print(f"  handler runs logged: {len(lines)}, with errors: {len(errors)}")
-        for line in errors[:3]:
-            print(f"    {line}")
-        killed = [line for line in nagios.log_lines() if "timed out" in line]
-        print(f"  runs Nagios killed at ocsp_timeout or other timeouts: {len(killed)}")
-        for line in killed[:3]:
-            print(f"    {line[:160]}")
-        sent = {service for kind, number, service, _ in _notes(notes) if number == 2}
-        for service in sorted(set(_checks(work / "perfdata")) - sent)[:3]:
-            mine = [line for line in lines if f"!{service}: " in line]
-            print(f"  no alert 2 for {service}; its handler runs: {len(mine)}")
-            for line in mine[:4]:
-                print(f"    {line[:200]}")
+    )
+    files = [
+        CONTRIB / "nagios" / "pop3_ipmon_commands.cfg",
+        CONTRIB / "nagios" / "pop3_ipmon_templates.cfg",
+        base,
+        generated,
+    ]
+    settings = {
+        **main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+        "process_performance_data": "1",
+        "service_perfdata_file": str(work / "perfdata"),
+        "service_perfdata_file_template": "$LASTSERVICECHECK$\\t$SERVICEDESC$",
+        "service_perfdata_file_mode": "a",
+        "service_perfdata_file_processing_interval": "0",
+    }
+    nagios = Nagios(work / "nagios", files, resource={"USER1": str(BIN)}, settings=settings)
+    started = time.time()
+    nagios.start()
+    try:
+        deadline = started + 4 * down + 120
+        while time.time() < deadline:
+            if len(_notes(notes)) >= 2 * services:
+                break
+            time.sleep(1)
+        elapsed = time.time() - started
+    finally:
+        nagios.stop()
+    report(_notes(notes), _checks(work / "perfdata"), services, down, elapsed)
+    handler_log = work / "nagios" / "var" / "pop3_ipmon.log"
+    lines = handler_log.read_text().splitlines() if handler_log.exists() else []
+    errors = [line for line in lines if " ERROR " in line]
+    print(f"  handler runs logged: {len(lines)}, with errors: {len(errors)}")
+    for line in errors[:3]:
+        print(f"    {line}")
+    killed = [line for line in nagios.log_lines() if "timed out" in line]
+    print(f"  runs Nagios killed at ocsp_timeout or other timeouts: {len(killed)}")
+    for line in killed[:3]:
+        print(f"    {line[:160]}")
+    sent = {service for kind, number, service, _ in _notes(notes) if number == 2}
+    for service in sorted(set(_checks(work / "perfdata")) - sent)[:3]:
+        mine = [line for line in lines if f"!{service}: " in line]
+        print(f"  no alert 2 for {service}; its handler runs: {len(mine)}")
+        for line in mine[:4]:
+            print(f"    {line[:200]}")
 
 
 def _notes(path: Path) -> list[tuple[str, int, str, int]]:
