@@ -20,6 +20,8 @@ One outage (Dovecot killed, later restarted), then a second one:
   downtime  in scheduled downtime throughout: nothing
   hostdown  F=1 on a host that is DOWN: the engine holds its notifications
   disabled  Enabled = no: never tested, never alerts
+  f5m1      F=5, M=1: PROBLEM 1 and RECOVERY; in the short second outage
+            (fewer than 5 failures) nothing at all: no alert, no recovery
   second outage: f3m3 and f1m1 count from 1 again (PROBLEM number 1)
 
 Intervals are seconds: Up 7, Down 2, Lost 5. Nothing asserts that anything
@@ -53,7 +55,7 @@ HOST, DOWN_HOST = "pop3-test", "dead-host"
 DUMMY = "/usr/lib/nagios/plugins/check_dummy"  # monitoring-plugins-basic
 UP, DOWN, LOST = 7, 2, 5
 DOWNTIME = 12  # seconds of dtrecover's downtime, around Dovecot's restart
-WATCHED = ("f3m3", "f1m1", "ack", "dtrecover", "downtime", "hostdown")
+WATCHED = ("f3m3", "f1m1", "f5m1", "ack", "dtrecover", "downtime", "hostdown")
 
 DEFINITION = """\
 [DEFAULT]
@@ -80,6 +82,11 @@ max_alerts = 1
 name = POP3 acknowledged after alert 1
 failures_per_alert = 1
 max_alerts = 3
+
+[f5m1]
+name = POP3 with F=5, M=1
+failures_per_alert = 5
+max_alerts = 1
 
 [dtrecover]
 name = POP3 recovering inside a downtime
@@ -547,7 +554,7 @@ def outage(engine: Engine, dovecot: Dovecot) -> dict[str, Any]:
     seen["dt_start"] = time.time()
     dovecot.start()
     restarted = seen["restarted"] = time.time()
-    for service in ("f3m3", "f1m1", "ack"):
+    for service in ("f3m3", "f1m1", "f5m1", "ack"):
         wait_until(_recovered(engine, service), 60, f"{service}'s recovery")
     wait_until(
         lambda: len(passes_since(engine.checks("f3m3"), restarted - 1)) >= 3,
@@ -600,6 +607,7 @@ def assert_first_outage(engine: Engine, seen: dict[str, Any]) -> None:
     ], engine.notes()
     assert [n for n in engine.notes() if n.service == "f3m3"][2].ipmon_state == "Down"
     assert of(engine, "f1m1")[:2] == [("PROBLEM", 1), ("RECOVERY", of(engine, "f1m1")[1][1])]
+    assert [t for t, _ in of(engine, "f5m1")] == ["PROBLEM", "RECOVERY"]
     ack = of(engine, "ack")
     assert [t for t, _ in ack] == ["PROBLEM", "ACKNOWLEDGEMENT", "RECOVERY"], ack
     assert ack[0] == ("PROBLEM", 1)
@@ -645,6 +653,11 @@ def assert_second_outage(engine: Engine, start: float) -> None:
         notes = of(engine, service, start)
         assert notes[0] == ("PROBLEM", 1), notes
         assert [t for t, _ in notes] == ["PROBLEM", "RECOVERY"], notes
+    # Fewer than F failures: SOFT only, no alert and so no recovery.
+    short = failures_since(engine.checks("f5m1"), start - 1)
+    print(f"{engine.name}: f5m1 failed {len(short)} time(s) in the second outage")
+    if len(short) < 5:
+        assert of(engine, "f5m1", start) == []
 
 
 def test_nagios_alerts_through_its_own_model(nagios_engine: NagiosEngine, dovecot: Dovecot) -> None:
