@@ -127,7 +127,13 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
         objects,
         *stock(STOCK_NAGIOS, "nagios4-common"),
     ]
-    nagios = Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)})
+    # notify/README.md: the webhook reads the notification from the environment.
+    nagios = Nagios(
+        tmp_path / "nagios",
+        files,
+        resource={"USER1": str(BIN)},
+        settings={"enable_environment_macros": "1"},
+    )
     nagios_verdict(nagios)
     nagios.start()
     try:
