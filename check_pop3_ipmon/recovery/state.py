@@ -28,14 +28,13 @@ import json
 import math
 import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
 from check_pop3_ipmon.atomicfile import write_atomic
-from check_pop3_ipmon.core import statestore
+from check_pop3_ipmon.core import directories, statestore
 
 T = TypeVar("T")
 
@@ -53,19 +52,11 @@ class StateError(OSError):
 
 
 def ensure_dir(path: Path) -> None:
-    """Create it (0700), or refuse one others may write: they could plant state or locks."""
+    """Create it (0700), or refuse one others could plant state or locks in (core.directories)."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.stat(path, follow_symlinks=False)
-    except OSError as error:
-        raise StateError(f"state directory {path}: {error.strerror}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise StateError(f"state directory {path} is not a directory")
-    if info.st_mode & 0o022:
-        raise StateError(
-            f"state directory {path} has mode {stat.S_IMODE(info.st_mode):04o}: "
-            "group/other may write it; run chmod 700 on it"
-        )
+        directories.private_directory(path, "state directory")
+    except directories.DirectoryError as error:
+        raise StateError(str(error)) from None
 
 
 @contextlib.contextmanager
