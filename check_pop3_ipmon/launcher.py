@@ -42,6 +42,7 @@ SCRIPTS = {
     "pop3_ipmon_alert": Script("check_pop3_ipmon.alerting.handler:main", "pop3_ipmon_alert: "),
     "pop3_ipmon_config": Script("check_pop3_ipmon.alerting.generate:main", "pop3_ipmon_config: "),
     "pop3_ipmon_recovery": Script("check_pop3_ipmon.recovery.cli:main", "pop3_ipmon_recovery: "),
+    "pop3_ipmon_webhook": Script("check_pop3_ipmon.alerting.webhook:main", "pop3_ipmon_webhook: "),
 }
 
 

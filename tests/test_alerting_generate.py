@@ -78,7 +78,7 @@ def test_plugin_arguments_parse_as_the_plugin_does() -> None:
         ("port = 99999", "port: not a TCP port"),
         ("tls = ssl", "tls: expected none, starttls or implicit"),
         ("warning = fast", "warning: invalid range 'fast'"),
-        ("timeout = 60", "timeout: a test may last 60s, as long as the Down interval"),
+        ("timeout = 60", "timeout: 60s must be shorter than the Down interval (60s): "),
         ("max_alerts = 0", "max_alerts: expected a whole number, 1 or more"),
         ("down_interval = 1.5", "down_interval: expected whole seconds"),
         ("enabled = maybe", "enabled: expected yes or no"),

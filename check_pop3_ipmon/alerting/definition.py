@@ -200,12 +200,26 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
         contacts=get("contacts", _names, ""),
         contact_groups=get("contact_groups", _names, ""),
     )
-    if monitor.timeout >= monitor.down_interval:
-        raise DefinitionError(
-            f"[{section}] timeout: a test may last {monitor.timeout:g}s, as long as the "
-            f"Down interval ({monitor.down_interval}s); make it shorter"
-        )
+    problem = timeout_problem(monitor.timeout, monitor.down_interval)
+    if problem:
+        raise DefinitionError(f"[{section}] timeout: {problem}")
     return monitor
+
+
+def timeout_problem(timeout: float, down_interval: float) -> str:
+    """Why this test timeout does not fit the Down interval, in one line; "" if it fits.
+
+    The engines start the next test one interval after the previous one
+    started: a test that runs to its timeout must end before then, or every
+    later test, and with it every alert (F tests apart), comes late.
+    """
+    if timeout < down_interval:
+        return ""
+    return (
+        f"{timeout:g}s must be shorter than the Down interval ({down_interval:g}s): "
+        "the next test is due one Down interval after this one started, so a test "
+        "running to its timeout would delay every later test and alert"
+    )
 
 
 def parse_text(text: str, source: str = "<definition>") -> list[Monitor]:

@@ -219,14 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_nagios(path: Path) -> int:
+def check_nagios(path: Path, interval_length: int = 60) -> int:
     """Report what in Nagios' resolved objects breaks ipMonitor's behaviour."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         print(f"{PROG}: {path}: {exc.strerror}", file=sys.stderr)
         return 1
-    count, findings = nagios_objects.check(text)
+    count, findings = nagios_objects.check(text, interval_length)
     for finding in findings:
         print(finding)
     errors = sum(finding.error for finding in findings)
@@ -240,7 +240,7 @@ def check_nagios(path: Path) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.engine == "check-nagios":
-        return check_nagios(args.definition)
+        return check_nagios(args.definition, args.interval_length)
     try:
         monitors = parse_file(args.definition)
     except DefinitionError as exc:

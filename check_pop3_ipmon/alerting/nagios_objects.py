@@ -9,14 +9,18 @@ read that and say what would break ipMonitor's behaviour.
 
 from __future__ import annotations
 
+import argparse
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Optional
+from typing import NoReturn, Optional
 
+from check_pop3_ipmon.alerting.definition import timeout_problem
 from check_pop3_ipmon.alerting.handler import MAX_NAME
 
 HANDLER = "pop3-ipmon-alert"
 TEMPLATE_ATTEMPTS = 1_000_000
+PLUGIN_TIMEOUT = 10.0  # check_pop3_ipmon's default -t
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,36 @@ def _number(value: Optional[str]) -> Optional[float]:
     return number if number is not None and number > 0 else None
 
 
-def check_service(service: dict[str, str]) -> list[Finding]:
+class _TimeoutParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def plugin_timeout(check_command: str) -> Optional[float]:
+    """The -t/--timeout in a check_command's arguments (read as shell words, as Nagios does).
+
+    None when it cannot be read: Nagios or the plugin reports that itself.
+    """
+    parser = _TimeoutParser(add_help=False)
+    parser.add_argument("-t", "--timeout", type=float, default=PLUGIN_TIMEOUT)
+    try:
+        known, _ = parser.parse_known_args(shlex.split(" ".join(check_command.split("!")[1:])))
+    except ValueError:
+        return None
+    return float(known.timeout)
+
+
+def timeout_finding(service: dict[str, str], interval_length: int) -> str:
+    """The check_command's -t against the Down interval, as pop3_ipmon_config checks it."""
+    down = _number(service.get("_POP3_IPMON_DOWN_INTERVAL"))
+    timeout = plugin_timeout(service.get("check_command", ""))
+    if down is None or timeout is None:
+        return ""
+    problem = timeout_problem(timeout, down * interval_length)
+    return f"check_command timeout {problem}" if problem else ""
+
+
+def check_service(service: dict[str, str], interval_length: int = 60) -> list[Finding]:
     name = f"{service.get('host_name', '?')}!{service.get('service_description', '?')}"
     found: list[Finding] = []
 
@@ -75,6 +108,9 @@ def check_service(service: dict[str, str]) -> list[Finding]:
     for key, value in numbers.items():
         if value is None:
             error(f"_POP3_IPMON_{key} is missing or not a positive number")
+    timeout = timeout_finding(service, interval_length)
+    if timeout:
+        error(timeout)
     f, m = numbers["FAILURES_PER_ALERT"], numbers["MAX_ALERTS"]
     down, retry = numbers["DOWN_INTERVAL"], _number(service.get("retry_interval"))
     if down is not None and retry is not None and abs(down - retry) > 1e-6:
@@ -106,11 +142,13 @@ def check_service(service: dict[str, str]) -> list[Finding]:
     return found
 
 
-def check(text: str) -> tuple[int, list[Finding]]:
+def check(text: str, interval_length: int = 60) -> tuple[int, list[Finding]]:
     """(services using the handler, findings) for an object cache's text."""
     ours = [
         service
         for service in services(text)
         if service.get("event_handler", "").split("!")[0] == HANDLER
     ]
-    return len(ours), [finding for service in ours for finding in check_service(service)]
+    return len(ours), [
+        finding for service in ours for finding in check_service(service, interval_length)
+    ]
