@@ -32,6 +32,18 @@ if TYPE_CHECKING:
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
+DEFAULT_HOST = "127.0.0.1"  # check_pop's, when no host is given
+# check_pop's "backwards compatibility" spellings, rewritten as it does.
+_OLD_FLAGS = {"-to": "-t", "-wt": "-w", "-ct": "-c"}
+# check_pop's long options (check_tcp.c), for getopt_long's abbreviations.
+_CHECK_POP_LONG = (
+    "hostname", "critical", "warning", "critical-codes", "warning-codes", "timeout",
+    "protocol", "port", "escape", "all", "send", "expect", "maxbytes", "quit", "jail",
+    "delay", "refuse", "mismatch", "use-ipv4", "use-ipv6", "verbose", "version", "help",
+    "ssl", "sni", "certificate",
+)  # fmt: skip
+# Its short options with a value: getopt takes the next word even if it starts with "-".
+_CHECK_POP_VALUED = frozenset("HsemqcwtpCWdrDM")
 # Where the password comes from without --authfile (an Icinga 2 CheckCommand's
 # `env` sets it); --password-env names another (Nagios's environment macros).
 ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
@@ -63,20 +75,24 @@ deleted or changed), and tests every address of a name at once.
 
 Check:
   OK        the server greets with "+OK" and answers QUIT, in time.
-  WARNING   response time beyond -w; QUIT unanswered or refused; certificate
+  WARNING   response time beyond -w; -e or --expect-regex not found in the
+            greeting (-M); QUIT unanswered or refused; certificate
             expiring within --cert-warn days; plaintext authentication offered
             before TLS (--forbid-plaintext-auth, --policy-state); messages or
             mailbox size beyond --messages-warn/--size-warn.
   CRITICAL  no answer, refused connection (-r), timeout (--timeout-state),
             "-ERR" greeting, anything that is not a POP3 greeting (a "220"
             banner is an SMTP server), greeting over -m bytes, TLS failure or
-            certificate not valid, STLS not offered, expect mismatch (-M),
-            response time beyond -c, certificate within --cert-crit days;
-            login failed (with the server's text and response code such as
+            certificate not valid, STLS not offered, response time beyond
+            -c, certificate within --cert-crit days; login failed (with the
+            server's text and response code such as
             [AUTH], [IN-USE], [LOGIN-DELAY], [SYS/TEMP]); no usable login
             method; STAT failed; a --require-capa capability missing;
             messages or size beyond --messages-crit/--size-crit.
-  UNKNOWN   bad arguments; an --authfile that group or others can read.
+  UNKNOWN   bad arguments; an --authfile (or an --extra-opts file holding
+            a password) that group or others can read.
+  A state that -r, -M, --timeout-state or --policy-state changed says so:
+  "connection refused by 127.0.0.1:110, reported OK as asked by -r".
 
   With --all-addresses, each address of -H is tested at once; the worst
   state counts and the status line sums them up, e.g.
@@ -105,6 +121,13 @@ Perfdata:
   ("127.0.0.1_time", where -w/-c apply); time and resolve_time are the
   whole test's.
 
+check_pop compatibility:
+  check_pop's command lines run unchanged (-e is its plain substring, -M
+  defaults to warning, -D and --sni switch TLS on, no host means 127.0.0.1).
+  Its -s, -q, -d, -E, -C, -W and --protocol are accepted and not used: QUIT
+  is always sent and --capa/--login talk POP3. Where the state differs from
+  check_pop's, the README's table of deviations says why.
+
 Examples:
   check_pop3_ipmon -H pop.example.com
   check_pop3_ipmon -H pop.example.com --tls starttls -w 1 -c 3 --cert-warn 21
@@ -118,9 +141,17 @@ Examples:
 
 
 class _Parser(argparse.ArgumentParser):
+    from_file: Sequence[str] = ()  # options read by --extra-opts
+
     def error(self, message: str) -> NoReturn:
         # argparse quotes an ambiguous "--passw=VALUE" whole: the value may be a password.
         message = re.sub(r"^(ambiguous option: -[^=\s]*)=\S*", r"\1=...", message)
+        # A value from an ini file may be a secret under a mistyped key: never echoed.
+        for word in self.from_file:
+            key, _, value = word.partition("=")
+            message = message.replace(word, f"{key}=...")
+            if value:
+                message = message.replace(repr(value), "'...'")
         print(f"POP3 UNKNOWN - {message}")
         print(USAGE)
         sys.exit(UNKNOWN)
@@ -132,12 +163,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _state(text: str) -> int:
-    try:
-        return _STATES[text.lower()]
-    except KeyError:
-        raise argparse.ArgumentTypeError(
-            f"invalid state {text!r} (ok, warning, critical, unknown)"
-        ) from None
+    code = _STATES.get(text.lower())
+    if code is None:
+        # check_pop compares only the start (strncmp): "okay", "warning", "critical".
+        code = next((c for word, c in _PREFIXES if text.startswith(word)), None)
+    if code is None:
+        raise argparse.ArgumentTypeError(f"invalid state {text!r} (ok, warning, critical, unknown)")
+    return code
+
+
+_PREFIXES = (("ok", 0), ("warn", 1), ("crit", 2))
 
 
 def _positive_float(text: str) -> float:
@@ -148,6 +183,21 @@ def _positive_float(text: str) -> float:
     if not 0 < value < 86400:
         raise argparse.ArgumentTypeError(f"must be between 0 and 86400: {text!r}")
     return value
+
+
+MAX_TIMEOUT = 86400.0
+
+
+def _timeout(text: str) -> float:
+    """-t: check_pop takes any whole number of seconds; beyond a day they all
+    mean the same (an engine ends a check long before), so a day is used."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text!r}")
+    return min(value, MAX_TIMEOUT)
 
 
 def _port(text: str) -> int:
@@ -169,15 +219,31 @@ _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})")
 
 
-def _range(text: str) -> str:
+# Numbers as C's strtod reads them in check_pop's -w/-c: ".5", "5.", "+5", "1e-3".
+_LOOSE_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,2}(?!\d))?")
+
+
+def _plain_numbers(text: str) -> str:
+    """Each number of a range as a plain decimal, which perfdata must use."""
+    from decimal import Decimal
+
+    def plain(match: re.Match[str]) -> str:
+        number = format(Decimal(match.group()).normalize(), "f")
+        return "0" if number == "-0" else number
+
+    return _LOOSE_NUMBER.sub(plain, text)
+
+
+def _range(given: str) -> str:
     from nagiosplugin import Range
 
+    text = given if _RANGE.fullmatch(given) else _plain_numbers(given)
     if not text or not _RANGE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"invalid range {text!r} (e.g. 5, 10:, ~:5, @1:3)")
+        raise argparse.ArgumentTypeError(f"invalid range {given!r} (e.g. 5, 10:, ~:5, @1:3)")
     try:
         Range(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"invalid range {text!r}: {exc}") from None
+        raise argparse.ArgumentTypeError(f"invalid range {given!r}: {exc}") from None
     return text
 
 
@@ -203,23 +269,42 @@ def _server_name(text: str) -> str:
     return text
 
 
-def _cert_days(text: str) -> tuple[float, float]:
-    """check_pop's -D warn[,crit]; crit defaults to 0 (expired) as there."""
-    parts = text.split(",")
-    if len(parts) > 2:
-        raise argparse.ArgumentTypeError(f"expected DAYS[,DAYS]: {text!r}")
-    warn = _days(parts[0])
-    crit = _days(parts[1]) if len(parts) == 2 else 0.0
-    return warn, crit
-
-
-def _bytes_limit(text: str) -> int:
-    if not text.isdigit() or not 16 <= int(text) <= 1 << 20:
-        raise argparse.ArgumentTypeError(f"must be 16 to 1048576 bytes: {text!r}")
+def _whole_days(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}")
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _cert_days(text: str) -> tuple[float, float]:
+    """check_pop's -D warn[,crit] in whole days, crit 0 unless given.
+
+    check_pop alerts when the whole days left (rounded down) are at most the
+    number given: -D 30 warns at 30 days 23 hours, which is --cert-warn 31.
+    """
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise argparse.ArgumentTypeError(f"expected DAYS[,DAYS]: {text!r}")
+    warn = _whole_days(parts[0])
+    crit = _whole_days(parts[1]) if len(parts) == 2 else 0
+    return warn + 1.0, crit + 1.0
+
+
+MAX_GREETING = 1 << 20
+
+
+def _positive_int(text: str) -> int:
+    """A whole number above 0, as check_pop's is_intpos reads it."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+    return int(text)
+
+
+def _bytes_limit(text: str) -> int:
+    # Any of check_pop's values; beyond 1 MiB no POP3 greeting is plausible.
+    return min(_positive_int(text), MAX_GREETING)
+
+
+def build_parser() -> _Parser:
     p = _Parser(
         prog=PROG,
         usage=USAGE[len("Usage: ") :],
@@ -248,14 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "-H",
         "--hostname",
-        required=True,
         type=_utf8,
         metavar="ADDRESS",
-        help="host name or IPv4/IPv6 address of the POP3 server",
+        help="host name or IPv4/IPv6 address of the POP3 server "
+        f"(default {DEFAULT_HOST}, as check_pop; a first or last argument "
+        "without a dash is taken as well)",
     )
-    g.add_argument("-p", "--port", type=_port, help="TCP port (default 110; 995 with implicit TLS)")
-    fam = g.add_mutually_exclusive_group()
-    fam.add_argument(
+    g.add_argument("host", nargs="?", type=_utf8, help=argparse.SUPPRESS)
+    g.add_argument(
+        "-p", "--port", type=_port, help="TCP port (default 110; 995 with -S or --tls implicit)"
+    )
+    # Not exclusive: the last of -4/-6 counts, as in check_pop.
+    g.add_argument(
         "-4",
         "--use-ipv4",
         dest="family",
@@ -264,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=socket.AF_UNSPEC,
         help="use IPv4 only",
     )
-    fam.add_argument(
+    g.add_argument(
         "-6",
         "--use-ipv6",
         dest="family",
@@ -275,11 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "-t",
         "--timeout",
-        type=_positive_float,
+        type=_timeout,
         default=10.0,
         metavar="SECONDS",
         help="deadline for the whole test, DNS included (default 10; "
-        "ipMonitor's Maximum Test Duration)",
+        "ipMonitor's Maximum Test Duration; at most 86400 is used)",
     )
     g.add_argument(
         "--timeout-state",
@@ -304,26 +393,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "-r",
+        "--refuse",
         "--refuse-state",
+        dest="refuse_state",
         type=_state,
         default=2,
         metavar="STATE",
         help="state when the connection is refused (default critical)",
     )
-    g.add_argument(
-        "-e", "--expect", metavar="REGEX", help="regular expression the greeting text must match"
-    )
-    g.add_argument(
-        "-M",
-        "--mismatch-state",
-        type=_state,
-        default=2,
-        metavar="STATE",
-        help="state when --expect does not match (default critical)",
-    )
+    _add_expect(g)
     g.add_argument(
         "-j",
+        "--jail",
         "--hide-banner",
+        dest="hide_banner",
         action="store_true",
         help="leave the server's greeting out of the output",
     )
@@ -333,7 +416,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bytes_limit,
         default=4096,
         metavar="BYTES",
-        help="longest greeting accepted (default 4096; RFC 1939 says 512)",
+        help="longest greeting accepted, CRLF included; a longer one is CRITICAL "
+        "(default 4096; RFC 1939 says 512; at most 1048576 is used)",
+    )
+    g.add_argument(
+        "--extra-opts",
+        action=_Unabbreviated,
+        metavar="[SECTION][@FILE]",
+        help="read options from an ini file, as monitoring-plugins do: section "
+        f"default {PROG}, each `key = value` line is --key=value before the "
+        "command line's options; `password = ...` gives --login's password "
+        "(the file must then be chmod 600); see README",
     )
 
     t = p.add_argument_group("TLS")
@@ -353,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sni",
         type=_server_name,
         metavar="NAME",
-        help="server name sent and verified (default the -H name)",
+        help="server name sent and verified (default the -H name); "
+        "without --tls means -S, as in check_pop",
     )
     t.add_argument(
         "--ca-file",
@@ -383,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--certificate",
         type=_cert_days,
         metavar="WARN[,CRIT]",
-        help="check_pop's form of --cert-warn,--cert-crit (CRIT default 0)",
+        help="check_pop's form of --cert-warn/--cert-crit in whole days, CRIT default 0: "
+        "alerts when the whole days left are at most the number "
+        "(-D 30 is --cert-warn 31); without --tls means -S, as in check_pop",
     )
 
     c = p.add_argument_group("Capabilities and policy")
@@ -457,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--size-crit", type=_range, metavar="RANGE", help="mailbox bytes giving CRITICAL"
     )
 
+    _add_unused(g)
+
     m = p.add_argument_group("Addresses")
     m.add_argument(
         "--all-addresses",
@@ -465,6 +563,66 @@ def build_parser() -> argparse.ArgumentParser:
         "within the one deadline; the worst state counts",
     )
     return p
+
+
+def _add_expect(group: argparse._ArgumentGroup) -> None:
+    """-e, -A and -M as check_pop reads them, and our --expect-regex."""
+    group.add_argument(
+        "-e",
+        "--expect",
+        action="append",
+        default=[],
+        metavar="STRING",
+        help="text the greeting line must contain (a plain, case-sensitive substring, "
+        "as check_pop's -e); repeatable: one of them must be found",
+    )
+    group.add_argument(
+        "-A",
+        "--all",
+        dest="expect_all",
+        action="store_true",
+        help="every -e must be found, not just one",
+    )
+    group.add_argument(
+        "--expect-regex",
+        metavar="REGEX",
+        help="Python regular expression the greeting line must match (searched anywhere)",
+    )
+    group.add_argument(
+        "-M",
+        "--mismatch",
+        "--mismatch-state",
+        dest="mismatch_state",
+        type=_state,
+        default=1,
+        metavar="STATE",
+        help="state when -e or --expect-regex does not match (default warning, as check_pop)",
+    )
+
+
+def _add_unused(group: argparse._ArgumentGroup) -> None:
+    """check_pop's options that have no use here: accepted so that its command
+    lines run unchanged, and left out of --help (the epilog names them)."""
+    group.add_argument("-s", "--send", help=argparse.SUPPRESS)
+    group.add_argument("-q", "--quit", help=argparse.SUPPRESS)
+    group.add_argument("-d", "--delay", type=_positive_int, help=argparse.SUPPRESS)
+    group.add_argument("-E", "--escape", action="store_true", help=argparse.SUPPRESS)
+    for flag, name in (("-C", "--critical-codes"), ("-W", "--warning-codes")):
+        group.add_argument(flag, name, action="append", default=[], help=argparse.SUPPRESS)
+    group.add_argument("--protocol", help=argparse.SUPPRESS)
+
+
+class _Unabbreviated(argparse.Action):
+    """--extra-opts is taken out before parsing; only an abbreviation reaches here."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: Optional[str] = None,
+    ) -> None:
+        parser.error("write --extra-opts in full, on the command line (as the C plugins require)")
 
 
 class _NoPassword(argparse.Action):
@@ -497,6 +655,8 @@ class Options(Record):
         "cert_warn",
         "critical",
         "expect",
+        "expect_all",
+        "expect_regex",
         "forbid_plaintext_auth",
         "hide_banner",
         "messages_crit",
@@ -523,7 +683,7 @@ class Options(Record):
         critical: Optional[str],
         timeout_state: int,
         refuse_state: int,
-        expect: Optional[str],
+        expect: tuple[str, ...],
         mismatch_state: int,
         hide_banner: bool,
         cert_warn: Optional[float],
@@ -537,6 +697,8 @@ class Options(Record):
         size_warn: Optional[str] = None,
         size_crit: Optional[str] = None,
         all_addresses: bool = False,
+        expect_all: bool = False,
+        expect_regex: Optional[str] = None,
     ) -> None:
         self.settings = settings
         self.verbose = verbose
@@ -558,14 +720,36 @@ class Options(Record):
         self.size_warn = size_warn
         self.size_crit = size_crit
         self.all_addresses = all_addresses
+        self.expect_all = expect_all
+        self.expect_regex = expect_regex
 
 
-def parse(argv: Optional[Sequence[str]] = None) -> Options:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _unknown(message: str) -> NoReturn:
+    """UNKNOWN without a usage line: the options are right, a file is not."""
+    print(f"POP3 UNKNOWN - {message}")
+    sys.exit(UNKNOWN)
+
+
+def _expand(parser: _Parser, argv: list[str]) -> tuple[list[str], Optional[str]]:
+    """argv with --extra-opts read (imported only then), and the file's password."""
+    if not any(word.startswith("--extra-opts") for word in argv):
+        return argv, None
+    from check_pop3_ipmon import extra_opts
+
+    try:
+        expanded = extra_opts.expand(argv, PROG)
+    except extra_opts.ExtraOptsError as exc:
+        _unknown(str(exc))
+    parser.from_file = expanded.from_file
+    return expanded.argv, expanded.password
+
+
+def _tls_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     if args.ssl and args.tls not in (None, TLS_IMPLICIT):
         parser.error(f"-S/--ssl means implicit TLS, but --tls {args.tls} was given")
-    tls_mode = TLS_IMPLICIT if args.ssl else (args.tls or TLS_NONE)
+    # check_pop switches TLS on for -D and --sni; --tls none says otherwise.
+    implied = args.tls is None and (args.certificate is not None or args.sni is not None)
+    tls_mode: str = TLS_IMPLICIT if args.ssl or implied else (args.tls or TLS_NONE)
     tls_only = (
         "sni",
         "ca_file",
@@ -580,28 +764,71 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         if given:
             flag = "--" + given[0].replace("_", "-")
             parser.error(f"{flag} needs TLS (--tls starttls, --tls implicit or -S)")
+    return tls_mode
+
+
+def _hostname(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    hostname: str = args.hostname or args.host or DEFAULT_HOST
+    if not hostname.strip() or any(ord(ch) < 33 for ch in hostname):
+        parser.error(f"invalid host name: {hostname!r}")
+    if hostname.startswith("/"):
+        # check_pop's Unix socket path: POP3 is tested over TCP here.
+        parser.error(f"-H {hostname}: Unix sockets are not supported, only TCP")
+    literal = literal_family(hostname)
+    if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
+        flag = "-4" if args.family == socket.AF_INET else "-6"
+        parser.error(f"{hostname} is not an IPv{flag[1]} address, but {flag} was given")
+    return hostname
+
+
+def _as_getopt(words: Sequence[str]) -> list[str]:
+    """check_pop's command line as its getopt_long reads it, spelt for argparse.
+
+    "-to 5" is "-t 5"; "-e -ERR" is "-e" with the value "-ERR"; "--mis=ok" is
+    "--mismatch=ok" (a unique prefix of one of check_pop's long options),
+    even where it would be ambiguous among ours (--mismatch-state).
+    """
+    out: list[str] = []
+    rest = [_OLD_FLAGS.get(word, word) for word in words]  # every word, as check_pop does
+    while rest:
+        word = rest.pop(0)
+        valued = len(word) == 2 and word[0] == "-" and word[1] in _CHECK_POP_VALUED
+        if valued and rest and rest[0].startswith("-"):
+            out.append(word + rest.pop(0))  # "-e-ERR": argparse's attached value
+            continue
+        name, equals, value = word[2:].partition("=")
+        if word.startswith("--") and name and name not in _CHECK_POP_LONG:
+            matches = [option for option in _CHECK_POP_LONG if option.startswith(name)]
+            if len(matches) == 1:
+                word = f"--{matches[0]}{equals}{value}"
+        out.append(word)
+    return out
+
+
+def parse(argv: Optional[Sequence[str]] = None) -> Options:
+    parser = build_parser()
+    words, file_password = _expand(parser, list(sys.argv[1:] if argv is None else argv))
+    if not words:
+        parser.error("no arguments: give at least -H ADDRESS")
+    args = parser.parse_args(_as_getopt(words))
+    tls_mode = _tls_mode(parser, args)
     if args.ca_file is not None and not os.access(args.ca_file, os.R_OK):
         parser.error(f"cannot read --ca-file {args.ca_file}")
-    if args.expect is not None:
+    if args.expect_regex is not None:
         try:
-            re.compile(args.expect)
+            re.compile(args.expect_regex)
         except re.error as exc:
-            parser.error(f"invalid --expect regular expression: {exc}")
+            parser.error(f"invalid --expect-regex regular expression: {exc}")
     if args.certificate and (args.cert_warn is not None or args.cert_crit is not None):
         parser.error("-D/--certificate and --cert-warn/--cert-crit exclude each other")
     cert_warn, cert_crit = args.certificate or (args.cert_warn, args.cert_crit)
-    if not args.hostname.strip() or any(ord(ch) < 33 for ch in args.hostname):
-        parser.error(f"invalid host name: {args.hostname!r}")
-    literal = literal_family(args.hostname)
-    if literal is not None and args.family not in (socket.AF_UNSPEC, literal):
-        flag = "-4" if args.family == socket.AF_INET else "-6"
-        parser.error(f"{args.hostname} is not an IPv{flag[1]} address, but {flag} was given")
+    hostname = _hostname(parser, args)
     if args.forbid_plaintext_auth and tls_mode == TLS_IMPLICIT:
         parser.error(
             "--forbid-plaintext-auth looks at what is offered before TLS: "
             "use it with --tls none or starttls"
         )
-    login = _login(parser, args, tls_mode)
+    login = _login(parser, args, tls_mode, file_password)
     # With STLS the CAPA before TLS is read anyway, and STLS is only ever
     # listed there: only the other needs call for the CAPA after TLS.
     required = [name for name in args.require_capa if tls_mode != TLS_STARTTLS or name != "STLS"]
@@ -612,8 +839,9 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         or (login is not None and login.method is None)
     )
     settings = Settings(
-        host=args.hostname,
-        port=args.port or (995 if tls_mode == TLS_IMPLICIT else 110),
+        host=hostname,
+        # TLS that check_pop's -D or --sni switched on stays on its port, 110.
+        port=args.port or (995 if args.ssl or args.tls == TLS_IMPLICIT else 110),
         timeout=args.timeout,
         family=args.family,
         tls=tls_mode,
@@ -632,7 +860,9 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         critical=args.critical,
         timeout_state=args.timeout_state,
         refuse_state=args.refuse_state,
-        expect=args.expect,
+        expect=tuple(args.expect),
+        expect_all=args.expect_all,
+        expect_regex=args.expect_regex,
         mismatch_state=args.mismatch_state,
         hide_banner=args.hide_banner,
         cert_warn=cert_warn,
@@ -649,6 +879,23 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     )
 
 
+def _password(args: argparse.Namespace, file_password: Optional[str]) -> str:
+    """From the --extra-opts file, the --authfile, or the environment."""
+    from check_pop3_ipmon import credentials
+
+    try:
+        if file_password is not None:
+            return credentials.check_password(file_password, "--extra-opts")
+        if args.authfile is not None:
+            return credentials.from_file(args.authfile)
+        return credentials.from_env(
+            args.password_env or ENV_DEFAULT, shown=args.password_env is None
+        )
+    except credentials.CredentialError as exc:
+        # Not a usage line: the options are right, the file or variable is not.
+        _unknown(str(exc))
+
+
 _LOGIN_ONLY = (
     "auth",
     "username",
@@ -662,12 +909,19 @@ _LOGIN_ONLY = (
 )
 
 
-def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) -> Optional[Login]:
+def _login(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    tls: str,
+    file_password: Optional[str] = None,
+) -> Optional[Login]:
     """The --login settings, password included; usage errors for what cannot work."""
     if not args.login:
         given = [name for name in _LOGIN_ONLY if getattr(args, name) not in (None, False)]
         if given:
             parser.error(f"--{given[0].replace('_', '-')} needs --login")
+        if file_password is not None:
+            parser.error("the password from --extra-opts needs --login")
         return None
     if not args.username:
         parser.error("--login needs -u/--username")
@@ -683,22 +937,11 @@ def _login(parser: argparse.ArgumentParser, args: argparse.Namespace, tls: str) 
     if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
         # Not echoed: a password given here by mistake must not reach the output.
         parser.error("--password-env takes the name of an environment variable")
-    from check_pop3_ipmon import credentials
-
-    try:
-        if args.authfile is not None:
-            password = credentials.from_file(args.authfile)
-        else:
-            password = credentials.from_env(
-                args.password_env or ENV_DEFAULT, shown=args.password_env is None
-            )
-    except credentials.CredentialError as exc:
-        # Not a usage line: the options are right, the file or variable is not.
-        print(f"POP3 UNKNOWN - {exc}")
-        sys.exit(UNKNOWN)
+    if file_password is not None and (args.authfile or args.password_env) is not None:
+        parser.error("the password from --extra-opts excludes --authfile and --password-env")
     return Login(
         username=args.username,
-        password=password,
+        password=_password(args, file_password),
         method=args.auth,
         allow_plaintext=args.allow_plaintext_login,
     )

@@ -14,7 +14,7 @@ import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
 
 from check_pop3_ipmon import cli, session
-from check_pop3_ipmon.protocol import BANNER_WIDTH, sanitise
+from check_pop3_ipmon.protocol import BANNER_WIDTH, expect_missing, sanitise
 from check_pop3_ipmon.session import ProbeResult
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
@@ -22,6 +22,23 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional, Union
 
 STATES = (Ok, Warn, Critical, Unknown)  # by exit code
+STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+AS_ASKED = " as asked by "  # marks a state an option changed
+
+
+def overridden(text: str, state: int, default: int, option: str) -> str:
+    """Say so when an option changed the state, or an OK would hide what happened."""
+    if state == default:
+        return text
+    return f"{text}, reported {STATE_NAMES[state]}{AS_ASKED}{option}"
+
+
+def failure_text(failure: session.Failure, options: cli.Options) -> str:
+    if failure.kind == session.REFUSED:
+        return overridden(failure.message, options.refuse_state, 2, "-r")
+    if failure.kind == session.TIMEOUT:
+        return overridden(failure.message, options.timeout_state, 2, "--timeout-state")
+    return failure.message
 
 
 def failure_state(kind: str, options: cli.Options) -> nagiosplugin.state.ServiceState:
@@ -173,45 +190,57 @@ class CertDays(Thresholds):
 
 
 class Outcome(nagiosplugin.Context):
-    """The POP3 test's own verdict: failure kinds mapped to states."""
+    """The POP3 test's own verdict: failure kinds mapped to states, then -e."""
 
     def __init__(self, options: cli.Options) -> None:
         super().__init__("pop3")
         self.options = options
-        self.expect = re.compile(options.expect) if options.expect is not None else None
+        regex = options.expect_regex
+        self.expect_regex = re.compile(regex) if regex is not None else None
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
         result: ProbeResult = metric.value
         failure = result.failure
         if failure is not None:
-            return Result(failure_state(failure.kind, self.options), failure.message, metric)
+            state = failure_state(failure.kind, self.options)
+            return Result(state, failure_text(failure, self.options), metric)
         greeting = result.greeting
-        if (
-            self.expect is not None
-            and greeting is not None
-            and not self.expect.search(greeting.line)
-        ):
-            return Result(
-                STATES[self.options.mismatch_state],
-                f"greeting does not match {_pattern(self.expect.pattern)}",
-                metric,
+        mismatch = self.mismatch(greeting.line) if greeting is not None else None
+        if mismatch is None:
+            return Result(Ok, None, metric)
+        code = self.options.mismatch_state
+        return Result(STATES[code], overridden(mismatch, code, 1, "-M"), metric)
+
+    def mismatch(self, line: str) -> Optional[str]:
+        """What -e / --expect-regex found wrong with the greeting line, if anything."""
+        problems = []
+        options = self.options
+        absent = expect_missing(line, options.expect, options.expect_all)
+        if absent:
+            shown = [_shown(text, "-e") for text in absent]
+            if len(shown) > 1 and not options.expect_all:
+                problems.append(f"greeting contains none of {', '.join(shown)}")
+            else:
+                problems.append(f"greeting does not contain {' and '.join(shown)}")
+        if self.expect_regex is not None and not self.expect_regex.search(line):
+            problems.append(
+                f"greeting does not match {_shown(self.expect_regex.pattern, '--expect-regex')}"
             )
-        return Result(Ok, None, metric)
+        return "; ".join(problems) or None
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None
 
 
-def _pattern(expect: str) -> str:
-    """The --expect pattern as the status line can show it.
+def _shown(expect: str, option: str) -> str:
+    """An expected text or pattern as the status line can show it.
 
     nagiosplugin deletes '|' from the status line and adds a warning line, so
     an alternation like 'Dovecot|Courier' would read as 'DovecotCourier'.
     """
-    shown = repr(expect)
-    if "|" in shown or len(shown) > BANNER_WIDTH:
-        return "the --expect pattern"
-    return shown
+    if "|" in expect or len(expect) > BANNER_WIDTH - 2 or sanitise(expect) != expect:
+        return f"the {option} text"
+    return f"'{expect}'"
 
 
 class RequiredCapa(nagiosplugin.Context):
@@ -242,25 +271,26 @@ class PlaintextAuth(nagiosplugin.Context):
 
     def __init__(self, state: int) -> None:
         super().__init__("plaintext_auth")
+        self.code = state
         self.state = STATES[state]
+
+    def _result(self, text: str, metric: Metric) -> Result:
+        return Result(self.state, overridden(text, self.code, 1, "--policy-state"), metric)
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
         from check_pop3_ipmon.capabilities import Capabilities
 
         result: ProbeResult = metric.value
         if result.capa_refused and not result.capa:
-            return Result(
-                self.state,
+            return self._result(
                 "CAPA refused before TLS: cannot tell whether plaintext authentication is offered",
                 metric,
             )
         offered = Capabilities(result.capa or ()).plaintext_auth()
         if not offered:
             return Result(Ok, None, metric)
-        return Result(
-            self.state,
-            f"plaintext authentication offered before TLS: {', '.join(offered)}",
-            metric,
+        return self._result(
+            f"plaintext authentication offered before TLS: {', '.join(offered)}", metric
         )
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
@@ -319,7 +349,10 @@ class Summary(nagiosplugin.Summary):
         )
 
     def ok(self, results: nagiosplugin.Results) -> str:
-        return self.text(self._result(results))
+        # An overridden failure or mismatch (-r ok, -M ok) says what happened.
+        hint = results["pop3"].hint
+        text = self.text(self._result(results))
+        return "; ".join(part for part in (str(hint or ""), text) if part)
 
     def problem(self, results: nagiosplugin.Results) -> str:
         problems = sorted(

@@ -15,9 +15,11 @@ from nagiosplugin import Metric, Ok, Result, Unknown
 
 from check_pop3_ipmon import addresses, cli
 from check_pop3_ipmon.plugin import (
+    AS_ASKED,
     STATES,
     Summary,
     failure_state,
+    failure_text,
     long_output,
     result_metrics,
     target_line,
@@ -66,7 +68,8 @@ class PoolOutcome(nagiosplugin.Context):
             return Result(Ok, None, metric)
         if failure.kind == addresses.TOO_MANY:
             return Result(Unknown, failure.message, metric)
-        return Result(failure_state(failure.kind, self.options), failure.message, metric)
+        state = failure_state(failure.kind, self.options)
+        return Result(state, failure_text(failure, self.options), metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None
@@ -92,8 +95,10 @@ class PoolSummary(nagiosplugin.Summary):
                 grouped[index].append(result)
         out = []
         for (ip, probed), group in zip(pool.results, grouped):
+            # An OK with a hint is a failure an option made OK (-r ok): said too.
             problems = sorted(
-                (r for r in group if r.state != Ok and r.hint), key=lambda r: -r.state.code
+                (r for r in group if r.hint and (r.state != Ok or _is_outcome(r))),
+                key=lambda r: -r.state.code,
             )
             state = max((r.state for r in group), key=lambda s: s.code, default=Ok)
             if problems:
@@ -111,7 +116,9 @@ class PoolSummary(nagiosplugin.Summary):
             if not members:
                 continue
             part = f"{len(members)} {state.text.upper()}"
-            if state != Ok:
+            if state == Ok:
+                members = [(ip, text) for ip, text in members if AS_ASKED in text]
+            if members:
                 # The first reason of each address keeps the line short;
                 # -v has them all.
                 part += " (" + "; ".join(f"{ip}: {text.split('; ')[0]}" for ip, text in members)
@@ -140,6 +147,10 @@ class PoolSummary(nagiosplugin.Summary):
             detail = long_output(probed, self.options.verbose, self.options.show_capa)
             lines.extend("  " + line for line in detail[1:])  # [0] repeats the target
         return lines
+
+
+def _is_outcome(result: Result) -> bool:
+    return result.metric is not None and result.metric.context == "pop3"
 
 
 def _without_address(text: str, address: Optional[str]) -> str:

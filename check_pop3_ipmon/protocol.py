@@ -12,6 +12,7 @@ from check_pop3_ipmon.record import Record
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Optional
 
 OK = "+OK"
@@ -74,6 +75,18 @@ def parse_stat(reply: Response) -> Optional[tuple[int, int]]:
         return None
     match = _STAT.fullmatch(reply.text)
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def expect_missing(line: str, expected: Sequence[str], require_all: bool = False) -> list[str]:
+    """The expected strings that make `line` a mismatch; empty when it matches.
+
+    Plain, case-sensitive substrings, as check_pop's -e (strstr): one found
+    is enough, or, with `require_all` (check_pop's -A), every one.
+    """
+    absent = [text for text in expected if text not in line]
+    if require_all or len(absent) == len(expected):
+        return absent
+    return []
 
 
 def sanitise(text: str, width: int = BANNER_WIDTH) -> str:

@@ -96,7 +96,10 @@ def test_forbid_plaintext_auth(
     ), run.first
     run = run_plugin(*target(server, "--forbid-plaintext-auth", "--policy-state", "critical"))
     assert run.code == 2, run.stdout
-    assert run.first.startswith("POP3 CRITICAL - plaintext authentication offered before TLS")
+    assert run.first.startswith(
+        "POP3 CRITICAL - plaintext authentication offered before TLS: USER, SASL PLAIN, "
+        "SASL LOGIN, reported CRITICAL as asked by --policy-state; greeting in "
+    ), run.first
 
 
 def test_forbid_plaintext_auth_with_stls_then_login(

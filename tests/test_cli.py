@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -62,16 +63,16 @@ def test_module_entry_point_behaves_like_the_script() -> None:
 @pytest.mark.parametrize(
     ("args", "first"),
     [
-        ((), "POP3 UNKNOWN - the following arguments are required: -H/--hostname"),
+        ((), "POP3 UNKNOWN - no arguments: give at least -H ADDRESS"),
         (("-H", "x", "-t", "abc"), "POP3 UNKNOWN - argument -t/--timeout: not a number: 'abc'"),
         (
             ("-H", "x", "-t", "0"),
-            "POP3 UNKNOWN - argument -t/--timeout: must be between 0 and 86400: '0'",
+            "POP3 UNKNOWN - argument -t/--timeout: must be above 0 seconds: '0'",
         ),
         (("-H", "x", "-p", "70000"), "POP3 UNKNOWN - argument -p/--port: not a TCP port: '70000'"),
         (
-            ("-H", "x", "-w", "1e-3"),
-            "POP3 UNKNOWN - argument -w/--warning: invalid range '1e-3' (e.g. 5, 10:, ~:5, @1:3)",
+            ("-H", "x", "-w", "1e-300"),
+            "POP3 UNKNOWN - argument -w/--warning: invalid range '1e-300' (e.g. 5, 10:, ~:5, @1:3)",
         ),
         (
             ("-H", "x", "-c", "5:1"),
@@ -80,13 +81,39 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         ),
         (
             ("-H", "x", "-r", "maybe"),
-            "POP3 UNKNOWN - argument -r/--refuse-state: "
+            "POP3 UNKNOWN - argument -r/--refuse/--refuse-state: "
             "invalid state 'maybe' (ok, warning, critical, unknown)",
         ),
         (
-            ("-H", "x", "-e", "("),
-            "POP3 UNKNOWN - invalid --expect regular expression: "
+            ("-H", "x", "--expect-regex", "("),
+            "POP3 UNKNOWN - invalid --expect-regex regular expression: "
             "missing ), unterminated subpattern at position 0",
+        ),
+        (
+            ("-H", "x", "-M", "maybe"),
+            "POP3 UNKNOWN - argument -M/--mismatch/--mismatch-state: "
+            "invalid state 'maybe' (ok, warning, critical, unknown)",
+        ),
+        (
+            ("-H", "x", "-d", "0"),
+            "POP3 UNKNOWN - argument -d/--delay: not a whole number above 0: '0'",
+        ),
+        (
+            ("-H", "x", "-m", "0"),
+            "POP3 UNKNOWN - argument -m/--maxbytes: not a whole number above 0: '0'",
+        ),
+        (
+            ("-H", "x", "-D", "1.5"),
+            "POP3 UNKNOWN - argument -D/--certificate: not a whole number of days: '1.5'",
+        ),
+        (
+            ("-H", "x", "--tls", "none", "-D", "5"),
+            "POP3 UNKNOWN - --certificate needs TLS (--tls starttls, --tls implicit or -S)",
+        ),
+        (
+            ("-H", "x", "--extra", "s@f"),
+            "POP3 UNKNOWN - write --extra-opts in full, on the command line "
+            "(as the C plugins require)",
         ),
         (
             ("-H", "x", "-S", "--tls", "starttls"),
@@ -102,17 +129,17 @@ def test_module_entry_point_behaves_like_the_script() -> None:
         ),
         (
             ("-H", "x", "-S", "-D", "5,x"),
-            "POP3 UNKNOWN - argument -D/--certificate: not a number of days: 'x'",
+            "POP3 UNKNOWN - argument -D/--certificate: not a whole number of days: 'x'",
         ),
         (("-H", "x y"), "POP3 UNKNOWN - invalid host name: 'x y'"),
         (
             ("-H", "x", "-S", "--ca-file", "/nonexistent/ca.pem"),
             "POP3 UNKNOWN - cannot read --ca-file /nonexistent/ca.pem",
         ),
-        (("-H", "x", "-s", "HELO"), "POP3 UNKNOWN - unrecognized arguments: -s HELO"),
+        (("-H", "x", "y", "z"), "POP3 UNKNOWN - unrecognized arguments: z"),
         (
-            ("-H", "x", "-4", "-6"),
-            "POP3 UNKNOWN - argument -6/--use-ipv6: not allowed with argument -4/--use-ipv4",
+            ("-H", "127.0.0.1", "-4", "-6"),
+            "POP3 UNKNOWN - 127.0.0.1 is not an IPv6 address, but -6 was given",
         ),
     ],
 )
@@ -140,4 +167,116 @@ def test_default_ports_follow_the_tls_mode() -> None:
     assert cli.parse(["-H", "x", "--tls", "starttls"]).settings.port == 110
     assert cli.parse(["-H", "x", "-S", "-p", "1995"]).settings.port == 1995
     opts = cli.parse(["-H", "x", "-S", "-D", "30"])
-    assert (opts.cert_warn, opts.cert_crit) == (30.0, 0.0)
+    # check_pop's whole days: -D 30 alerts below 31 days, CRITICAL below 1.
+    assert (opts.cert_warn, opts.cert_crit) == (31.0, 1.0)
+    # -D and --sni switch on implicit TLS, as in check_pop, unless --tls says otherwise.
+    assert cli.parse(["-H", "x", "-D", "30,7"]).settings.tls == "implicit"
+    assert cli.parse(["-H", "x", "-D", "30,7"]).cert_crit == 8.0
+    # ... on check_pop's port (check_spop's 995 comes with -S).
+    assert cli.parse(["-H", "x", "--sni", "pop.example"]).settings.port == 110
+    assert cli.parse(["-H", "x", "--sni", "pop.example", "-S"]).settings.port == 995
+    assert cli.parse(["-H", "x", "--tls", "starttls", "-D", "3"]).settings.tls == "starttls"
+
+
+def test_check_pop_command_lines_parse_as_check_pop_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from check_pop3_ipmon import cli
+
+    monkeypatch.setenv("CHECK_POP3_IPMON_PASSWORD", "for --login below")
+
+    # No host: check_pop checks 127.0.0.1; a host without -H first or last counts too.
+    assert cli.parse(["-p", "110"]).settings.host == "127.0.0.1"
+    assert cli.parse(["pop.example", "-p", "110"]).settings.host == "pop.example"
+    assert cli.parse(["-p", "110", "pop.example"]).settings.host == "pop.example"
+    assert cli.parse(["-H", "a.example", "b.example"]).settings.host == "a.example"
+    # Old spellings, and the last of -4/-6.
+    opts = cli.parse(["-H", "x", "-to", "7", "-wt", "2", "-ct", "3", "-6", "-4"])
+    assert (opts.settings.timeout, opts.warning, opts.critical) == (7.0, "2", "3")
+    assert opts.settings.family == socket.AF_INET
+    # States as check_pop compares them (strncmp), and ours.
+    for text, code in (
+        ("ok", 0),
+        ("okay", 0),
+        ("warn", 1),
+        ("warning", 1),
+        ("crit", 2),
+        ("critical", 2),
+        ("OK", 0),
+        ("unknown", 3),
+        ("1", 1),
+    ):
+        assert cli.parse(["-H", "x", "-r", text, "-M", text]).refuse_state == code, text
+    # -e repeatable plain strings, -A, -M warning by default, long names.
+    opts = cli.parse(["-H", "x", "-e", "+OK", "-e", "(", "-A", "--mismatch", "crit"])
+    assert (opts.expect, opts.expect_all, opts.mismatch_state) == (("+OK", "("), True, 2)
+    assert cli.parse(["-H", "x"]).mismatch_state == 1
+    assert cli.parse(["-H", "x", "--refuse", "warn", "--jail"]).hide_banner
+    # Accepted and not used: -s, -q, -d, -E, -C, -W, --protocol.
+    opts = cli.parse(
+        [
+            "-H",
+            "x",
+            "-E",
+            "-s",
+            "CAPA\\r\\n",
+            "-q",
+            "BYE",
+            "-d",
+            "1",
+            "-C",
+            "1",
+            "-W",
+            "2",
+            "--protocol",
+            "tcp",
+        ]
+    )
+    assert opts.settings.host == "x"
+    # -w/-c numbers as check_pop's strtod reads them, kept as plain decimals.
+    for given, kept in (
+        (".5", "0.5"),
+        ("5.", "5"),
+        ("+2", "2"),
+        ("1e-3", "0.001"),
+        ("@1E1:2e1", "@10:20"),
+    ):
+        assert cli.parse(["-H", "x", "-w", given, "-c", given]).warning == kept, given
+    assert cli.parse(["-H", "x", "-t", "100000"]).settings.timeout == 86400.0
+    # Every range reads numbers so (--size-crit 1e9 is a byte count, printed plainly).
+    assert (
+        cli.parse(
+            ["-H", "x", "--login", "-u", "a", "--auth", "apop", "--size-crit", "1e9"]
+        ).size_crit
+        == "1000000000"
+    )
+    assert cli.parse(["-H", "x", "-t", "0.5"]).settings.timeout == 0.5
+    # -m as check_pop takes it: any whole number, used up to 1 MiB.
+    assert cli.parse(["-H", "x", "-m", "1"]).settings.max_greeting == 1
+    assert cli.parse(["-H", "x", "-m", "99999999"]).settings.max_greeting == 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("words", "argparse_words"),
+    [
+        (["-to", "5", "-e", "-to"], ["-t", "5", "-e-t"]),
+        (["-e", "-ERR", "-M", "ok"], ["-e-ERR", "-M", "ok"]),
+        (["-e", ""], ["-e", ""]),
+        (
+            ["--mis=ok", "--ref", "warn", "--exp=x"],
+            ["--mismatch=ok", "--refuse", "warn", "--expect=x"],
+        ),
+        # Ambiguous among check_pop's own, or not one of them: left to argparse.
+        (
+            ["--c=1", "--v", "--cert-warn=3", "--all", "--tls", "none"],
+            ["--c=1", "--v", "--cert-warn=3", "--all", "--tls", "none"],
+        ),
+        (["--cert=3", "--s"], ["--certificate=3", "--s"]),
+    ],
+)
+def test_command_words_are_read_as_check_pops_getopt_reads_them(
+    words: list[str], argparse_words: list[str]
+) -> None:
+    from check_pop3_ipmon import cli
+
+    assert cli._as_getopt(words) == argparse_words

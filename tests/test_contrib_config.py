@@ -223,7 +223,9 @@ object Service "all" {{
   vars.pop3_ipmon_warning = "2"
   vars.pop3_ipmon_critical = "@5:9"
   vars.pop3_ipmon_refuse_state = "unknown"
-  vars.pop3_ipmon_expect = "Dovecot (Debian) ready"
+  vars.pop3_ipmon_expect = [ "Dovecot (Debian) ready", "+OK" ]
+  vars.pop3_ipmon_expect_all = true
+  vars.pop3_ipmon_expect_regex = "^[+]OK"
   vars.pop3_ipmon_mismatch_state = "warning"
   vars.pop3_ipmon_hide_banner = true
   vars.pop3_ipmon_maxbytes = 512
@@ -270,6 +272,7 @@ object Service "env" {{
   vars.pop3_ipmon_username = "third"
   vars.pop3_ipmon_auth = "apop"
   vars.pop3_ipmon_password_env = "POP3_IPMON_PROBE_PW"
+  vars.pop3_ipmon_extra_opts = "probe@{extra_opts}"
 }}
 object Service "defaults" {{
   import "probe"
@@ -286,8 +289,16 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     probe = tmp_path / "probe.conf"
     command = "[ " + ", ".join(f'"{part}"' for part in recorder.command(out)) + " ]"
     authfile = keep_secret(tmp_path / "pop3.pass", "file password\n")
+    extra_opts = tmp_path / "plugins.ini"
+    extra_opts.write_text("[probe]\nwarning = 3\n")
     probe.write_text(
-        PROBE.format(command=command, ca_file=ca_file, authfile=authfile, password=PROBE_PASSWORD)
+        PROBE.format(
+            command=command,
+            ca_file=ca_file,
+            authfile=authfile,
+            password=PROBE_PASSWORD,
+            extra_opts=extra_opts,
+        )
     )
     engine = Icinga2(
         tmp_path / "icinga2",
@@ -331,7 +342,8 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     assert full.settings.timeout == 7.5 and full.timeout_state == 1
     assert (full.warning, full.critical) == ("2", "@5:9")
     assert full.refuse_state == 3 and full.mismatch_state == 1
-    assert full.expect == "Dovecot (Debian) ready" and full.hide_banner
+    assert full.expect == ("Dovecot (Debian) ready", "+OK") and full.expect_all
+    assert full.expect_regex == "^[+]OK" and full.hide_banner
     assert full.settings.max_greeting == 512
     assert full.settings.tls == "starttls" and full.settings.sni == "pop.example.test"
     assert full.settings.ca_file == str(ca_file) and not full.settings.insecure
@@ -348,7 +360,8 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     assert not full.all_addresses
     other = options["other"]
     assert other.settings.family == socket.AF_INET6
-    assert other.settings.insecure and (other.cert_warn, other.cert_crit) == (30, 7)
+    # -D counts whole days as check_pop does: "30,7" alerts below 31 and 8 days.
+    assert other.settings.insecure and (other.cert_warn, other.cert_crit) == (31, 8)
     assert other.verbose == 1
     assert other.require_capa == ("TOP",) and other.all_addresses
     assert other.settings.login is not None
@@ -360,6 +373,7 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     third = options["env"].settings.login
     assert third is not None and third.method == "apop"
     assert third.password == PROBE_ENV_PASSWORD
+    assert options["env"].warning == "3"  # read from the --extra-opts file
     default = options["d"]
     assert default.settings.host == "127.0.0.1" and default.settings.port == 110
     assert default.verbose == 0 and default.settings.tls == "none"

@@ -55,12 +55,34 @@ def test_inside_range_says_inside(dovecot: Dovecot) -> None:
 
 def test_expect_and_hide_banner(dovecot: Dovecot) -> None:
     port = str(dovecot.port)
-    assert run_plugin("-H", "127.0.0.1", "-p", port, "-e", r"Dovecot \w+").code == 0
-    run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Exchange")
-    assert run.code == 2
-    assert run.first.startswith("POP3 CRITICAL - greeting does not match 'Exchange'; greeting in ")
-    run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Exchange", "-M", "warning", "-j")
+    # -e is a plain substring (check_pop's); one of several is enough, -A wants all.
+    assert run_plugin("-H", "127.0.0.1", "-p", port, "-e", "+OK Dovecot").code == 0
+    assert run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Courier", "-e", "Dovecot").code == 0
+    assert run_plugin("-H", "127.0.0.1", "-p", port, "--expect-regex", r"Dovecot \w+").code == 0
+    run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Dovecot", "-e", "Courier", "-A")
     assert run.code == 1
+    assert run.first.startswith("POP3 WARNING - greeting does not contain 'Courier'; greeting in ")
+    run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", r"Dovecot \w+")
+    assert run.code == 1
+    assert run.first.startswith(
+        r"POP3 WARNING - greeting does not contain 'Dovecot \w+'; greeting in "
+    )
+    run = run_plugin("-H", "127.0.0.1", "-p", port, "--expect-regex", "Exchange|Courier")
+    assert run.code == 1
+    assert run.first.startswith(
+        "POP3 WARNING - greeting does not match the --expect-regex text; greeting in "
+    )
+    run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Exchange", "-e", "Courier", "-M", "ok")
+    assert run.code == 0
+    assert run.first.startswith(
+        "POP3 OK - greeting contains none of 'Exchange', 'Courier', reported OK as asked by -M; "
+        "greeting in "
+    )
+    run = run_plugin("-H", "127.0.0.1", "-p", port, "-e", "Exchange", "-M", "critical", "-j")
+    assert run.code == 2
+    assert run.first.startswith(
+        "POP3 CRITICAL - greeting does not contain 'Exchange', reported CRITICAL"
+    )
     assert "Dovecot" not in run.first
     assert run.first.endswith(f"from 127.0.0.1:{port}")
 

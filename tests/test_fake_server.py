@@ -62,7 +62,10 @@ def test_never_greets_is_critical_naming_the_phase(fake_pop3: Start) -> None:
 def test_timeout_state_is_configurable(fake_pop3: Start) -> None:
     run = check(fake_pop3(silent), "--timeout-state", "unknown", timeout=0.5)
     assert run.code == 3
-    assert run.first == "POP3 UNKNOWN - no greeting within 0.5s"
+    assert (
+        run.first
+        == "POP3 UNKNOWN - no greeting within 0.5s, reported UNKNOWN as asked by --timeout-state"
+    )
 
 
 def test_drip_feed_cannot_hold_the_plugin(fake_pop3: Start) -> None:

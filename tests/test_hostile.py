@@ -659,12 +659,17 @@ def test_bidi_and_zero_width_characters_are_dropped_from_the_banner(fake_pop3: S
 def test_expect_pattern_with_a_pipe_keeps_one_clean_line(fake_pop3: Start) -> None:
     """nagiosplugin would delete the '|' of an alternation and add a warning line."""
     server = fake_pop3(lambda server, conn: (conn.sendall(GREETING), answer_quit(server, conn)))
-    run = plugin(server, "-e", "Dovecot|Courier", timeout=5)
-    assert run.code == 2, run.stdout
-    assert run.first.startswith("POP3 CRITICAL - greeting does not match the --expect pattern; ")
+    run = plugin(server, "--expect-regex", "Dovecot|Courier", timeout=5)
+    assert run.code == 1, run.stdout
+    assert run.first.startswith("POP3 WARNING - greeting does not match the --expect-regex text; ")
     assert greeted(run.first, server.port)
     assert len(run.lines) == 1, run.stdout
-    assert plugin(server, "-e", "fake|Courier", timeout=5).code == 0
+    assert plugin(server, "--expect-regex", "fake|Courier", timeout=5).code == 0
+    # -e is a plain string, '|' included.
+    run = plugin(server, "-e", "Dovecot|Courier", timeout=5)
+    assert run.code == 1, run.stdout
+    assert run.first.startswith("POP3 WARNING - greeting does not contain the -e text; ")
+    assert len(run.lines) == 1, run.stdout
 
 
 @pytest.mark.parametrize("name", ["", ".example.test", "a" * 64 + ".example.test", "a..b"])

@@ -39,8 +39,8 @@ BASE = ("-H", "127.0.0.1", "-p", "1")
             "(choose from 'user', 'apop', 'plain')",
         ),
         (
-            ("--login", "-u", "a", "--auth", "apop", "--size-crit", "1e9"),
-            "POP3 UNKNOWN - argument --size-crit: invalid range '1e9' (e.g. 5, 10:, ~:5, @1:3)",
+            ("--login", "-u", "a", "--auth", "apop", "--size-crit", "1GB"),
+            "POP3 UNKNOWN - argument --size-crit: invalid range '1GB' (e.g. 5, 10:, ~:5, @1:3)",
         ),
         (
             ("--policy-state", "sometimes"),

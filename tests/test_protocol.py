@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from check_pop3_ipmon.protocol import parse_status_line, sanitise
+from check_pop3_ipmon.protocol import expect_missing, parse_status_line, sanitise
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,23 @@ def test_sanitise_removes_controls_and_pipes_and_cuts() -> None:
     long = sanitise("x" * 200)
     assert len(long) == 80 and long.endswith("...")
     assert sanitise("y" * 80) == "y" * 80
+
+
+@pytest.mark.parametrize(
+    ("expected", "require_all", "missing"),
+    [
+        ((), False, []),
+        (("+OK",), False, []),
+        (("Dovecot", "Courier"), False, []),  # one is enough, as check_pop's -e
+        (("Dovecot", "Courier"), True, ["Courier"]),  # -A: every one
+        (("dovecot",), False, ["dovecot"]),  # case matters (strstr)
+        (("Courier", "Exchange"), False, ["Courier", "Exchange"]),
+        (("(",), False, ["("]),  # a plain string, not a pattern
+        (("",), False, []),
+        (("ready. ",), False, ["ready. "]),
+    ],
+)
+def test_expect_missing_is_a_plain_substring_match(
+    expected: tuple[str, ...], require_all: bool, missing: list[str]
+) -> None:
+    assert expect_missing("+OK Dovecot ready.", expected, require_all) == missing
