@@ -1,7 +1,8 @@
 """The record of what recovery did: JSON lines in a file, and syslog.
 
 Nagios throws an event handler's output away, so these are the only trace.
-The file is opened before anything runs, without following a symlink, in a
+The file is opened before anything runs (core.logfile: a regular file,
+reached without following a symlink and without waiting on a FIFO), in a
 directory only this user (or root) may write (core.directories): a run that
 could not record what it does, safely, does nothing. An action gets a
 "starting" record before it runs (so a full disk, or the engine killing the
@@ -23,11 +24,10 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from check_pop3_ipmon.core import directories
+from check_pop3_ipmon.core import directories, logfile
 
 IDENT = "pop3_ipmon_recovery"
 BAD = ("failed", "refused", "error", "deferred")
-_OPEN = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class AuditError(OSError):
@@ -59,11 +59,11 @@ class Audit:
         message = ""
         try:
             directories.private_directory(path.parent, "audit log directory", 0o750)
-            self.fd = os.open(path, _OPEN, 0o640)
+            self.fd = logfile.open_append(path, "audit log")
         except directories.DirectoryError as error:
             message = f"cannot open audit log {path}: {error}"
-        except OSError as error:
-            message = f"cannot open audit log {path}: {error.strerror or error}"
+        except logfile.LogFileError as error:
+            message = str(error)
         if message:
             self.warn(f"nothing run: {message}")
             self.close()

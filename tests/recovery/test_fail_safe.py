@@ -552,3 +552,27 @@ def test_an_attackers_state_directory_is_an_error_in_the_handler_log(
         f"belongs to uid {NOBODY}, not to this user (uid 0) or root: refused; remove it, or "
         "chown it to this user; not run"
     ), last
+
+
+# -- a FIFO or a directory as the audit log (the recovery side of item 9) ----------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_an_audit_log_that_is_not_a_file_is_refused_not_waited_for(
+    recovery: Recovery, kind: str
+) -> None:
+    """Before, a FIFO nobody reads hung the run until the engine killed it."""
+    path = recovery.root / "audit-elsewhere"
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        path.mkdir()
+    page(recovery, audit_log=path)
+    run = cli(recovery, *alert(1))
+    assert "Traceback" not in run.stderr, run.stderr
+    problem = "not a regular file" if kind == "fifo" else "Is a directory"
+    assert (run.returncode, run.stdout) == (
+        2,
+        f"REFUSED: cannot open audit log {path}: {problem}\n",
+    )
+    assert recovery.calls() == []
