@@ -11,25 +11,31 @@ Free of nagiosplugin, like the session: pool.py is the glue.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Optional
 
 from check_pop3_ipmon import session
 from check_pop3_ipmon.deadline import Deadline, DeadlineExpired
+from check_pop3_ipmon.record import Record
 from check_pop3_ipmon.session import Failure, ProbeResult, Settings
+
+# dataclasses and typing would cost --all-addresses 9 ms of start-up (see record.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 # More threads than this is no longer a pool but a misconfigured name.
 MAX_ADDRESSES = 64
 TOO_MANY = "too-many"
 
 
-@dataclass
-class PoolResult:
-    settings: Settings
-    results: list[tuple[str, ProbeResult]] = field(default_factory=list)  # (IP, result)
-    resolve_time: Optional[float] = None
-    total: float = 0.0
-    failure: Optional[Failure] = None  # the name, not an address, failed
+class PoolResult(Record):
+    __slots__ = ("failure", "resolve_time", "results", "settings", "total")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.results: list[tuple[str, ProbeResult]] = []  # (IP, result)
+        self.resolve_time: Optional[float] = None
+        self.total = 0.0
+        self.failure: Optional[Failure] = None  # the name, not an address, failed
 
 
 def targets(infos: list[tuple[Any, ...]]) -> list[tuple[str, int, tuple[Any, ...]]]:

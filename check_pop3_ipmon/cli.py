@@ -47,7 +47,9 @@ _CHECK_POP_VALUED = frozenset("HsemqcwtpCWdrDM")
 # Where the password comes from without --authfile (an Icinga 2 CheckCommand's
 # `env` sets it); --password-env names another (Nagios's environment macros).
 ENV_DEFAULT = "CHECK_POP3_IPMON_PASSWORD"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Patterns as text: re compiles (and caches) them on first use, so a check
+# without the option does not pay for compiling them at start-up.
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 _STATES = {
     "ok": 0,
@@ -216,11 +218,11 @@ def _days(text: str) -> float:
 # The guidelines' range syntax, decimals without exponent: [@]end, [@]start:,
 # [@]~:end or [@]start:end. A range without any number ("@", ":") is refused.
 _NUMBER = r"-?\d+(?:\.\d+)?"
-_RANGE = re.compile(rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})")
+_RANGE = rf"@?(?:{_NUMBER}|(?:{_NUMBER}|~):(?:{_NUMBER})?|:{_NUMBER})"
 
 
 # Numbers as C's strtod reads them in check_pop's -w/-c: ".5", "5.", "+5", "1e-3".
-_LOOSE_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,2}(?!\d))?")
+_LOOSE_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,2}(?!\d))?"
 
 
 def _plain_numbers(text: str) -> str:
@@ -231,14 +233,14 @@ def _plain_numbers(text: str) -> str:
         number = format(Decimal(match.group()).normalize(), "f")
         return "0" if number == "-0" else number
 
-    return _LOOSE_NUMBER.sub(plain, text)
+    return re.sub(_LOOSE_NUMBER, plain, text)
 
 
 def _range(given: str) -> str:
     from nagiosplugin import Range
 
-    text = given if _RANGE.fullmatch(given) else _plain_numbers(given)
-    if not text or not _RANGE.fullmatch(text):
+    text = given if re.fullmatch(_RANGE, given) else _plain_numbers(given)
+    if not text or not re.fullmatch(_RANGE, text):
         raise argparse.ArgumentTypeError(f"invalid range {given!r} (e.g. 5, 10:, ~:5, @1:3)")
     try:
         Range(text)
@@ -934,7 +936,7 @@ def _login(
         )
     if args.authfile is not None and args.password_env is not None:
         parser.error("--authfile and --password-env exclude each other")
-    if args.password_env is not None and not _ENV_NAME.fullmatch(args.password_env):
+    if args.password_env is not None and not re.fullmatch(_ENV_NAME, args.password_env):
         # Not echoed: a password given here by mistake must not reach the output.
         parser.error("--password-env takes the name of an environment variable")
     if file_password is not None and (args.authfile or args.password_env) is not None:

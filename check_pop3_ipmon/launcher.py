@@ -38,11 +38,12 @@ class Script:
 
 
 SCRIPTS = {
-    "check_pop3_ipmon": Script("check_pop3_ipmon.plugin:main", "POP3 UNKNOWN - "),
+    "check_pop3_ipmon": Script("check_pop3_ipmon.plugin:entry", "POP3 UNKNOWN - "),
     "pop3_ipmon_alert": Script("check_pop3_ipmon.alerting.handler:main", "pop3_ipmon_alert: "),
     "pop3_ipmon_config": Script("check_pop3_ipmon.alerting.generate:main", "pop3_ipmon_config: "),
     "pop3_ipmon_recovery": Script("check_pop3_ipmon.recovery.cli:main", "pop3_ipmon_recovery: "),
     "pop3_ipmon_webhook": Script("check_pop3_ipmon.alerting.webhook:main", "pop3_ipmon_webhook: "),
+    "pop3_ipmon_report": Script("check_pop3_ipmon.report.cli:main", "pop3_ipmon_report: "),
 }
 
 

@@ -7,7 +7,9 @@ that is and how it reads.
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 from collections.abc import Generator, Iterator, Sequence
 
 import nagiosplugin
@@ -20,7 +22,7 @@ from check_pop3_ipmon.session import ProbeResult
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Union
+    from typing import Any, Callable, NoReturn, Optional, Union
 
 STATES = (Ok, Warn, Critical, Unknown)  # by exit code
 STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
@@ -500,3 +502,27 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     # Our own deadline ends the test; nagiosplugin's SIGALRM (whole seconds)
     # is only a backstop should something we did not foresee block.
     check.main(verbose=options.verbose, timeout=math.ceil(options.settings.timeout) + 1)
+
+
+def entry() -> NoReturn:
+    """The console script: main(), then an exit that skips the interpreter's teardown.
+
+    Freeing every module at exit costs some 5 ms per check, a third of the
+    plugin's own cost, and does nothing that the end of the process does not
+    do; nothing is left to run at exit (no files written, logging goes to
+    memory). The output is flushed first; should that fail, the ordinary
+    exit reports it.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int):
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    os._exit(code)

@@ -8,7 +8,6 @@ is the exit code. Imported only with --all-addresses.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Optional
 
 import nagiosplugin
 from nagiosplugin import Metric, Ok, Result, Unknown
@@ -25,6 +24,10 @@ from check_pop3_ipmon.plugin import (
     target_line,
 )
 from check_pop3_ipmon.session import ProbeResult
+
+TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class Pop3Pool(nagiosplugin.Resource):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 from datetime import datetime, timezone
 
+from check_pop3_ipmon.castore import system_context
 from check_pop3_ipmon.certificate import Certificate, CertificateError, parse_certificate
 from check_pop3_ipmon.connection import Connection
 from check_pop3_ipmon.record import Record
@@ -54,16 +55,17 @@ def make_context(
 ) -> ssl.SSLContext:
     """Chain and hostname verification on, as RFC 8314 asks, unless --insecure."""
     if insecure:
-        # create_default_context() would load the system's CA store (some
-        # 30 ms, most of a TLS check's start-up) for a verification that
-        # --insecure turns off. Same context otherwise.
+        # create_default_context() would read the system's CA store for a
+        # verification that --insecure turns off. Same context otherwise.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         if ca_file:
             context.load_verify_locations(cafile=ca_file)  # still refused if unusable
-    else:
+    elif ca_file:
         context = ssl.create_default_context(cafile=ca_file)
+    else:
+        context = system_context()
     if min_version:
         context.minimum_version = _VERSIONS[min_version]
     return context

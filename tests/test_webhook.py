@@ -179,7 +179,11 @@ def test_a_refused_connection(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "mode", "message"),
     [
-        ("[webhook]\nurl = http://127.0.0.1/x\n", 0o644, "is readable by group or others (mode 0644): refused; chmod 600 it"),
+        (
+            "[webhook]\nurl = http://127.0.0.1/x\n",
+            0o644,
+            "is readable by group or others (mode 0644): refused; chmod 600 it",
+        ),
         ("[chat]\nurl = http://127.0.0.1/x\n", 0o600, "needs [webhook] with url ="),
         ("[webhook]\nurl = ftp://127.0.0.1/x\n", 0o600, "url must be https://HOST/..."),
         (f"[webhook]\nurl = https://u:{TOKEN}@h/x\n", 0o600, "url takes no user@"),

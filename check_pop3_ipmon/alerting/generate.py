@@ -19,6 +19,7 @@ from typing import NoReturn, Optional
 from check_pop3_ipmon import __version__
 from check_pop3_ipmon.alerting import nagios_objects
 from check_pop3_ipmon.alerting.definition import DefinitionError, Monitor, parse_file
+from check_pop3_ipmon.report import engine_settings
 
 PROG = "pop3_ipmon_config"
 
@@ -116,6 +117,7 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
         ]
         out += _nagios_block("service", pairs)
         out.append("")
+    out += engine_settings.nagios_settings(monitors)
     return "\n".join(out)
 
 
@@ -176,6 +178,7 @@ def icinga2_config(monitors: Sequence[Monitor]) -> str:
                 f"  vars.pop3_ipmon_user_groups = {_icinga2_array(monitor.contact_groups)}"
             )
         out += [*lines, "}", ""]
+    out += engine_settings.icinga2_settings(monitors)
     return "\n".join(out)
 
 

@@ -1,0 +1,191 @@
+"""One line of an engine's service perfdata file, parsed.
+
+Both engines write the same shape (PNP4Nagios' template): tab-separated
+`KEY::VALUE` fields, one check result a line:
+
+    DATATYPE::SERVICEPERFDATA  TIMET::1764578168  HOSTNAME::mail1
+    SERVICEDESC::POP3  SERVICEPERFDATA::time=0.006s;2;5;0;10 ...
+    SERVICESTATE::OK  SERVICESTATETYPE::HARD  SERVICEOUTPUT::POP3 OK - ...
+
+Every byte is hostile: a line that cannot be a result raises BadLine (the
+caller counts it); a perfdata item that cannot be read is left out and
+counted, the result itself is kept (its state and time still count).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+# The plugin's per-phase labels (README, "Perfdata"), in the order charts use.
+PHASES = (
+    "time",
+    "resolve_time",
+    "connect_time",
+    "tls_time",
+    "stls_time",
+    "greeting_time",
+    "capa_time",
+    "login_time",
+    "stat_time",
+    "quit_time",
+)
+_PHASE_SET = frozenset(PHASES)
+STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+STATE_NAMES = {value: key for key, value in STATES.items()}
+_TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+# Longer than any result line a POP3 check writes; beyond it a line is garbage.
+MAX_LINE = 64 * 1024
+MAX_OUTPUT = 300
+# Phase times are stored as integer microseconds; anything longer than this
+# is not a POP3 test's timing.
+MAX_SECONDS = 86400.0
+
+_ITEM = re.compile(
+    r"""(?<!\S)(?:'((?:[^']|'')+)'|([^'=\s][^=\s]*))=   # label, quoted or not
+    ([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)  # value, exponent allowed
+    ([a-zA-Z%]*)                                      # unit
+    ((?:;[^;\s]*){0,4})                               # ;warn;crit;min;max
+    (?=\s|$)""",
+    re.VERBOSE,
+)
+
+
+class BadLine(ValueError):
+    """Not a service perfdata result."""
+
+
+@dataclass
+class Result:
+    timet: int
+    host: str
+    service: str
+    state: int
+    hard: bool
+    output: str
+    phases: dict[str, float] = field(default_factory=dict)  # seconds
+    extra: dict[str, float] = field(default_factory=dict)  # other labels, per-address ones
+    warn: str = ""  # thresholds of `time`, as written
+    crit: str = ""
+    bad_items: int = 0
+
+
+def _state(text: str) -> int:
+    text = text.strip().upper()
+    if text in STATES:
+        return STATES[text]
+    if text in ("0", "1", "2", "3"):
+        return int(text)
+    raise BadLine(f"unknown service state {text[:20]!r}")
+
+
+def _hard(text: str) -> bool:
+    text = text.strip().upper()
+    if text in ("HARD", "1"):
+        return True
+    if text in ("SOFT", "0"):
+        return False
+    raise BadLine(f"unknown state type {text[:20]!r}")
+
+
+def _timet(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadLine(f"TIMET is not a time: {text[:20]!r}") from None
+    if not (0 < value < 2**33):
+        raise BadLine(f"TIMET out of range: {text[:20]!r}")
+    return int(value)
+
+
+def split_address(label: str) -> Optional[tuple[str, str]]:
+    """'127.0.0.1_greeting_time' -> ('127.0.0.1', 'greeting_time'), else None."""
+    for phase in PHASES:
+        if label.endswith("_" + phase):
+            address = label[: -len(phase) - 1]
+            try:
+                ipaddress.ip_address(address.split("%", 1)[0])
+            except ValueError:
+                continue
+            return address, phase
+    return None
+
+
+def parse_perfdata(text: str, result: Result) -> None:
+    """Fill `result`'s phases and extra from a SERVICEPERFDATA field.
+
+    One regular-expression scan over the field (millions of lines a month);
+    whatever lies between two items it recognises is unreadable items.
+    """
+    pos = 0
+    for match in _ITEM.finditer(text):
+        if match.start() > pos and text[pos : match.start()].strip():
+            result.bad_items += len(text[pos : match.start()].split())
+        pos = match.end()
+        quoted, plain, number, unit, thresholds = match.groups()
+        value = float(number)
+        if not math.isfinite(value):
+            result.bad_items += 1
+            continue
+        _store(result, quoted.replace("''", "'") if quoted else plain, value, unit, thresholds)
+    if text[pos:].strip():
+        result.bad_items += len(text[pos:].split())
+
+
+def _store(result: Result, label: str, value: float, unit: str, thresholds: str) -> None:
+    timed = label in _PHASE_SET or split_address(label) is not None
+    if timed:
+        factor = _TIME_UNITS.get(unit)
+        if factor is None or not 0 <= value * factor <= MAX_SECONDS:
+            result.bad_items += 1
+            return
+        value *= factor
+    if label in _PHASE_SET:
+        result.phases[label] = value
+        if label == "time":
+            fields = thresholds.split(";")
+            result.warn = fields[1][:40] if len(fields) > 1 else ""
+            result.crit = fields[2][:40] if len(fields) > 2 else ""
+    elif len(result.extra) < 64:  # an --all-addresses check of a huge pool, or junk
+        result.extra[label[:100]] = value
+
+
+def parse_line(raw: bytes) -> Optional[Result]:
+    """A result, or None for a line of another kind (host perfdata, blank)."""
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    if not text.strip():
+        return None
+    fields: dict[str, str] = {}
+    last = ""
+    for part in text.split("\t"):
+        key, sep, value = part.partition("::")
+        if sep and key.isupper() and key.replace("_", "").isalnum():
+            fields[key] = value
+            last = key
+        elif last == "SERVICEOUTPUT":
+            fields[last] += "\t" + part  # a tab inside the plugin's output
+        else:
+            raise BadLine("a field without KEY::")
+    kind = fields.get("DATATYPE")
+    if kind is None:
+        raise BadLine("no DATATYPE field")
+    if kind != "SERVICEPERFDATA":
+        return None
+    for key in ("TIMET", "HOSTNAME", "SERVICEDESC", "SERVICESTATE"):
+        if not fields.get(key):
+            raise BadLine(f"no {key} field")
+    # Without a state type every failure counts as a HARD one (the safe side).
+    state_type = fields.get("SERVICESTATETYPE", "")
+    result = Result(
+        timet=_timet(fields["TIMET"]),
+        host=fields["HOSTNAME"][:200],
+        service=fields["SERVICEDESC"][:200],
+        state=_state(fields["SERVICESTATE"]),
+        hard=_hard(state_type) if state_type else True,
+        output=fields.get("SERVICEOUTPUT", "")[:MAX_OUTPUT],
+    )
+    parse_perfdata(fields.get("SERVICEPERFDATA", ""), result)
+    return result

@@ -1,0 +1,93 @@
+"""The statistics database: SQLite from the standard library, one file.
+
+Sized for a month of one-minute tests of 100 services (4.3 million results):
+one row a result, kept in (service, time) order (a report reads a
+service's rows as one run of pages, not a page a row); phase times as
+integer microseconds in their own columns (SQLite stores small integers in
+1-4 bytes; NULL where a phase was not measured costs one byte); the
+plugin's output only for failed tests; labels the plugin may add later, or
+per-address ones, as a small JSON text. `files`
+remembers how far each perfdata file was read, in the same transaction as
+its rows, so a file ingested again (or after a crash) adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from check_pop3_ipmon.report.perfdata import PHASES
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not ours."""
+
+
+def phase_columns() -> str:
+    return ", ".join(f'"{phase}" INTEGER' for phase in PHASES)
+
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS services (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    service TEXT NOT NULL,
+    UNIQUE (host, service)
+);
+CREATE TABLE IF NOT EXISTS results (
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    t INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    hard INTEGER NOT NULL,
+    {phase_columns()},
+    warn TEXT,
+    crit TEXT,
+    extra TEXT,
+    output TEXT,
+    PRIMARY KEY (service_id, t, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    fingerprint TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    results INTEGER NOT NULL,
+    bad_lines INTEGER NOT NULL,
+    ingested_at INTEGER NOT NULL
+);
+"""
+
+
+def connect(path: Path, create: bool) -> sqlite3.Connection:
+    """Open (or, for ingest, create) the database; StoreError says why not, in one line."""
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no such database (ingest perfdata into it first)")
+    try:
+        uri = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'ro'}"
+        db = sqlite3.connect(uri, uri=True, timeout=30)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {exc}") from None
+    if tables and version != SCHEMA_VERSION:
+        db.close()
+        raise StoreError(f"{path}: not a pop3_ipmon_report database (user_version {version})")
+    if create:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            # The (service, time) index takes rows for 100 services at once:
+            # a larger page cache keeps a month's ingest from slowing down.
+            db.execute("PRAGMA cache_size=-65536")
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.commit()
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"{path}: {exc}") from None
+    elif not tables:
+        db.close()
+        raise StoreError(f"{path}: empty database (ingest perfdata into it first)")
+    return db
