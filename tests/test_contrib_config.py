@@ -10,6 +10,7 @@ exposes every plugin option, and passes each the way the plugin parses it.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 from check_pop3_ipmon import cli
 from tests.support import recorder
 from tests.support.icinga2 import Icinga2, keep_secret
-from tests.support.integration import missing, wait_until
+from tests.support.integration import missing, require_root, wait_until
 from tests.support.nagios import Nagios
 from tests.test_engines import generate
 
@@ -40,6 +41,8 @@ STOCK_ICINGA2 = [
 
 def stock(paths: list[Path], package: str) -> list[Path]:
     for path in paths:
+        if not os.access(path.parent, os.X_OK):  # Debian's /etc/icinga2/conf.d: 0750
+            require_root(f"reading {path.parent}")
         if not path.exists():
             missing(f"{path} not found: install the Debian package {package}")
     return paths

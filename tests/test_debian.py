@@ -2,10 +2,17 @@
 
 `dpkg-buildpackage -us -uc -b` (debhelper, dh-python's pybuild) in a copy of
 the tree, `lintian` without errors, then the .deb unpacked into a temporary
-root (never into the system: the tests leave /usr and /etc alone) and used
-there: the check against a real Dovecot, `nagios4 -v` with the command
-definition from /etc/nagios-plugins/config, and `icinga2 daemon -C` with
+root (the tests themselves leave /usr and /etc alone) and used there: the
+check against a real Dovecot, `nagios4 -v` with the command definition from
+/etc/nagios-plugins/config, and `icinga2 daemon -C` with
 `include <plugins-contrib>` reading the CheckCommand from the package.
+
+The same again with the package installed by apt, as .ci/run does before the
+tests (`apt-get install ./check-pop3-ipmon_*_all.deb`): the installed check
+run as a program by Debian's Python, Nagios reading the installed command
+definition, and Icinga 2 running the installed CheckCommand from the system's
+`include <plugins-contrib>`. Those skip (fail under REQUIRE_INTEGRATION=1)
+when this tree's package is not installed.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from check_pop3_ipmon import __version__
 from check_pop3_ipmon.launcher import SCRIPTS
 from tests.support.dovecot import Dovecot
 from tests.support.icinga2 import Icinga2
-from tests.support.integration import find_program, missing, require_root
+from tests.support.integration import find_program, missing, require_root, wait_until
 from tests.support.nagios import Nagios
 from tests.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
 from tests.test_packaging import NOT_SOURCE, ROOT
@@ -36,6 +43,20 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 # A build as on a Debian machine: Debian's Python first, not a venv or pyenv.
 BUILD_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"}
 BUILD_PACKAGES = "debhelper, dh-python, pybuild-plugin-pyproject, python3-all, dpkg-dev"
+SYSTEM = Path("/")
+# What the package installs from the tree byte for byte: installed, tree path.
+SHIPPED = {
+    "etc/nagios-plugins/config/pop3_ipmon_commands.cfg": "contrib/nagios/pop3_ipmon_commands.cfg",
+    "usr/share/icinga2/include/plugins-contrib.d/pop3_ipmon_commands.conf": (
+        "contrib/icinga2/pop3_ipmon_commands.conf"
+    ),
+    "usr/share/check_pop3_ipmon/nagios/pop3_ipmon_templates.cfg": (
+        "contrib/nagios/pop3_ipmon_templates.cfg"
+    ),
+    "usr/share/check_pop3_ipmon/recovery/recovery.ini": "contrib/recovery/recovery.ini",
+}
+# As Debian's /etc/icinga2/constants.conf.
+DEBIAN_PLUGIN_DIRS = {name: f"/{PLUGINS}" for name in ("PluginDir", "PluginContribDir")}
 
 
 class Package(NamedTuple):
@@ -94,57 +115,55 @@ def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
     # The shipped command definitions name $USER1$/pop3_ipmon_alert and
     # PluginDir + "/pop3_ipmon_alert": the handler is there too.
     assert os.readlink(root / PLUGINS / "pop3_ipmon_alert") == "../../../bin/pop3_ipmon_alert"
-    contrib = ROOT / "contrib"
-    shipped = {
-        "etc/nagios-plugins/config/pop3_ipmon_commands.cfg": "nagios/pop3_ipmon_commands.cfg",
-        "usr/share/icinga2/include/plugins-contrib.d/pop3_ipmon_commands.conf": (
-            "icinga2/pop3_ipmon_commands.conf"
-        ),
-        "usr/share/check_pop3_ipmon/nagios/pop3_ipmon_templates.cfg": (
-            "nagios/pop3_ipmon_templates.cfg"
-        ),
-        "usr/share/check_pop3_ipmon/recovery/recovery.ini": "recovery/recovery.ini",
-    }
-    for installed, source in shipped.items():
-        assert (root / installed).read_bytes() == (contrib / source).read_bytes(), installed
+    for installed, source in SHIPPED.items():
+        assert (root / installed).read_bytes() == (ROOT / source).read_bytes(), installed
     docs = root / "usr/share/doc/check-pop3-ipmon"
     assert {path.name for path in docs.iterdir()} >= {"copyright", "README.md.gz"}
     assert not (root / "usr/bin/check_pop3_ipmon").exists()  # a plugin, not a command
 
 
-def run_packaged(package: Package, program: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """A program of the unpacked package, run by Debian's Python as installed."""
+def run_from(root: Path, program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A program of the package under root, run by Debian's Python as installed
+    (from an unpacked package, with its dist-packages on PYTHONPATH)."""
     if run([SYSTEM_PYTHON, "-c", "import nagiosplugin"]).returncode != 0:
         missing("nagiosplugin not importable by /usr/bin/python3: install python3-nagiosplugin")
-    env = {
-        **BUILD_ENV,
-        "PYTHONPATH": str(package.root / "usr/lib/python3/dist-packages"),
-    }
-    return run([str(package.root / program), *args], env=env)
+    env = dict(BUILD_ENV)
+    if root != SYSTEM:
+        env["PYTHONPATH"] = str(root / "usr/lib/python3/dist-packages")
+    return run([str(root / program), *args], env=env)
 
 
-def test_packaged_check_tests_a_real_dovecot(package: Package, dovecot: Dovecot) -> None:
-    proc = run_packaged(
-        package, f"{PLUGINS}/check_pop3_ipmon", "-H", dovecot.host, "-p", str(dovecot.port)
+def assert_checks_dovecot(root: Path, dovecot: Dovecot) -> None:
+    proc = run_from(
+        root, f"{PLUGINS}/check_pop3_ipmon", "-H", dovecot.host, "-p", str(dovecot.port)
     )
     first = proc.stdout.split(" | ", 1)[0]
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
     assert first.startswith("POP3 OK - greeting in ")
     assert first.endswith(f" from {dovecot.host}:{dovecot.port}: +OK Dovecot ready.")
-    proc = run_packaged(package, "usr/bin/pop3_ipmon_config", "-V")
-    assert (proc.returncode, proc.stdout) == (0, "pop3_ipmon_config 0.1.0\n")
+    proc = run_from(root, "usr/bin/pop3_ipmon_config", "-V")
+    assert (proc.returncode, proc.stdout) == (0, f"pop3_ipmon_config {__version__}\n")
 
 
-def test_nagios_reads_the_packaged_command_definition(package: Package, tmp_path: Path) -> None:
-    share = package.root / "usr/share/check_pop3_ipmon/nagios"
+def assert_nagios_verifies(root: Path, workdir: Path) -> None:
+    """`nagios4 -v` with the package's command definition, templates and example."""
+    share = root / "usr/share/check_pop3_ipmon/nagios"
     files = [
-        package.root / "etc/nagios-plugins/config/pop3_ipmon_commands.cfg",
+        root / "etc/nagios-plugins/config/pop3_ipmon_commands.cfg",
         share / "pop3_ipmon_templates.cfg",
         share / "pop3_ipmon_example.cfg",
         *stock(STOCK_NAGIOS, "nagios4-common"),
     ]
-    nagios = Nagios(tmp_path, files, resource={"USER1": str(package.root / PLUGINS)})
+    nagios = Nagios(workdir, files, resource={"USER1": str(root / PLUGINS)})
     assert "Checked 1 services." in nagios_verdict(nagios)
+
+
+def test_packaged_check_tests_a_real_dovecot(package: Package, dovecot: Dovecot) -> None:
+    assert_checks_dovecot(package.root, dovecot)
+
+
+def test_nagios_reads_the_packaged_command_definition(package: Package, tmp_path: Path) -> None:
+    assert_nagios_verifies(package.root, tmp_path)
 
 
 def test_icinga2_plugins_contrib_include_brings_the_check_command(
@@ -170,7 +189,7 @@ def test_icinga2_plugins_contrib_include_brings_the_check_command(
         ],
         # As Debian's /etc/icinga2/constants.conf, into the unpacked package.
         constants={name: str(package.root / PLUGINS) for name in ("PluginDir", "PluginContribDir")},
-        extra_config="include <plugins>\ninclude <plugins-contrib>\n",
+        extra_config="include <plugins-contrib>\n",
     )
     argv = [icinga.binary, "daemon", "-C", f"-DIncludeConfDir={include}", *icinga.arguments()]
     proc = run(argv)
@@ -180,6 +199,84 @@ def test_icinga2_plugins_contrib_include_brings_the_check_command(
     proc = run(argv)  # without the package's file the services have no command
     assert proc.returncode != 0
     assert "Object 'pop3_ipmon' of type 'CheckCommand' does not exist." in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def installed() -> Path:
+    """This tree's package, installed with apt as .ci/run does."""
+    dpkg_query = find_program("dpkg-query", "dpkg")
+    query = run([dpkg_query, "-W", "-f", "${db:Status-Status} ${Version}", "check-pop3-ipmon"])
+    if query.stdout != f"installed {__version__}":
+        missing(
+            f"the Debian package check-pop3-ipmon {__version__} is not installed "
+            f"({(query.stdout or query.stderr).strip()}): .ci/run builds it and installs it "
+            "with apt-get install ./check-pop3-ipmon_*_all.deb"
+        )
+    # Not an older build of the same version: the installed files are the tree's.
+    modules = {
+        f"usr/lib/python3/dist-packages/{path.relative_to(ROOT)}": str(path.relative_to(ROOT))
+        for path in (ROOT / "check_pop3_ipmon").rglob("*.py")
+    }
+    for path, source in {**SHIPPED, **modules}.items():
+        if (
+            not (SYSTEM / path).is_file()
+            or (SYSTEM / path).read_bytes() != (ROOT / source).read_bytes()
+        ):
+            missing(f"the installed check-pop3-ipmon is not this tree's: /{path} differs")
+    return SYSTEM
+
+
+def test_installed_check_tests_a_real_dovecot(installed: Path, dovecot: Dovecot) -> None:
+    assert_checks_dovecot(installed, dovecot)
+    # The handlers are commands on Debian's PATH.
+    assert shutil.which("pop3_ipmon_alert", path=BUILD_ENV["PATH"]) == "/usr/bin/pop3_ipmon_alert"
+
+
+def test_nagios_reads_the_installed_command_definition(installed: Path, tmp_path: Path) -> None:
+    assert_nagios_verifies(installed, tmp_path)
+
+
+INSTALLED_PROBE = """\
+object Host "mail" {{
+  check_command = "dummy"
+  address = "127.0.0.1"
+}}
+object Service "pop3" {{
+  host_name = "mail"
+  check_command = "pop3_ipmon"
+  check_interval = 1s  // Icinga 2 spreads first checks over the interval
+  vars.pop3_ipmon_port = {port}
+}}
+"""
+
+
+def test_icinga2_plugins_contrib_runs_the_installed_check(
+    installed: Path, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """The system's ITL with `include <plugins-contrib>` brings the installed
+    CheckCommand (`daemon -C`), and Icinga 2 runs the installed check with it."""
+    probe = tmp_path / "probe.conf"
+    probe.write_text(INSTALLED_PROBE.format(port=dovecot.port))
+    icinga = Icinga2(
+        tmp_path / "icinga2",
+        [probe],
+        constants=DEBIAN_PLUGIN_DIRS,
+        extra_config="include <plugins-contrib>\n",
+    )
+    check = icinga.validate()
+    assert check.returncode == 0, check.stdout
+    assert "Instantiated 1 Service." in check.stdout
+    icinga.start()
+    try:
+        icinga.follow_events(("CheckResult",))
+        wait_until(lambda: bool(icinga.check_results("mail", "pop3")), 60, "a check result")
+    finally:
+        icinga.stop()
+    result = icinga.check_results("mail", "pop3")[0]
+    port = str(dovecot.port)
+    assert result["command"] == [f"/{PLUGINS}/check_pop3_ipmon", "-H", "127.0.0.1", "-p", port]
+    assert result["exit_status"] == 0, result["output"]
+    assert result["output"].startswith("POP3 OK - greeting in ")
 
 
 def test_readme_debian_path_installs_offline(dovecot: Dovecot, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 `icinga2 daemon -c <temp config>` as root, with DataDir, LogDir, CacheDir,
 SpoolDir, InitRunDir and ConfigDir redirected into the work directory, so the
-system's instance and other tests never meet it. The REST API listens on a
+system's instance and other tests never meet it. It includes the ITL's <itl>
+and <plugins>, as Debian's icinga2.conf does (the CheckCommand imports the
+ITL's "ipv4-or-ipv6"). The REST API listens on a
 free loopback port with certificates from a throw-away CA (its ca.crt in
 DataDir/certs as Icinga 2 keeps it); the test talks to it as a user with all
 permissions and can follow the event stream (check results, notifications).
@@ -80,9 +82,11 @@ class Icinga2:
         self._stream: Optional[http.client.HTTPSConnection] = None
         self._make_certificates()
         self.config = workdir / "icinga2.conf"
-        defined = "".join(
-            f"const {name} = {string(value)}\n" for name, value in (constants or {}).items()
-        )
+        constants = dict(constants or {})
+        if "PluginDir" in constants:
+            # As Debian's constants.conf: third-party plugins beside the others.
+            constants.setdefault("PluginContribDir", constants["PluginDir"])
+        defined = "".join(f"const {name} = {string(value)}\n" for name, value in constants.items())
         includes = "".join(f"include {string(str(path))}\n" for path in config_files)
         self.config.write_text(
             f"""\
@@ -90,6 +94,7 @@ include <itl>
 const NodeName = {string(node_name)}
 const ZoneName = NodeName
 {defined}
+include <plugins>
 object Endpoint NodeName {{}}
 object Zone ZoneName {{ endpoints = [ NodeName ] }}
 object ApiListener "api" {{
