@@ -19,6 +19,8 @@ from tests.support.icinga2 import keep_secret
 from tests.test_alerting_icinga2 import FakeApi
 
 SCRIPT = Path(sys.executable).parent / "pop3_ipmon_alert"
+# Check times ahead of the clock: a moved check is never put in the past.
+BASE = int(time.time()) + 3600
 
 
 class CommandFifo:
@@ -56,30 +58,57 @@ def handler(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def nagios_args(tmp_path: Path, state: str, attempt: int, **extra: str) -> list[str]:
+def nagios_args(
+    tmp_path: Path, state: str, attempt: int, engine_number: bool = True, **extra: str
+) -> list[str]:
+    """One result as Nagios' ocsp_command passes it (F=2, M=2; interval_length=1).
+
+    With engine_number, also the notification number Nagios would report
+    (results handled in order); without, the handler counts on its own."""
+    main = tmp_path / "nagios.cfg"
+    if not main.exists():
+        main.write_text("interval_length=1\n")
+    f = max(int(extra.get("--failures-per-alert", "2")), 1)
     options = {
         "--command-file": str(tmp_path / "nagios.cmd"),
+        "--main-config": str(main),
         "--state-beside": str(tmp_path / "retention.dat"),
         "--log-file": str(tmp_path / "handler.log"),
         "--host": "mail1",
         "--service": "POP3",
         "--state": state,
-        "--state-type": "SOFT",
-        "--attempt": str(attempt),
-        "--check-time": str(1_700_000_000 + attempt * 10 + (state == "OK")),
+        "--state-type": "HARD" if state == "OK" or attempt >= f else "SOFT",
+        "--attempt": str(min(attempt, f)),
+        "--check-time": str(BASE + attempt * 10 + (state == "OK")),
+        "--notification-number": str(
+            min(attempt // f, int(extra.get("--max-alerts", "2"))) if state != "OK" else 0
+        ),
         "--downtime": "0",
         "--host-downtime": "0",
-        "--failures-per-alert": "2",
+        "--failures-per-alert": str(f),
         "--max-alerts": "2",
+        "--up-interval": "5",
         "--down-interval": "1",
         "--lost-interval": "15",
     }
+    if not engine_number:
+        del options["--notification-number"]
     options.update(extra)
     return ["nagios", *(part for item in options.items() for part in item)]
 
 
+def plain(lines: list[str]) -> list[str]:
+    """Far-future delays as 'never' (their time is the handler's clock)."""
+    out = []
+    for line in lines:
+        head, _, value = line.rpartition(";")
+        never = line.startswith("DELAY_SVC_NOTIFICATION") and int(value) > time.time() + 1e8
+        out.append(f"{head};never" if never else line)
+    return out
+
+
 def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> None:
-    """F=2, M=2: alerts at failures 2 and 4, Lost interval set at 4, one recovery."""
+    """F=2, M=2: Nagios alerts at failures 2 and 4 (HARD from 2), Lost from 5, recovery."""
     sent: list[list[str]] = []
     for attempt in range(1, 7):
         run = handler(*nagios_args(tmp_path, "CRITICAL", attempt))
@@ -92,31 +121,30 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
     def var(name: str, value: object) -> str:
         return f"CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_{name};{value}"
 
-    notify = "SEND_CUSTOM_SVC_NOTIFICATION;mail1;POP3;0;pop3_ipmon;ipMonitor "
-    assert sent == [
-        [var("STATE", "Warn"), var("ALERT", 0), var("FAILURES", 1)],
+    delay = "DELAY_SVC_NOTIFICATION;mail1;POP3;"
+    interval = "CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;"
+    schedule = "SCHEDULE_FORCED_SVC_CHECK;mail1;POP3;"
+    assert [plain(lines) for lines in sent] == [
+        [var("STATE", "Warn"), var("ALERT", 0), var("FAILURES", 1), delay + "0", interval + "1"],
+        [var("STATE", "Down"), var("ALERT", 1), var("FAILURES", 2), delay + "never"],
+        [delay + "0"],
+        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4), delay + "never"],
         [
-            var("STATE", "Down"),
-            var("ALERT", 1),
-            var("FAILURES", 2),
-            notify + "Down: alert 1 of 2 after 2 consecutive failed test(s)",
-        ],
-        [],
-        [
-            var("STATE", "Down"),
+            var("STATE", "Lost"),
             var("ALERT", 2),
-            var("FAILURES", 4),
-            notify + "Down: alert 2 of 2 after 4 consecutive failed test(s)",
-            "CHANGE_RETRY_SVC_CHECK_INTERVAL;mail1;POP3;15",
+            var("FAILURES", 5),
+            delay + "never",
+            interval + "15",
+            schedule + str(BASE + 50 + 15),
         ],
-        [var("STATE", "Lost"), var("ALERT", 2), var("FAILURES", 5)],
-        [],
+        [delay + "never"],
         [
             var("STATE", "Up"),
             var("ALERT", 2),
             var("FAILURES", 0),
-            notify + "Up: recovered after 6 failed test(s), 2 alert(s) had been sent",
-            "CHANGE_RETRY_SVC_CHECK_INTERVAL;mail1;POP3;1",
+            delay + "never",
+            interval + "5",
+            schedule + str(BASE + 71 + 5),
         ],
     ]
     # Beside the retention file, one state file per service, reset after recovery.
@@ -125,38 +153,54 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
     log = (tmp_path / "handler.log").read_text().splitlines()
     assert len(log) == 7
     assert log[3].endswith(
-        "INFO mail1!POP3: CRITICAL SOFT attempt 4 -> Down, failures 4, alerts 2; "
-        "published Down; sent alert 2 of 2; set lost interval"
+        "INFO mail1!POP3: CRITICAL HARD attempt 2 -> Down, failures 4, alerts 2; "
+        "the engine sent alert 2 of 2 (PROBLEM); published Down; no further alert"
     )
+    assert "the engine sent the recovery after 2 alert(s)" in log[6]
 
 
-def test_nagios_not_reading_then_the_alert_follows(tmp_path: Path) -> None:
+def test_nagios_not_reading_then_the_next_result_tries_again(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "nagios.cmd")  # nobody reads
-    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **{"--failures-per-alert": "1"}))
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1))
     assert run.returncode == 1
     log = (tmp_path / "handler.log").read_text()
-    assert "NOT DONE: sent alert 1 of 2" in log and "(is Nagios running?)" in log
+    assert "NOT DONE: next alert after 1 failure(s)" in log and "(is Nagios running?)" in log
     (tmp_path / "nagios.cmd").unlink()
     fifo = CommandFifo(tmp_path / "nagios.cmd")
     try:
-        run = handler(*nagios_args(tmp_path, "CRITICAL", 2, **{"--failures-per-alert": "1"}))
+        # The result again (Nagios runs the ocsp_command for it once, but a
+        # retried run must not count it twice): the same actions, delivered.
+        run = handler(*nagios_args(tmp_path, "CRITICAL", 1))
         assert run.returncode == 0, run.stderr
         lines = fifo.lines()
     finally:
         fifo.close()
-    # Failure 2 is due for alert 2; alert 1 never went out, so 2 is what is sent.
-    assert any("alert 2 of 2 after 2" in line for line in lines), lines
+    assert lines == []  # already counted; the interval and gate follow the next result
+    assert "result already handled" in (tmp_path / "handler.log").read_text()
+
+
+def test_nagios_host_down_holds_the_alert(tmp_path: Path, fifo: CommandFifo) -> None:
+    """Nagios sent nothing (its notification number stays 0): no alert is counted."""
+    extra = {"--notification-number": "0", "--failures-per-alert": "1"}
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **extra))
+    assert run.returncode == 0
+    log = (tmp_path / "handler.log").read_text()
+    assert "the engine sent 0 alert(s), not 1" in log and "alerts 0" in log
 
 
 def test_result_in_downtime_is_counted_as_maintenance(tmp_path: Path, fifo: CommandFifo) -> None:
     for attempt in range(1, 4):
         args = nagios_args(tmp_path, "CRITICAL", attempt, **{"--downtime": "1"})
         assert handler(*args).returncode == 0
-    assert fifo.lines() == [
+    lines = plain(fifo.lines())
+    assert lines[:3] == [
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_STATE;Maintenance",
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;0",
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_FAILURES;0",
     ]
+    # Counting afresh after the downtime: the next alert is F failures away.
+    assert "DELAY_SVC_NOTIFICATION;mail1;POP3;never" in lines
+    assert not any("POP3_IPMON_STATE;Warn" in line or "Down" in line for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -180,12 +224,14 @@ def test_bad_arguments_exit_3_with_one_clear_line(
     args = nagios_args(tmp_path, "CRITICAL", 1, **change)
     args.remove("--log-file")
     args.remove(str(tmp_path / "handler.log"))
+    (tmp_path / "nagios.cfg").unlink()
     run = handler(*args)
     assert run.returncode == 3
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and message in lines[0], run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "pop3_ipmon").exists()
+    assert not (tmp_path / "pop3_ipmon.log").exists()
 
 
 def test_monitor_name_of_64_characters_is_fine(tmp_path: Path, fifo: CommandFifo) -> None:
@@ -216,12 +262,13 @@ def test_icinga2_through_the_script(tmp_path: Path, ca: trustme.CA, ca_file: Pat
             "--service=POP3",
             "--monitor-name=Mail POP3 (head office)",
             "--state=CRITICAL",
-            "--state-type=SOFT",
+            "--state-type=HARD",
             "--attempt=1",
             f"--check-time={time.time():.6f}",
             "--enabled=true",
             "--failures-per-alert=1",
             "--max-alerts=1",
+            "--up-interval=300",
             "--down-interval=60",
             "--lost-interval=900",
             f"--state-dir={tmp_path / 'state'}",
@@ -232,23 +279,28 @@ def test_icinga2_through_the_script(tmp_path: Path, ca: trustme.CA, ca_file: Pat
         ]
         run = handler(*args)
         assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        # F=1, M=1, failure 1 (HARD at once): alert 1 went out with it; no
+        # further one (close the gate); Down interval, and the next check
+        # moved off the Up interval Icinga 2 scheduled it at.
         assert [r["path"] for r in api.requests] == [
             "/v1/objects/services/mail1!POP3",
-            "/v1/actions/send-custom-notification",
+            "/v1/objects/notifications",
             "/v1/objects/services/mail1!POP3",
+            "/v1/actions/reschedule-check",
         ]
-        assert api.requests[1]["body"]["comment"].startswith("Mail POP3 (head office): ipMon")
-        assert api.requests[2]["body"] == {"attrs": {"retry_interval": 900}}
+        assert api.requests[1]["body"]["attrs"] == {"times": {"begin": 315360000}}
+        assert api.requests[2]["body"] == {"attrs": {"check_interval": 60}}
+        assert api.requests[3]["body"]["service"] == "mail1!POP3"
 
-        # The API refuses the notification: counted, not marked sent, exit 1.
+        # The API refuses the gate: counted, not marked done, exit 1.
         api.requests.clear()
-        api.replies["/v1/actions/send-custom-notification"] = (403, {"status": "forbidden"})
+        api.replies["/v1/objects/notifications"] = (403, {"status": "forbidden"})
         args[6:8] = ["--attempt=1", f"--check-time={time.time() + 100:.6f}"]
         args[2] = "--service=IMAP"
         run = handler(*args)
         assert run.returncode == 1
         log = (tmp_path / "handler.log").read_text()
-        assert "NOT DONE: sent alert 1 of 1; NOT DONE: set lost interval" in log
+        assert "NOT DONE: no further alert; NOT DONE: set the down interval" in log
         assert "HTTP 403 forbidden" in log
     finally:
         api.close()
@@ -273,6 +325,7 @@ def test_icinga2_client_certificate_and_empty_credentials(
             "--attempt=1",
             "--check-time=1",
             "--failures-per-alert=1",
+            "--up-interval=300",
             "--down-interval=60",
             "--lost-interval=900",
             f"--state-dir={tmp_path / 'state'}",
@@ -285,7 +338,7 @@ def test_icinga2_client_certificate_and_empty_credentials(
             f"--api-key={key}",
         )
         assert run.returncode == 0, (tmp_path / "handler.log").read_text()
-        assert len(api.requests) == 2 and api.requests[0]["auth"] is None
+        assert len(api.requests) == 3 and api.requests[0]["auth"] is None
     finally:
         api.close()
 
@@ -302,6 +355,7 @@ def test_icinga2_credentials_others_can_read_are_refused(tmp_path: Path) -> None
         "--state-type=HARD",
         "--attempt=1",
         "--check-time=1",
+        "--up-interval=300",
         "--down-interval=60",
         "--lost-interval=900",
         f"--state-dir={tmp_path / 'state'}",

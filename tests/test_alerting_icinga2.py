@@ -16,7 +16,7 @@ import pytest
 import trustme
 
 from check_pop3_ipmon.alerting import icinga2
-from check_pop3_ipmon.alerting.model import Alert, Interval, Phase, Publish, Recovery, SetInterval
+from check_pop3_ipmon.alerting.model import Interval, NextAlert, Phase, Publish, Schedule
 from tests.support.icinga2 import keep_secret
 
 
@@ -79,25 +79,35 @@ def credentials(tmp_path: Path) -> Path:
     )
 
 
-def actions(fake_api: FakeApi, ca_file: Path, credentials: Path) -> icinga2.Icinga2Actions:
+INTERVALS = {Interval.UP: 300, Interval.DOWN: 60, Interval.LOST: 900}
+
+
+def actions(
+    fake_api: FakeApi, ca_file: Path, credentials: Path, gate: bool = True
+) -> icinga2.Icinga2Actions:
     api = icinga2.Icinga2Api(
         fake_api.url, credentials=icinga2.read_credentials(credentials), ca_file=ca_file
     )
     return icinga2.Icinga2Actions(
-        api, "mail 1", "POP3/head office", down_interval=60, lost_interval=900, monitor_name="M"
+        api, "mail 1", "POP3/head office", intervals=INTERVALS, check_time=1000.25, gate=gate
     )
 
 
 def test_every_action_as_a_request(fake_api: FakeApi, ca_file: Path, credentials: Path) -> None:
     service = actions(fake_api, ca_file, credentials)
     service.perform(Publish(Phase.DOWN, 2, 6))
-    service.perform(Alert(2, 3, Phase.DOWN, 6))
-    service.perform(Recovery(3, 12))
-    service.perform(SetInterval(Interval.LOST))
-    service.perform(SetInterval(Interval.DOWN))
+    service.perform(NextAlert(2, 3))  # close the gate
+    service.perform(NextAlert(None))  # closed already: no request
+    service.perform(NextAlert(1, 3))  # open it for alert 3
+    service.perform(Schedule(Interval.LOST, False))
+    service.perform(Schedule(Interval.UP, True))
     path = "/v1/objects/services/mail%201!POP3%2Fhead%20office"
     token = "Basic " + base64.b64encode(b"pop3-ipmon:s3:cr=t").decode()
     assert all(r["auth"] == token and r["accept"] == "application/json" for r in fake_api.requests)
+    gate_filter = {
+        "filter": "notification.host_name == h && notification.service_name == s",
+        "filter_vars": {"h": "mail 1", "s": "POP3/head office"},
+    }
     assert [(r["path"], r["body"]) for r in fake_api.requests] == [
         (
             path,
@@ -109,49 +119,48 @@ def test_every_action_as_a_request(fake_api: FakeApi, ca_file: Path, credentials
                 }
             },
         ),
+        ("/v1/objects/notifications", {**gate_filter, "attrs": {"times": icinga2.CLOSED}}),
         (
-            "/v1/actions/send-custom-notification",
-            {
-                "type": "Service",
-                "service": "mail 1!POP3/head office",
-                "author": "pop3_ipmon",
-                "comment": "M: ipMonitor Down: alert 2 of 3 after 6 consecutive failed test(s)",
-                "force": False,
-            },
+            "/v1/objects/notifications",
+            {**gate_filter, "attrs": {"times": {"begin": 0}, "notification_number": 2}},
         ),
+        (path, {"attrs": {"check_interval": 900}}),
+        (path, {"attrs": {"check_interval": 300}}),
         (
-            "/v1/actions/send-custom-notification",
-            {
-                "type": "Service",
-                "service": "mail 1!POP3/head office",
-                "author": "pop3_ipmon",
-                "comment": "M: ipMonitor Up: recovered after 12 failed test(s); "
-                "3 alert(s) had been sent",
-                "force": False,
-            },
+            "/v1/actions/reschedule-check",
+            {"type": "Service", "service": "mail 1!POP3/head office", "next_check": 1300.25},
         ),
-        (path, {"attrs": {"retry_interval": 900}}),
-        (path, {"attrs": {"retry_interval": 60}}),
     ]
+
+
+def test_a_service_without_notifications_has_no_gate(
+    fake_api: FakeApi, ca_file: Path, credentials: Path
+) -> None:
+    fake_api.replies["/v1/objects/notifications"] = (
+        404,
+        {"error": 404, "status": "No objects found."},
+    )
+    actions(fake_api, ca_file, credentials).perform(NextAlert(2, 1))
+    assert len(fake_api.requests) == 1
 
 
 def test_refusals_are_errors_with_icinga_s_reason(
     fake_api: FakeApi, ca_file: Path, credentials: Path
 ) -> None:
     service = actions(fake_api, ca_file, credentials)
-    fake_api.replies["/v1/actions/send-custom-notification"] = (
+    fake_api.replies["/v1/actions/reschedule-check"] = (
         403,
         {"error": 403, "status": "No objects found."},
     )
     with pytest.raises(icinga2.ApiError, match=r"HTTP 403 No objects found\."):
-        service.perform(Alert(1, 3, Phase.DOWN, 3))
+        service.perform(Schedule(Interval.UP, True))
     # Icinga 2 answers 500 with per-object codes when a modification fails.
     fake_api.replies["/v1/objects/services/mail%201!POP3%2Fhead%20office"] = (
         500,
-        {"results": [{"code": 500, "status": "Attribute 'retry_interval' could not be set"}]},
+        {"results": [{"code": 500, "status": "Attribute 'check_interval' could not be set"}]},
     )
     with pytest.raises(icinga2.ApiError, match="HTTP 500"):
-        service.perform(SetInterval(Interval.LOST))
+        service.perform(Schedule(Interval.LOST, False))
 
 
 def test_certificate_is_verified(fake_api: FakeApi, credentials: Path, tmp_path: Path) -> None:
@@ -228,7 +237,7 @@ def test_service_name_with_bang_host_is_refused(credentials: Path) -> None:
         "https://icinga:5665", credentials=icinga2.read_credentials(credentials)
     )
     with pytest.raises(icinga2.ApiError, match="cannot name service"):
-        icinga2.Icinga2Actions(api, "a!b", "s", down_interval=1, lost_interval=2)
+        icinga2.Icinga2Actions(api, "a!b", "s", intervals=INTERVALS, check_time=1)
 
 
 def test_credentials_readable_by_others_are_refused(tmp_path: Path) -> None:

@@ -1,38 +1,54 @@
-"""The alerting model without engines: ipMonitor's table, edges, and properties."""
+"""The alerting model without engines: ipMonitor's table, edges, and properties.
+
+The results come from a small stand-in for the engine's own state machine
+(max_check_attempts = F: SOFT below F failures, HARD from F), so each test
+sees what the handler sees in Nagios or Icinga 2.
+"""
 
 from __future__ import annotations
 
 import itertools
+from typing import Optional
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from check_pop3_ipmon.alerting.model import (
-    Alert,
     Decision,
     Interval,
     Memory,
+    NextAlert,
     Phase,
     Policy,
     Publish,
-    Recovery,
     Result,
-    SetInterval,
-    alert_text,
+    Schedule,
     decide,
-    recovery_text,
 )
 
 _clock = itertools.count(1000)
 
 
-def fail(attempt: int = 2, in_downtime: bool = False, enabled: bool = True) -> Result:
-    return Result(False, "CRITICAL", False, attempt, str(next(_clock)), in_downtime, enabled)
+def fail(
+    attempt: int = 2,
+    hard: bool = False,
+    in_downtime: bool = False,
+    enabled: bool = True,
+    notified: Optional[int] = None,
+) -> Result:
+    return Result(
+        False, "CRITICAL", hard, attempt, str(next(_clock)), in_downtime, enabled, notified
+    )
 
 
-def ok(in_downtime: bool = False) -> Result:
-    return Result(True, "OK", True, 1, str(next(_clock)), in_downtime)
+def ok(in_downtime: bool = False, hard: bool = True) -> Result:
+    return Result(True, "OK", hard, 1, str(next(_clock)), in_downtime)
+
+
+def outage(f: int, count: int) -> list[Result]:
+    """`count` failures as the engine reports them with max_check_attempts = F."""
+    return [fail(attempt=min(n, f), hard=n >= f) for n in range(1, count + 1)]
 
 
 def run(policy: Policy, results: list[Result]) -> list[Decision]:
@@ -44,58 +60,107 @@ def run(policy: Policy, results: list[Result]) -> list[Decision]:
     return decisions
 
 
-def notifications(decisions: list[Decision]) -> list[tuple[int, object]]:
-    """(result index 1-based, Alert/Recovery) for every notification."""
+def alerts(decisions: list[Decision]) -> list[tuple[int, str, int]]:
+    """(result index 1-based, 'alert'/'recovery', number) as the engine sent them."""
+    out = []
+    for index, decision in enumerate(decisions, 1):
+        if decision.alert:
+            out.append((index, "alert", decision.alert))
+        if decision.recovery:
+            out.append((index, "recovery", decision.recovery))
+    return out
+
+
+def of_type(decisions: list[Decision], kind: type) -> list[tuple[int, object]]:
     return [
         (index, action)
         for index, decision in enumerate(decisions, 1)
         for action in decision.actions
-        if isinstance(action, (Alert, Recovery))
+        if isinstance(action, kind)
     ]
 
 
 def test_ipmonitors_worked_example() -> None:
     """F=3, M=3: Warn, Warn, alert 1 at 3, 2 at 6, 3 at 9, Lost from 10, one recovery."""
     policy = Policy(3, 3)
-    decisions = run(policy, [fail(attempt=n) for n in range(1, 13)] + [ok(), ok()])
+    decisions = run(policy, [*outage(3, 12), ok(), ok()])
     phases = [d.memory.phase for d in decisions]
     assert phases[:12] == [Phase.WARN] * 2 + [Phase.DOWN] * 7 + [Phase.LOST] * 3
     assert phases[12:] == [Phase.UP, Phase.UP]
-    assert notifications(decisions) == [
-        (3, Alert(1, 3, Phase.DOWN, 3)),
-        (6, Alert(2, 3, Phase.DOWN, 6)),
-        (9, Alert(3, 3, Phase.DOWN, 9)),
-        (13, Recovery(3, 12)),
+    assert alerts(decisions) == [
+        (3, "alert", 1),
+        (6, "alert", 2),
+        (9, "alert", 3),
+        (13, "recovery", 3),
     ]
-    intervals = [
-        (index, action.interval)
-        for index, d in enumerate(decisions, 1)
-        for action in d.actions
-        if isinstance(action, SetInterval)
+    # check_interval: Down from failure 1 (retry_interval serves the SOFT
+    # ones, check_interval the HARD ones from F); Lost from failure 10, whose
+    # next test the engine had put at Down: moved; Up at the recovery, whose
+    # next test the engine had put at Lost: moved.
+    assert of_type(decisions, Schedule) == [
+        (1, Schedule(Interval.DOWN, False)),
+        (10, Schedule(Interval.LOST, True)),
+        (13, Schedule(Interval.UP, True)),
     ]
-    # Set at failure 9 (it applies after failure 10), back to Down on recovery.
-    assert intervals == [(9, Interval.LOST), (13, Interval.DOWN)]
-    assert decisions[-1].memory == Memory(last_result=decisions[-1].memory.last_result)
+    last = decisions[-1].memory
+    assert last == Memory(gate=False, last_result=last.last_result)  # F > 1: closed while Up
 
 
-def test_variables_are_published_before_the_notification_reads_them() -> None:
-    decisions = run(Policy(3, 3), [fail(attempt=n) for n in range(1, 4)])
-    assert decisions[0].actions == (Publish(Phase.WARN, 0, 1),)
-    assert decisions[1].actions == ()
-    assert decisions[2].actions == (Publish(Phase.DOWN, 1, 3), Alert(1, 3, Phase.DOWN, 3))
+def test_the_next_alert_is_allowed_for_exactly_the_failure_that_sends_it() -> None:
+    decisions = run(Policy(3, 3), outage(3, 10))
+    nexts = [d.actions for d in decisions]
+    after = [next(a for a in actions if isinstance(a, NextAlert)) for actions in nexts]
+    assert [(a.after, a.number) for a in after] == [
+        (2, 1),
+        (1, 1),
+        (3, 2),
+        (2, 2),
+        (1, 2),
+        (3, 3),
+        (2, 3),
+        (1, 3),
+        (None, 0),  # failure 9: alert 3 of 3 sent, no more
+        (None, 0),
+    ]
+    assert [a.gate for a in after] == [False, True, False, False, True, False, False, True] + [
+        False
+    ] * 2
+    # The recovery starts afresh: the next alert is F failures away. Passing
+    # tests after it tell the engine nothing; with F = 1 a pass opens the gate.
+    passing = decide(Policy(3, 3), decisions[-1].memory, ok())
+    assert NextAlert(3, 1) in passing.actions
+    again = decide(Policy(3, 3), passing.memory, ok())
+    assert again.actions == ()
+    lost = run(Policy(1, 1), outage(1, 3))[-1].memory
+    assert NextAlert(1, 1) in decide(Policy(1, 1), lost, ok()).actions
+
+
+def test_variables_are_published_when_the_state_changes() -> None:
+    decisions = run(Policy(3, 3), outage(3, 4))
+    assert of_type(decisions, Publish) == [
+        (1, Publish(Phase.WARN, 0, 1)),
+        (3, Publish(Phase.DOWN, 1, 3)),
+    ]
 
 
 def test_one_failure_per_alert_one_alert() -> None:
-    decisions = run(Policy(1, 1), [fail(attempt=n) for n in range(1, 5)] + [ok()])
+    decisions = run(Policy(1, 1), [*outage(1, 4), ok()])
     assert [d.memory.phase for d in decisions] == [Phase.DOWN] + [Phase.LOST] * 3 + [Phase.UP]
-    assert notifications(decisions) == [(1, Alert(1, 1, Phase.DOWN, 1)), (5, Recovery(1, 4))]
-    assert SetInterval(Interval.LOST) in decisions[0].actions
+    assert alerts(decisions) == [(1, "alert", 1), (5, "recovery", 1)]
+    # Failure 1 is HARD at once: the engine put the next test at check_interval (Up).
+    assert of_type(decisions, Schedule) == [
+        (1, Schedule(Interval.DOWN, True)),
+        (2, Schedule(Interval.LOST, True)),
+        (5, Schedule(Interval.UP, True)),
+    ]
 
 
-def test_no_alert_no_recovery() -> None:
-    decisions = run(Policy(3, 3), [fail(attempt=1), fail(attempt=2), ok()])
-    assert notifications(decisions) == []
-    assert decisions[-1].actions == (Publish(Phase.UP, 0, 0),)
+def test_soft_recovery_moves_the_next_test_to_up() -> None:
+    """Nagios schedules after a SOFT recovery at retry_interval: the Down interval."""
+    decisions = run(Policy(3, 3), [*outage(3, 2), ok(hard=False)])
+    assert alerts(decisions) == []
+    assert decisions[-1].actions[-1] == Schedule(Interval.UP, True)
+    assert Publish(Phase.UP, 0, 0) in decisions[-1].actions
 
 
 def test_a_result_handled_twice_counts_once() -> None:
@@ -109,84 +174,61 @@ def test_a_result_handled_twice_counts_once() -> None:
 
 def test_downtime_suspends_counting_and_alerts() -> None:
     policy = Policy(3, 3)
-    results = [fail(attempt=n, in_downtime=True) for n in range(1, 7)]
-    results += [fail(attempt=n) for n in range(7, 10)]  # downtime over, still failing
+    results = outage(3, 6)
+    results = [fail(r.attempt, r.hard, in_downtime=True) for r in results]
+    results += [fail(attempt=3, hard=True) for _ in range(3)]  # over, still failing
     decisions = run(policy, results)
     assert [d.memory.phase for d in decisions[:6]] == [Phase.MAINTENANCE] * 6
     assert all(d.memory.failures == 0 for d in decisions[:6])
-    # Counting starts afresh: the 3rd failure after the downtime is alert 1.
-    assert notifications(decisions) == [(9, Alert(1, 3, Phase.DOWN, 3))]
+    # In downtime the next alert is F failures away; afresh after it: alert 1 at the third.
+    assert NextAlert(3, 1) in decisions[0].actions  # closed once, for the whole downtime
+    assert alerts(decisions) == [(9, "alert", 1)]
 
 
-def test_recovery_in_downtime_is_not_sent_and_the_episode_ends() -> None:
-    policy = Policy(1, 3)
-    decisions = run(policy, [fail(attempt=1), ok(in_downtime=True), fail(attempt=1), ok()])
-    assert notifications(decisions) == [
-        (1, Alert(1, 3, Phase.DOWN, 1)),
-        (3, Alert(1, 3, Phase.DOWN, 1)),
-        (4, Recovery(1, 1)),
-    ]
-    assert "not sent: in downtime" in decisions[1].notes[0]
+def test_recovery_in_downtime_is_left_to_the_engine() -> None:
+    decisions = run(Policy(1, 3), [*outage(1, 1), ok(in_downtime=True), *outage(1, 1), ok()])
+    assert alerts(decisions) == [(1, "alert", 1), (3, "alert", 1), (4, "recovery", 1)]
+    assert "falls in a downtime" in decisions[1].notes[0]
 
 
-def test_disabled_service_never_alerts() -> None:
-    decisions = run(Policy(1, 1), [fail(attempt=n, enabled=False) for n in range(1, 5)])
-    assert notifications(decisions) == []
+def test_disabled_service_never_alerts_nor_moves_checks() -> None:
+    decisions = run(Policy(1, 1), [fail(attempt=1, hard=True, enabled=False) for _ in range(4)])
+    assert alerts(decisions) == []
     assert {d.memory.phase for d in decisions} == {Phase.DISABLED}
+    assert all(not a.move for _, a in of_type(decisions, Schedule))
 
 
 def test_engine_starting_a_new_problem_drops_a_stale_count() -> None:
-    """We missed the passing test (handler disabled for a while): attempt 1 says so."""
-    policy = Policy(3, 3)
-    stale = Memory(failures=5, alerts=1, phase=Phase.DOWN)
-    decision = decide(policy, stale, fail(attempt=1))
+    """We missed the passing test (handler not run for a while): SOFT attempt 1 says so."""
+    stale = Memory(failures=5, alerts=1, phase=Phase.DOWN, interval=Interval.DOWN)
+    decision = decide(Policy(3, 3), stale, fail(attempt=1))
     assert decision.memory.failures == 1 and decision.memory.alerts == 0
     assert decision.memory.phase == Phase.WARN
     assert any("dropping 5 failure(s)" in note for note in decision.notes)
 
 
-def test_undelivered_alert_is_sent_with_the_next_failure() -> None:
-    policy = Policy(3, 3)
-    memory = Memory()
-    for attempt in (1, 2):
-        memory = decide(policy, memory, fail(attempt=attempt)).memory
-    third = decide(policy, memory, fail(attempt=3))
-    assert Alert(1, 3, Phase.DOWN, 3) in third.actions
-    # The engine did not take it: only the count moves on.
-    memory = third.after(0)
-    assert (memory.failures, memory.alerts, memory.phase) == (3, 0, Phase.WARN)
-    fourth = decide(policy, memory, fail(attempt=4))
-    assert fourth.actions == (Publish(Phase.DOWN, 1, 4), Alert(1, 3, Phase.DOWN, 4))
-
-
-def test_undelivered_recovery_is_retried_by_the_next_pass() -> None:
-    policy = Policy(1, 1)
-    memory = decide(policy, Memory(), fail(attempt=1)).memory
-    recovery = decide(policy, memory, ok())
-    assert Recovery(1, 1) in recovery.actions
-    memory = recovery.after(0)
-    again = decide(policy, memory, ok())
-    assert Recovery(1, 0) in again.actions
-    assert again.memory.alerts == 0
+def test_the_engines_own_count_wins() -> None:
+    """Nagios says how many PROBLEMs it sent: none while the host is DOWN."""
+    policy = Policy(1, 3)
+    decision = decide(policy, Memory(), fail(attempt=1, hard=True, notified=0))
+    # Alert 1 is due (recovery actions run for it), but the engine held it.
+    assert decision.alert == 1 and decision.memory.alerts == 0
+    assert any("sent 0 alert(s), not 1" in note for note in decision.notes)
+    agreed = decide(policy, Memory(), fail(attempt=1, hard=True, notified=1))
+    assert agreed.alert == 1 and agreed.notes == ()
 
 
 def test_partial_commit_keeps_what_took_effect() -> None:
-    policy = Policy(1, 1)
-    decision = decide(policy, Memory(), fail(attempt=1))
+    decision = decide(Policy(1, 1), Memory(), fail(attempt=1, hard=True))
     assert decision.actions == (
         Publish(Phase.DOWN, 1, 1),
-        Alert(1, 1, Phase.DOWN, 1),
-        SetInterval(Interval.LOST),
+        NextAlert(None, 0),
+        Schedule(Interval.DOWN, True),
     )
-    assert decision.after(1).phase == Phase.DOWN and decision.after(1).alerts == 0
-    assert decision.after(2).alerts == 1 and decision.after(2).interval == Interval.DOWN
-    assert decision.after(3).interval == Interval.LOST
-
-
-def test_hard_state_is_noted() -> None:
-    result = Result(False, "CRITICAL", True, 1, "1")
-    decision = decide(Policy(3, 3), Memory(), result)
-    assert any("HARD" in note for note in decision.notes)
+    assert decision.after(1).phase == Phase.DOWN and decision.after(1).gate
+    assert not decision.after(2).gate and decision.after(2).interval == Interval.UP
+    assert decision.after(3).interval == Interval.DOWN
+    assert decision.after(0).failures == 1  # the count holds whatever the engine took
 
 
 @pytest.mark.parametrize(("f", "m"), [(0, 1), (1, 0), (-1, 3)])
@@ -195,64 +237,80 @@ def test_policy_needs_positive_numbers(f: int, m: int) -> None:
         Policy(f, m)
 
 
-def test_texts_name_the_alert_and_the_monitor() -> None:
-    assert (
-        alert_text(Alert(2, 3, Phase.DOWN, 6), "Mail")
-        == "Mail: ipMonitor Down: alert 2 of 3 after 6 consecutive failed test(s)"
-    )
-    assert recovery_text(Recovery(3, 12)) == (
-        "ipMonitor Up: recovered after 12 failed test(s); 3 alert(s) had been sent"
-    )
-
-
 # Per step: (passing?, in downtime?)
 steps = st.lists(st.tuples(st.booleans(), st.booleans()), max_size=80)
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    f=st.integers(1, 5),
-    m=st.integers(1, 4),
-    pattern=steps,
-    fail_run=st.integers(0, 30),
-)
+@given(f=st.integers(1, 5), m=st.integers(1, 4), pattern=steps, fail_run=st.integers(0, 30))
 def test_properties_of_any_result_sequence(
     f: int, m: int, pattern: list[tuple[bool, bool]], fail_run: int
 ) -> None:
-    """Alerts 1..k numbered in order, each at failure k*F, k <= M; a recovery iff k > 0."""
+    """Alerts 1..k numbered in order, each at failure k*F, k <= M; a recovery iff k > 0;
+    the engine's check_interval always the interval of the state."""
     policy = Policy(f, m)
-    results = [fail(attempt=n + 1) for n in range(fail_run)]
-    attempt = fail_run
+    results = outage(f, fail_run)
+    engine_count = fail_run
     for passing, downtime in pattern:
         if passing:
-            attempt = 0
+            engine_count = 0
             results.append(ok(in_downtime=downtime))
         else:
-            attempt += 1
-            results.append(fail(attempt=attempt, in_downtime=downtime))
+            engine_count += 1
+            hard = engine_count >= f
+            results.append(fail(min(engine_count, f), hard, in_downtime=downtime))
     memory = Memory()
     sent = 0  # alerts in the current episode
     for result in results:
         decision = decide(policy, memory, result)
         before, memory = memory, decision.memory
-        alerts = [a for a in decision.actions if isinstance(a, Alert)]
-        recoveries = [a for a in decision.actions if isinstance(a, Recovery)]
         if result.ok:
-            assert not alerts
-            assert len(recoveries) == (1 if sent and not result.in_downtime else 0)
+            assert not decision.alert
+            assert decision.recovery == (sent if not result.in_downtime else 0)
             sent = 0
             assert memory.phase == Phase.UP and memory.failures == 0
         elif result.in_downtime:
-            assert not alerts and not recoveries
+            assert not decision.alert and not decision.recovery
             sent = 0
             assert memory.phase == Phase.MAINTENANCE
         else:
-            assert not recoveries
+            assert not decision.recovery
             assert memory.failures == before.failures + 1
-            for alert in alerts:
+            if decision.alert:
                 sent += 1
-                assert alert.number == sent <= m
-                assert alert.failures == sent * f
+                assert decision.alert == sent <= m
+                assert memory.failures == sent * f
             assert memory.phase == policy.phase(memory.failures)
-        expected = Interval.LOST if memory.failures >= f * m else Interval.DOWN
-        assert memory.interval == expected
+        assert memory.interval == policy.interval(memory.failures)
+        assert memory.gate == (policy.failures_to_next_alert(memory.failures) == 1) or (
+            result.ok or result.in_downtime
+        )
+
+
+def test_an_alert_the_engine_owes_goes_with_the_very_next_failure() -> None:
+    """Nagios did not get our word before failure 2F (its number stays 1): the
+    next failure may notify, with number 2, whatever the count says."""
+    policy = Policy(2, 3)
+    memory = Memory()
+    for attempt, notified in ((1, 0), (2, 1), (3, 1)):
+        memory = decide(
+            policy, memory, fail(min(attempt, 2), attempt >= 2, notified=notified)
+        ).memory
+    late = decide(policy, memory, fail(2, True, notified=1))  # failure 4: alert 2 was due
+    assert late.alert == 2 and late.memory.alerts == 1
+    assert NextAlert(1, 2) in late.actions
+    caught_up = decide(policy, late.memory, fail(2, True, notified=2))  # failure 5
+    assert caught_up.memory.alerts == 2 and NextAlert(1, 3) in caught_up.actions
+
+
+def test_a_delayed_run_does_not_bring_back_an_old_engine_count() -> None:
+    """Under load the run for failure 3 may come after the one for failure 4:
+    its notification number is history, and must not make the engine send
+    an alert beyond M."""
+    policy = Policy(1, 2)
+    memory = decide(policy, Memory(), Result(False, "CRITICAL", True, 1, "100", notified=1)).memory
+    memory = decide(policy, memory, Result(False, "CRITICAL", True, 1, "160", notified=2)).memory
+    memory = decide(policy, memory, Result(False, "CRITICAL", True, 1, "280", notified=2)).memory
+    stale = decide(policy, memory, Result(False, "CRITICAL", True, 1, "220", notified=1))
+    assert stale.memory.alerts == 2
+    assert NextAlert(None, 0) in stale.actions

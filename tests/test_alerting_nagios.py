@@ -9,42 +9,81 @@ from pathlib import Path
 import pytest
 
 from check_pop3_ipmon.alerting import nagios
-from check_pop3_ipmon.alerting.model import Alert, Interval, Phase, Publish, Recovery, SetInterval
+from check_pop3_ipmon.alerting.model import Interval, NextAlert, Phase, Publish, Schedule
+
+INTERVALS = {Interval.UP: 5, Interval.DOWN: 1, Interval.LOST: 1.5}
 
 
-def commands() -> nagios.NagiosCommands:
+def commands(interval_length: int = 60) -> nagios.NagiosCommands:
     return nagios.NagiosCommands(
-        "mail1", "POP3 head office", down_interval=1, lost_interval=1.5, monitor_name="Mail; POP3"
+        "mail1",
+        "POP3 head office",
+        intervals=INTERVALS,
+        check_time=1000,
+        interval_length=interval_length,
     )
 
 
 def test_lines_for_every_action() -> None:
     c = commands()
-    assert c.lines(Publish(Phase.DOWN, 2, 6), 100) == [
-        "[100] CHANGE_CUSTOM_SVC_VAR;mail1;POP3 head office;POP3_IPMON_STATE;Down\n",
-        "[100] CHANGE_CUSTOM_SVC_VAR;mail1;POP3 head office;POP3_IPMON_ALERT;2\n",
-        "[100] CHANGE_CUSTOM_SVC_VAR;mail1;POP3 head office;POP3_IPMON_FAILURES;6\n",
+    assert c.lines(Publish(Phase.DOWN, 2, 6), 1001) == [
+        "[1001] CHANGE_CUSTOM_SVC_VAR;mail1;POP3 head office;POP3_IPMON_STATE;Down\n",
+        "[1001] CHANGE_CUSTOM_SVC_VAR;mail1;POP3 head office;POP3_IPMON_ALERT;2\n",
+        "[1001] CHANGE_CUSTOM_SVC_VAR;mail1;POP3 head office;POP3_IPMON_FAILURES;6\n",
     ]
-    assert c.lines(Alert(2, 3, Phase.DOWN, 6), 100) == [
-        "[100] SEND_CUSTOM_SVC_NOTIFICATION;mail1;POP3 head office;0;pop3_ipmon;"
-        "Mail, POP3: ipMonitor Down: alert 2 of 3 after 6 consecutive failed test(s)\n"
+    # The next failure alerts: Nagios may re-notify at once (next_notification 0).
+    assert c.lines(NextAlert(1, 2), 1001) == [
+        "[1001] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;0\n"
     ]
-    assert c.lines(Recovery(3, 12), 100)[0].endswith(
-        ";0;pop3_ipmon;Mail, POP3: ipMonitor Up: recovered after 12 failed test(s), "
-        "3 alert(s) had been sent\n"
-    )
-    assert c.lines(SetInterval(Interval.LOST), 100) == [
-        "[100] CHANGE_RETRY_SVC_CHECK_INTERVAL;mail1;POP3 head office;1.5\n"
+    # Not the next one, or no more: far away (a state change resets it).
+    never = 1001 + nagios.NEVER
+    for action in (NextAlert(2, 2), NextAlert(None)):
+        assert c.lines(action, 1001) == [
+            f"[1001] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;{never}\n"
+        ]
+    assert c.lines(Schedule(Interval.LOST, False), 1001) == [
+        "[1001] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3 head office;1.5\n"
     ]
-    assert c.lines(SetInterval(Interval.DOWN), 100)[0].endswith(";1\n")
+    # Moved: the check time plus the interval, in seconds (1.5 units of 60 s).
+    assert c.lines(Schedule(Interval.LOST, True), 1001) == [
+        "[1001] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3 head office;1.5\n",
+        "[1001] SCHEDULE_FORCED_SVC_CHECK;mail1;POP3 head office;1090\n",
+    ]
+
+
+def test_a_run_that_comes_too_late_neither_opens_nor_forces() -> None:
+    """Checked at 1000, Down 1 s: at 1001 the next failure may already be in.
+    Opening then could let the one after it notify too; a past check time
+    would force an extra check at once."""
+    c = commands(interval_length=1)
+    assert c.lines(NextAlert(1, 2), 1001) == []
+    assert c.lines(NextAlert(1, 2), 1000) == [
+        "[1000] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;0\n"
+    ]
+    assert c.lines(Schedule(Interval.UP, True), 1005) == [
+        "[1005] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3 head office;5\n"
+    ]
+
+
+def test_interval_length_comes_from_nagios_cfg(tmp_path: Path) -> None:
+    main = tmp_path / "nagios.cfg"
+    main.write_text("log_file=/x\n#interval_length=5\n")
+    assert nagios.interval_length(main) == 60
+    main.write_text("interval_length = 1\n")
+    assert nagios.interval_length(main) == 1
+    main.write_text("interval_length=soon\n")
+    with pytest.raises(nagios.CommandError, match="interval_length='soon'"):
+        nagios.interval_length(main)
+    with pytest.raises(nagios.CommandError, match="No such file"):
+        nagios.interval_length(tmp_path / "missing.cfg")
 
 
 @pytest.mark.parametrize("name", ["a;b", "a\nb", "a\rb", "", "a\0b"])
 def test_names_that_would_break_a_command_are_refused(name: str) -> None:
     with pytest.raises(nagios.CommandError, match="cannot be named"):
-        nagios.NagiosCommands(name, "s", down_interval=1, lost_interval=2)
+        nagios.NagiosCommands(name, "s", intervals=INTERVALS, check_time=1)
     with pytest.raises(nagios.CommandError, match="cannot be named"):
-        nagios.NagiosCommands("h", name, down_interval=1, lost_interval=2)
+        nagios.NagiosCommands("h", name, intervals=INTERVALS, check_time=1)
 
 
 def test_free_text_cannot_add_fields_or_commands() -> None:

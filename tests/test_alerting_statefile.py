@@ -15,7 +15,9 @@ import pytest
 from check_pop3_ipmon.alerting import statefile
 from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
 
-MEMORY = Memory(failures=7, alerts=2, phase=Phase.DOWN, interval=Interval.DOWN, last_result="x/7")
+MEMORY = Memory(
+    failures=7, alerts=2, phase=Phase.DOWN, interval=Interval.DOWN, gate=False, last_result="x/7"
+)
 
 
 @pytest.fixture
@@ -34,6 +36,28 @@ def test_round_trip_with_owner_only_modes(directory: Path) -> None:
         assert stat.S_IMODE(slot.path.stat().st_mode) == 0o600
     assert data["host"] == "mail1" and data["service"] == "POP3 head office"
     assert (data["phase"], data["interval"], data["failures"]) == ("Down", "down", 7)
+    assert data["gate"] is False
+
+
+def test_a_file_from_before_the_gate_still_counts(directory: Path) -> None:
+    """State files written before Icinga 2's notification gate existed: gate open."""
+    with statefile.locked(directory, "h", "s") as slot:
+        old = {
+            "version": 1,
+            "host": "h",
+            "service": "s",
+            "failures": 4,
+            "alerts": 1,
+            "phase": "Down",
+            "interval": "down",
+            "last_result": "1/4/CRITICAL",
+        }
+        slot.path.write_text(json.dumps(old))
+        assert slot.load() == Memory(4, 1, Phase.DOWN, Interval.DOWN, True, "1/4/CRITICAL")
+        old["gate"] = "yes"
+        slot.path.write_text(json.dumps(old))
+        assert slot.load() == Memory()
+        assert "gate is not true or false" in slot.problem
 
 
 def test_services_never_share_a_file(directory: Path) -> None:

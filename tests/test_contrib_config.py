@@ -113,18 +113,19 @@ def test_nagios_objects_check_finds_what_nagios_cannot(tmp_path: Path) -> None:
         )
     assert (results["good"].returncode, results["good"].stdout) == (
         0,
-        "1 service(s) with pop3-ipmon-alert: 0 error(s), 0 warning(s)\n",
+        "1 service(s) with ipMonitor alerting: 0 error(s), 0 warning(s)\n",
     )
     assert results["broken"].returncode == 1
     assert results["broken"].stdout.splitlines() == [
         "error: service 'mail1!POP3': the monitor name (display_name) is 65 characters long;"
         " ipMonitor allows at most 64",
         "error: service 'mail1!POP3': retry_interval 2 differs from _POP3_IPMON_DOWN_INTERVAL"
-        " 1: both are the Down interval (the handler restores the first from the second)",
-        "error: service 'mail1!POP3': max_check_attempts 9: the service turns HARD at"
-        " failure 9, by its first Lost test (10); a HARD problem is tested at the Up"
-        " interval and the handler is not called again (use 1000000)",
-        "1 service(s) with pop3-ipmon-alert: 3 error(s), 0 warning(s)",
+        " 1: both are the Down interval (Nagios tests SOFT failures at retry_interval, the"
+        " handler sets the HARD ones from the copy)",
+        "error: service 'mail1!POP3': max_check_attempts 9 is not the failures per alert 3:"
+        " the service must turn HARD (ipMonitor's Down) at failure 3, where Nagios sends"
+        " alert 1",
+        "1 service(s) with ipMonitor alerting: 3 error(s), 0 warning(s)",
     ]
 
 
@@ -381,3 +382,20 @@ def test_check_command_passes_options_as_the_plugin_reads_them(
     assert default.settings.host == "127.0.0.1" and default.settings.port == 110
     assert default.verbose == 0 and default.settings.tls == "none"
     assert default.settings.login is None and not default.show_capa
+
+
+def test_nagios_steps_set_what_the_handler_and_recovery_need() -> None:
+    """The step-by-step appends pop3_ipmon_main.cfg to nagios.cfg: the handler as
+    ocsp_command, the command file, and the environment macros recovery actions
+    read (Debian's nagios.cfg has enable_environment_macros=0)."""
+    from tests.support.nagios import main_settings
+
+    settings = main_settings(NAGIOS / "pop3_ipmon_main.cfg")
+    assert settings["enable_environment_macros"] == "1"
+    assert settings["check_external_commands"] == "1"
+    assert (settings["obsess_over_services"], settings["ocsp_command"]) == ("1", "pop3-ipmon-alert")
+    readme = (NAGIOS.parent / "README.md").read_text()
+    assert "cat contrib/nagios/pop3_ipmon_main.cfg >> /etc/nagios4/nagios.cfg" in readme
+    # The handler's log goes beside Nagios' own: stderr would be thrown away.
+    commands = (NAGIOS / "pop3_ipmon_commands.cfg").read_text()
+    assert "--log-beside '$LOGFILE$'" in commands

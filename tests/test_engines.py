@@ -1,21 +1,32 @@
-"""ipMonitor's alerting, end to end, in a real Nagios 4 and a real Icinga 2.
+"""ipMonitor's alerting, end to end, through a real Nagios 4's and Icinga 2's own model.
 
-Each engine runs the shipped contrib configuration plus the services that
-pop3_ipmon_config generates from one monitor definition, the installed plugin
-against a real Dovecot, and the installed event handler. A recording
-notification command stands in for the administrator's mailer. One outage
-(Dovecot killed, then restarted) covers four monitors at once:
+Each engine runs the shipped contrib configuration (Nagios: plus the
+nagios.cfg settings of contrib/nagios/pop3_ipmon_main.cfg on top of Debian's
+stock values) and the services pop3_ipmon_config generates from one monitor
+definition, the installed plugin against a real Dovecot, and the installed
+handler. The notification command behaves like PagerDuty's pd-nagios: it
+accepts only PROBLEM, ACKNOWLEDGEMENT and RECOVERY (anything else exits 2)
+and records the type and the engine's notification number.
 
-  f3m3      F=3, M=3: alerts 1, 2, 3 at failures 3, 6, 9, then Lost, one recovery
-  f1m1      F=1, M=1: alert 1 at failure 1, then Lost, one recovery
-  downtime  F=3, M=3 in scheduled downtime: no alert, no recovery
+One outage (Dovecot killed, later restarted), then a second one:
+
+  f3m3      F=3, M=3: HARD at failure 3; PROBLEM 1, 2, 3 at failures 3, 6, 9,
+            then Lost (no more); one RECOVERY; the first test after it at Up
+  f1m1      F=1, M=1: HARD and PROBLEM 1 at failure 1, then Lost; RECOVERY
+  ack       F=1, M=3: PROBLEM 1, then acknowledged: ACKNOWLEDGEMENT, no
+            further PROBLEM, RECOVERY
+  dtrecover F=1, M=2: PROBLEM 1, 2; recovers inside a downtime: RECOVERY when
+            the downtime ends (Icinga 2; Nagios 4.4.6 drops it: measured)
+  downtime  in scheduled downtime throughout: nothing
+  hostdown  F=1 on a host that is DOWN: the engine holds its notifications
   disabled  Enabled = no: never tested, never alerts
+  f5m1      F=5, M=1: PROBLEM 1 and RECOVERY; in the short second outage
+            (fewer than 5 failures) nothing at all: no alert, no recovery
+  second outage: f3m3 and f1m1 count from 1 again (PROBLEM number 1)
 
-Intervals are seconds: Up 2, Down 1, Lost 4. Nothing asserts that anything
-happened fast; Lost checks are asserted at least Lost-1 s apart (the engines
-round to whole seconds or pull checks up to half a second earlier), which a
-slow machine can only make truer, and the engine's own retry_interval is
-asserted exactly.
+Intervals are seconds: Up 7, Down 2, Lost 5. Nothing asserts that anything
+happened fast: gaps are asserted from below (a slow machine only widens
+them) and distinguish the three intervals.
 """
 
 from __future__ import annotations
@@ -25,24 +36,26 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 import pytest
 
-from tests.support import recorder
+from tests.support import pd_recorder
 from tests.support.dovecot import Dovecot
 from tests.support.icinga2 import Icinga2, keep_secret
 from tests.support.integration import wait_until
-from tests.support.nagios import Nagios, object_block
+from tests.support.nagios import Nagios, main_settings, object_block
 
 pytestmark = pytest.mark.engines
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRIB = ROOT / "contrib"
 BIN = Path(sys.executable).parent
-HOST = "pop3-test"
-UP, DOWN, LOST = 2, 1, 4
-ENABLED = ("f3m3", "f1m1", "downtime")
+HOST, DOWN_HOST = "pop3-test", "dead-host"
+DUMMY = "/usr/lib/nagios/plugins/check_dummy"  # monitoring-plugins-basic
+UP, DOWN, LOST = 7, 2, 5
+DOWNTIME = 12  # seconds of dtrecover's downtime, around Dovecot's restart
+WATCHED = ("f3m3", "f1m1", "f5m1", "ack", "dtrecover", "downtime", "hostdown")
 
 DEFINITION = """\
 [DEFAULT]
@@ -65,9 +78,31 @@ name = POP3 with F=1, M=1
 failures_per_alert = 1
 max_alerts = 1
 
+[ack]
+name = POP3 acknowledged after alert 1
+failures_per_alert = 1
+max_alerts = 3
+
+[f5m1]
+name = POP3 with F=5, M=1
+failures_per_alert = 5
+max_alerts = 1
+
+[dtrecover]
+name = POP3 recovering inside a downtime
+failures_per_alert = 1
+max_alerts = 2
+
 [downtime]
 name = POP3 in scheduled downtime
 failures_per_alert = 3
+max_alerts = 3
+
+[hostdown]
+name = POP3 on a host that is down
+host = {down_host}
+address =
+failures_per_alert = 1
 max_alerts = 3
 
 [disabled]
@@ -80,39 +115,40 @@ enabled = no
 class Check:
     time: float
     ok: bool
-    attempt: int
 
 
 @dataclass
 class Note:
-    """One notification as the recording command saw it."""
+    """One notification as the pd-nagios-like command accepted it."""
 
     service: str
     type: str
+    number: int
     ipmon_state: str
-    alert: int
-    failures: int
-    attempt: int
-    comment: str
+    time: float
 
 
 class Engine(Protocol):
     name: str
+    notes_file: Path
 
     def checks(self, service: str) -> list[Check]: ...
-    def notes(self) -> list[Note]: ...
-    def schedule_downtime(self, service: str) -> None: ...
+    def schedule_downtime(self, service: str, seconds: int) -> None: ...
     def in_downtime(self, service: str) -> bool: ...
-    def retry_interval(self, service: str) -> float: ...
-    def ipmon_vars(self, service: str) -> dict[str, str]: ...
+    def acknowledge(self, service: str) -> None: ...
+    def ipmon_state(self, service: str) -> str: ...
     def never_checked(self, service: str) -> bool: ...
-    def last_pass(self, service: str) -> Optional[float]: ...
+    def hard_changes(self, service: str) -> list[tuple[float, str]]: ...
+    def notes(self) -> list[Note]: ...
+
+
+def host_of(service: str) -> str:
+    return DOWN_HOST if service == "hostdown" else HOST
 
 
 def generate(engine: str, definition: Path, out: Path, *extra: str) -> Path:
-    script = BIN / "pop3_ipmon_config"
     run = subprocess.run(
-        [str(script), engine, str(definition), "-o", str(out), *extra],
+        [str(BIN / "pop3_ipmon_config"), engine, str(definition), "-o", str(out), *extra],
         capture_output=True,
         text=True,
         check=False,
@@ -123,103 +159,144 @@ def generate(engine: str, definition: Path, out: Path, *extra: str) -> Path:
 
 def write_definition(directory: Path, port: int) -> Path:
     path = directory / "monitors.ini"
-    path.write_text(DEFINITION.format(host=HOST, port=port, up=UP, down=DOWN, lost=LOST))
+    text = DEFINITION.format(host=HOST, down_host=DOWN_HOST, port=port, up=UP, down=DOWN, lost=LOST)
+    path.write_text(text)
     return path
 
 
+def refused(notes_file: Path) -> list[dict[str, Any]]:
+    return pd_recorder.read(pd_recorder.refused_file(notes_file))
+
+
 # --------------------------------------------------------------------- Nagios
+
+PERFDATA_TEMPLATE = (
+    "$LASTSERVICECHECK$\\t$HOSTNAME$\\t$SERVICEDESC$\\t$SERVICESTATE$\\t$SERVICESTATETYPE$"
+)
 
 
 class NagiosEngine:
     name = "nagios"
 
-    def __init__(self, nagios: Nagios, notes_file: Path) -> None:
+    def __init__(self, nagios: Nagios, notes_file: Path, perfdata: Path) -> None:
         self.nagios = nagios
         self.notes_file = notes_file
+        self.perfdata = perfdata
 
     def checks(self, service: str) -> list[Check]:
-        return [
-            Check(float(alert.time), alert.state == "OK", alert.attempt)
-            for alert in self.nagios.service_alerts(HOST, service)
-        ]
-
-    def notes(self) -> list[Note]:
+        """Every check, from Nagios' own performance data file (one line per check)."""
+        if not self.perfdata.exists():
+            return []
         out = []
-        for record in recorder.read(self.notes_file):
-            env = record["env"]
-            out.append(
-                Note(
-                    service=env["NAGIOS_SERVICEDESC"],
-                    type=env["NAGIOS_NOTIFICATIONTYPE"],
-                    ipmon_state=env["NAGIOS__SERVICEPOP3_IPMON_STATE"],
-                    alert=int(env["NAGIOS__SERVICEPOP3_IPMON_ALERT"]),
-                    failures=int(env["NAGIOS__SERVICEPOP3_IPMON_FAILURES"]),
-                    attempt=int(env["NAGIOS_SERVICEATTEMPT"]),
-                    comment=env["NAGIOS_NOTIFICATIONCOMMENT"],
-                )
-            )
+        for line in self.perfdata.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) == 5 and fields[1] == host_of(service) and fields[2] == service:
+                out.append(Check(float(fields[0]), fields[3] == "OK"))
         return out
 
-    def schedule_downtime(self, service: str) -> None:
+    def schedule_downtime(self, service: str, seconds: int) -> None:
         now = int(time.time())
         self.nagios.command(
-            f"SCHEDULE_SVC_DOWNTIME;{HOST};{service};{now};{now + 3600};1;0;3600;test;maintenance"
+            f"SCHEDULE_SVC_DOWNTIME;{HOST};{service};{now};{now + seconds};1;0;{seconds};"
+            "test;maintenance"
         )
 
     def in_downtime(self, service: str) -> bool:
         status = self.nagios.service_status(HOST, service)
         return status.get("scheduled_downtime_depth", "0") != "0"
 
-    def retry_interval(self, service: str) -> float:
-        return float(self.nagios.service_status(HOST, service)["retry_interval"])
+    def acknowledge(self, service: str) -> None:
+        self.nagios.command(f"ACKNOWLEDGE_SVC_PROBLEM;{HOST};{service};1;1;0;test;seen")
 
-    def ipmon_vars(self, service: str) -> dict[str, str]:
+    def ipmon_state(self, service: str) -> str:
         status = self.nagios.service_status(HOST, service)
-        return {
-            key: status[f"_POP3_IPMON_{key.upper()}"].split(";", 1)[1]
-            for key in ("state", "alert", "failures")
-        }
+        return status.get("_POP3_IPMON_STATE", ";").split(";", 1)[1]
 
     def never_checked(self, service: str) -> bool:
         return self.nagios.service_status(HOST, service).get("has_been_checked") == "0"
 
-    def last_pass(self, service: str) -> Optional[float]:
-        # Nagios logs no passing test of an OK service; its status file shows the last.
-        status = self.nagios.service_status(HOST, service)
-        if status.get("has_been_checked") == "1" and status.get("current_state") == "0":
-            return float(status["last_check"])
-        return None
+    def hard_changes(self, service: str) -> list[tuple[float, str]]:
+        """(time, 'STATE;HARD;attempt') of each HARD state change Nagios logged."""
+        return [
+            (float(alert.time), f"{alert.state};HARD;{alert.attempt}")
+            for alert in self.nagios.service_alerts(host_of(service), service)
+            if alert.state_type == "HARD"
+        ]
+
+    def notes(self) -> list[Note]:
+        return [
+            Note(
+                r["service"].split("!", 1)[1],
+                r["type"],
+                r["number"],
+                r["env"].get("NAGIOS__SERVICEPOP3_IPMON_STATE", ""),
+                r["time"],
+            )
+            for r in pd_recorder.read(self.notes_file)
+        ]
+
+    def notification_lines(self, service: str) -> list[str]:
+        prefix = f"SERVICE NOTIFICATION: recorder;{HOST};{service};"
+        return [line[len(prefix) :] for line in self.nagios.log_lines() if line.startswith(prefix)]
 
 
-@pytest.fixture
-def nagios_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
-    notes_file = tmp_path / "notifications.jsonl"
-    base = tmp_path / "test-base.cfg"
-    base.write_text(
+def nagios_objects(tmp_path: Path, notes_file: Path) -> Path:
+    """The test's own objects: a 24x7 period, the recording contact, a dead host."""
+    days = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+    record = [
+        *pd_recorder.command(notes_file),
+        "-t",
+        "$NOTIFICATIONTYPE$",
+        "-n",
+        "$SERVICENOTIFICATIONNUMBER$",
+        "-s",
+        "$HOSTNAME$!$SERVICEDESC$",
+    ]
+    path = tmp_path / "test-base.cfg"
+    path.write_text(
         object_block(
             "timeperiod",
             [("timeperiod_name", "24x7"), ("alias", "always")]
-            + [(day, "00:00-24:00") for day in ("sunday", "monday", "tuesday", "wednesday")]
-            + [(day, "00:00-24:00") for day in ("thursday", "friday", "saturday")],
+            + [(day, "00:00-24:00") for day in days],
+        )
+        + object_block(
+            "command", [("command_name", "pd-record"), ("command_line", " ".join(record))]
         )
         + object_block(
             "command",
-            [
-                ("command_name", "record-notification"),
-                ("command_line", " ".join(recorder.command(notes_file))),
-            ],
+            [("command_name", "host-dead"), ("command_line", f"{DUMMY} 2 'down for the test'")],
         )
         + object_block(
             "contact",
             [
                 ("use", "pop3-ipmon-contact"),
                 ("contact_name", "recorder"),
-                ("alias", "records every notification"),
-                ("service_notification_commands", "record-notification"),
-                ("host_notification_commands", "record-notification"),
+                ("alias", "pd-nagios stand-in"),
+                ("service_notification_commands", "pd-record"),
+                ("host_notification_commands", "pd-record"),
+                ("host_notification_options", "n"),
+            ],
+        )
+        + object_block(
+            "host",
+            [
+                ("use", "pop3-ipmon-host"),
+                ("host_name", DOWN_HOST),
+                ("alias", "a host whose check fails"),
+                ("address", "127.0.0.1"),
+                ("check_command", "host-dead"),
+                ("check_interval", "1"),
+                ("contacts", "recorder"),
             ],
         )
     )
+    return path
+
+
+@pytest.fixture
+def nagios_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
+    notes_file = tmp_path / "notifications.jsonl"
+    perfdata = tmp_path / "service-perfdata"
     services = generate(
         "nagios",
         write_definition(tmp_path, dovecot.port),
@@ -230,15 +307,23 @@ def nagios_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
     files = [
         CONTRIB / "nagios" / "pop3_ipmon_commands.cfg",
         CONTRIB / "nagios" / "pop3_ipmon_templates.cfg",
-        base,
+        nagios_objects(tmp_path, notes_file),
         services,
     ]
-    nagios = Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)})
+    settings = {
+        "process_performance_data": "1",
+        "service_perfdata_file": str(perfdata),
+        "service_perfdata_file_template": PERFDATA_TEMPLATE,
+        "service_perfdata_file_mode": "a",
+        "service_perfdata_file_processing_interval": "0",
+        **main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+    }
+    nagios = Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)}, settings=settings)
     verify = nagios.verify()
     assert "Total Errors:   0" in verify.stdout, verify.stdout
     assert "Total Warnings: 0" in verify.stdout, verify.stdout
     nagios.start()
-    yield NagiosEngine(nagios, notes_file)
+    yield NagiosEngine(nagios, notes_file, perfdata)
     nagios.stop()
 
 
@@ -254,28 +339,11 @@ class IcingaEngine:
 
     def checks(self, service: str) -> list[Check]:
         return [
-            Check(result["execution_start"], result["state"] == 0, result["vars_after"]["attempt"])
-            for result in self.icinga.check_results(HOST, service)
+            Check(result["execution_start"], result["state"] == 0)
+            for result in self.icinga.check_results(host_of(service), service)
         ]
 
-    def notes(self) -> list[Note]:
-        out = []
-        for record in recorder.read(self.notes_file):
-            env = record["env"]
-            out.append(
-                Note(
-                    service=env["POP3_IPMON_SERVICE"],
-                    type=env["POP3_IPMON_TYPE"],
-                    ipmon_state=env["POP3_IPMON_STATE"],
-                    alert=int(env["POP3_IPMON_ALERT"]),
-                    failures=int(env["POP3_IPMON_FAILURES"]),
-                    attempt=int(env["POP3_IPMON_ATTEMPT"]),
-                    comment=env["POP3_IPMON_COMMENT"],
-                )
-            )
-        return out
-
-    def schedule_downtime(self, service: str) -> None:
+    def schedule_downtime(self, service: str, seconds: int) -> None:
         now = time.time()
         self.icinga.api(
             "POST",
@@ -286,7 +354,7 @@ class IcingaEngine:
                 "author": "test",
                 "comment": "maintenance",
                 "start_time": now,
-                "end_time": now + 3600,
+                "end_time": now + seconds,
                 "fixed": True,
             },
         )
@@ -294,47 +362,104 @@ class IcingaEngine:
     def in_downtime(self, service: str) -> bool:
         return bool(self.icinga.service(HOST, service)["downtime_depth"])
 
-    def retry_interval(self, service: str) -> float:
-        return float(self.icinga.service(HOST, service)["retry_interval"])
+    def acknowledge(self, service: str) -> None:
+        self.icinga.api(
+            "POST",
+            "/v1/actions/acknowledge-problem",
+            {
+                "type": "Service",
+                "service": f"{HOST}!{service}",
+                "author": "test",
+                "comment": "seen",
+                "notify": True,
+            },
+        )
 
-    def ipmon_vars(self, service: str) -> dict[str, str]:
-        variables = self.icinga.service(HOST, service)["vars"]
-        return {key: str(variables[f"pop3_ipmon_{key}"]) for key in ("state", "alert", "failures")}
+    def ipmon_state(self, service: str) -> str:
+        return str(self.icinga.service(HOST, service)["vars"]["pop3_ipmon_state"])
 
     def never_checked(self, service: str) -> bool:
         return self.icinga.service(HOST, service)["last_check_result"] is None
 
-    def last_pass(self, service: str) -> Optional[float]:
-        passes = [check.time for check in self.checks(service) if check.ok]
-        return passes[-1] if passes else None
+    def hard_changes(self, service: str) -> list[tuple[float, str]]:
+        """(time, 'STATE;HARD;attempt') of each StateChange event with state_type 1
+        that changed the hard state (a volatile service repeats its HARD state)."""
+        out: list[tuple[float, str]] = []
+        last = "OK"
+        for event in list(self.icinga.events):
+            if event.get("type") != "StateChange" or event.get("service") != service:
+                continue
+            if event.get("host") != host_of(service) or event["state_type"] != 1:
+                continue
+            state = ("OK", "WARNING", "CRITICAL", "UNKNOWN")[int(event["state"])]
+            if state != last:
+                attempt = event["check_result"]["vars_after"]["attempt"]
+                out.append((event["timestamp"], f"{state};HARD;{attempt}"))
+                last = state
+        return out
+
+    def notes(self) -> list[Note]:
+        return [
+            Note(
+                r["service"].split("!", 1)[1],
+                r["type"],
+                r["number"],
+                r["env"].get("POP3_IPMON_STATE", ""),
+                r["time"],
+            )
+            for r in pd_recorder.read(self.notes_file)
+        ]
+
+    def soft_states(self, service: str) -> list[int]:
+        """check attempts of the SOFT StateChange events, in order."""
+        return [
+            event["check_result"]["vars_after"]["attempt"]
+            for event in list(self.icinga.events)
+            if event.get("type") == "StateChange"
+            and event.get("service") == service
+            and event["state_type"] == 0
+            and event["state"] != 0
+        ]
 
 
 ICINGA_TEST_CONFIG = """\
-object NotificationCommand "record-notification" {{
+object NotificationCommand "pd-record" {{
   command = {command}
+  arguments = {{
+    "-t" = "$notification.type$"
+    "-n" = "$notification.notification_number$"
+    "-s" = "$host.name$!$service.name$"
+  }}
   env = {{
-    POP3_IPMON_TYPE = "$notification.type$"
-    POP3_IPMON_SERVICE = "$service.name$"
-    POP3_IPMON_COMMENT = "$notification.comment$"
-    POP3_IPMON_ATTEMPT = "$service.check_attempt$"
     POP3_IPMON_STATE = "$service.vars.pop3_ipmon_state$"
-    POP3_IPMON_ALERT = "$service.vars.pop3_ipmon_alert$"
-    POP3_IPMON_FAILURES = "$service.vars.pop3_ipmon_failures$"
   }}
 }}
 object User "recorder" {{}}
 // The handler's API user, with only the permissions contrib/README.md lists.
 object ApiUser "pop3-ipmon" {{
   password = "{password}"
-  permissions = [ "objects/modify/Service", "actions/send-custom-notification" ]
+  permissions = {permissions}
 }}
 apply Notification "pop3-ipmon" to Service {{
   import "pop3-ipmon-notification"
-  command = "record-notification"
+  command = "pd-record"
   users = service.vars.pop3_ipmon_users
   assign where service.vars.pop3_ipmon_alerting
 }}
+object Host "{down_host}" {{
+  address = "127.0.0.1"
+  check_command = "dummy"
+  check_interval = 1s
+  max_check_attempts = 1
+  vars.dummy_state = 2
+  vars.dummy_text = "down for the test"
+}}
 """
+
+# What contrib/README.md tells the administrator to grant, and nothing else.
+API_PERMISSIONS = (
+    '[ "objects/modify/Service", "objects/modify/Notification", "actions/reschedule-check" ]'
+)
 
 
 @pytest.fixture
@@ -342,8 +467,12 @@ def icinga_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
     notes_file = tmp_path / "notifications.jsonl"
     password = "handler-" + str(time.time_ns())
     test_config = tmp_path / "test.conf"
-    command = "[ " + ", ".join(f'"{part}"' for part in recorder.command(notes_file)) + " ]"
-    test_config.write_text(ICINGA_TEST_CONFIG.format(command=command, password=password))
+    command = "[ " + ", ".join(f'"{part}"' for part in pd_recorder.command(notes_file)) + " ]"
+    test_config.write_text(
+        ICINGA_TEST_CONFIG.format(
+            command=command, password=password, permissions=API_PERMISSIONS, down_host=DOWN_HOST
+        )
+    )
     services = generate(
         "icinga2", write_definition(tmp_path, dovecot.port), tmp_path / "services.conf"
     )
@@ -361,7 +490,7 @@ def icinga_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
     check = icinga.validate()
     assert check.returncode == 0, check.stdout + check.stderr
     icinga.start()
-    icinga.follow_events()
+    icinga.follow_events(("CheckResult", "Notification", "StateChange"))
     yield IcingaEngine(icinga, notes_file)
     icinga.stop()
 
@@ -371,7 +500,7 @@ def icinga_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
 
 def failures_since(checks: list[Check], since: float) -> list[Check]:
     """The failed checks after `since`, up to the first pass."""
-    run = []
+    run: list[Check] = []
     for check in checks:
         if check.time < since:
             continue
@@ -383,110 +512,197 @@ def failures_since(checks: list[Check], since: float) -> list[Check]:
     return run
 
 
+def passes_since(checks: list[Check], since: float) -> list[Check]:
+    return [check for check in checks if check.ok and check.time >= since]
+
+
+def of(engine: Engine, service: str, since: float = 0.0) -> list[tuple[str, int]]:
+    return [(n.type, n.number) for n in engine.notes() if n.service == service and n.time >= since]
+
+
+def has(
+    engine: Engine, service: str, note: tuple[str, int], since: float = 0.0
+) -> Callable[[], bool]:
+    return lambda: note in of(engine, service, since)
+
+
 def outage(engine: Engine, dovecot: Dovecot) -> dict[str, Any]:
-    """Kill Dovecot until f3m3 has been Lost for a while, then restart it."""
-    for service in ENABLED:
-        wait_until(
-            lambda service=service: engine.last_pass(service) is not None,
-            30,
-            f"a first passing test of {service}",
-        )
-    engine.schedule_downtime("downtime")
+    """The first outage: kill Dovecot until f3m3 has been Lost a while, restart it."""
+    for service in WATCHED:
+        wait_until(lambda s=service: bool(passes_since(engine.checks(s), 0)), 40, f"{service} OK")
+    engine.schedule_downtime("downtime", 3600)
     wait_until(lambda: engine.in_downtime("downtime"), 20, "the downtime to start")
     # Nagios logs whole seconds: a failure right after the kill may carry the
     # second before it. Passing tests before that are skipped anyway.
     stopped = time.time() - 1
     dovecot.stop()
+    wait_until(has(engine, "ack", ("PROBLEM", 1)), 60, "ack's alert 1")
+    engine.acknowledge("ack")
+    wait_until(
+        lambda: "ACKNOWLEDGEMENT" in [t for t, _ in of(engine, "ack")], 30, "the acknowledgement"
+    )
+    wait_until(has(engine, "dtrecover", ("PROBLEM", 2)), 60, "dtrecover's alert 2")
     # Failure 13 is the third Lost test after failure 10.
     wait_until(
-        lambda: len(failures_since(engine.checks("f3m3"), stopped)) >= 13,
-        90,
-        "13 failures of f3m3",
+        lambda: len(failures_since(engine.checks("f3m3"), stopped)) >= 13, 120, "13 failures"
     )
-    seen = {
-        "stopped": stopped,
-        "lost_interval": engine.retry_interval("f3m3"),
-        "f1m1_interval": engine.retry_interval("f1m1"),
-        "downtime_vars": engine.ipmon_vars("downtime"),
-        "f3m3_vars": engine.ipmon_vars("f3m3"),
-    }
+    seen = {"stopped": stopped, "f3m3_state": engine.ipmon_state("f3m3")}
+    seen["f1m1_state"] = engine.ipmon_state("f1m1")
+    seen["downtime_state"] = engine.ipmon_state("downtime")
+    engine.schedule_downtime("dtrecover", DOWNTIME)
+    wait_until(lambda: engine.in_downtime("dtrecover"), 20, "dtrecover's downtime")
+    seen["dt_start"] = time.time()
     dovecot.start()
-    restarted = time.time()
-
-    def settled() -> bool:
-        """Both recoveries out, and two more passing tests of f3m3 after its first."""
-        first = [c.time for c in engine.checks("f3m3") if c.ok and c.time >= restarted - 1]
-        last = engine.last_pass("f3m3")
-        recoveries = [n for n in engine.notes() if n.ipmon_state == "Up"]
-        return (
-            len(recoveries) >= 2
-            and bool(first)
-            and last is not None
-            and (last - first[0] >= 2 * UP - 0.5)
-        )
-
-    wait_until(settled, 60, "recoveries and two more passing tests after the restart")
+    restarted = seen["restarted"] = time.time()
+    for service in ("f3m3", "f1m1", "f5m1", "ack"):
+        wait_until(_recovered(engine, service), 60, f"{service}'s recovery")
+    wait_until(
+        lambda: len(passes_since(engine.checks("f3m3"), restarted - 1)) >= 3,
+        60,
+        "three passing tests of f3m3",
+    )
+    wait_until(
+        lambda: bool(passes_since(engine.checks("dtrecover"), restarted - 1)),
+        30,
+        "dtrecover's passing test in its downtime",
+    )
+    seen["dt_passed"] = passes_since(engine.checks("dtrecover"), restarted - 1)[0].time
+    wait_until(lambda: not engine.in_downtime("dtrecover"), 60, "dtrecover's downtime to end")
+    seen["dt_end"] = time.time()
     return seen
 
 
-def assert_timeline(engine: Engine, seen: dict[str, Any]) -> None:
-    notes = engine.notes()
-    by_service: dict[str, list[Note]] = {}
-    for note in notes:
-        by_service.setdefault(note.service, []).append(note)
+def _recovered(engine: Engine, service: str) -> Callable[[], bool]:
+    return lambda: any(t == "RECOVERY" for t, _ in of(engine, service))
 
-    # F=3, M=3: alerts 1, 2, 3 at failures 3, 6, 9; then none; one recovery.
-    f3m3 = by_service.get("f3m3", [])
-    assert [(n.type, n.ipmon_state, n.alert, n.failures) for n in f3m3] == [
-        ("CUSTOM", "Down", 1, 3),
-        ("CUSTOM", "Down", 2, 6),
-        ("CUSTOM", "Down", 3, 9),
-        ("CUSTOM", "Up", 3, 0),
-    ], f3m3
-    for note in f3m3[:3]:
-        assert f"alert {note.alert} of 3 after {note.failures} consecutive" in note.comment
-        assert note.attempt >= note.failures  # the engine had seen that many failures
-    assert "recovered after" in f3m3[3].comment
 
-    # F=1, M=1: alert 1 at failure 1, then Lost; one recovery.
-    f1m1 = by_service.get("f1m1", [])
-    assert [(n.ipmon_state, n.alert, n.failures) for n in f1m1] == [
-        ("Down", 1, 1),
-        ("Up", 1, 0),
-    ], f1m1
+def second_outage(engine: Engine, dovecot: Dovecot) -> float:
+    """Kill Dovecot again until f3m3 has sent alert 1 of its new outage."""
+    start = time.time()
+    dovecot.stop()
+    wait_until(has(engine, "f3m3", ("PROBLEM", 1), start), 60, "f3m3's first alert, again")
+    wait_until(has(engine, "f1m1", ("PROBLEM", 1), start), 60, "f1m1's first alert, again")
+    dovecot.start()
+    wait_until(lambda: _recovered_since(engine, "f3m3", start), 60, "f3m3's second recovery")
+    wait_until(lambda: _recovered_since(engine, "f1m1", start), 60, "f1m1's second recovery")
+    return start
 
-    # Downtime and disabled: nothing at all.
-    assert "downtime" not in by_service
-    assert "disabled" not in by_service
-    assert seen["downtime_vars"]["state"] == "Maintenance"
+
+def _recovered_since(engine: Engine, service: str, since: float) -> bool:
+    return any(t == "RECOVERY" for t, _ in of(engine, service, since))
+
+
+def gaps(checks: list[Check]) -> list[float]:
+    return [round(b.time - a.time, 2) for a, b in zip(checks, checks[1:])]
+
+
+def assert_first_outage(engine: Engine, seen: dict[str, Any]) -> None:
+    restarted = seen["restarted"]
+    # Items 2 and 3: the types and the engine's numbers, in order.
+    assert of(engine, "f3m3", 0)[:4] == [
+        ("PROBLEM", 1),
+        ("PROBLEM", 2),
+        ("PROBLEM", 3),
+        ("RECOVERY", of(engine, "f3m3")[3][1]),
+    ], engine.notes()
+    assert [n for n in engine.notes() if n.service == "f3m3"][2].ipmon_state == "Down"
+    assert of(engine, "f1m1")[:2] == [("PROBLEM", 1), ("RECOVERY", of(engine, "f1m1")[1][1])]
+    assert [t for t, _ in of(engine, "f5m1")] == ["PROBLEM", "RECOVERY"]
+    ack = of(engine, "ack")
+    assert [t for t, _ in ack] == ["PROBLEM", "ACKNOWLEDGEMENT", "RECOVERY"], ack
+    assert ack[0] == ("PROBLEM", 1)
+    for service in ("downtime", "hostdown"):
+        assert of(engine, service) == [], (service, engine.notes())
+    assert seen["downtime_state"] == "Maintenance"
+    assert of(engine, "disabled") == []
     assert engine.never_checked("disabled")
 
-    # Lost: the engine's retry interval became the Lost interval, tests after
-    # failure 10 came at least Lost-1 s apart; after recovery Down again.
-    assert seen["lost_interval"] == LOST
-    assert seen["f1m1_interval"] == LOST
-    assert seen["f3m3_vars"]["state"] == "Lost"
-    assert engine.retry_interval("f3m3") == DOWN
+    # Alerts at failures 3, 6, 9: each PROBLEM came after the failure that
+    # sent it and before the next one.
     failures = failures_since(engine.checks("f3m3"), seen["stopped"])
-    assert [c.attempt for c in failures] == list(range(1, len(failures) + 1))
-    lost_gaps = [b.time - a.time for a, b in zip(failures[9:], failures[10:])]
-    down_gaps = [b.time - a.time for a, b in zip(failures[:9], failures[1:10])]
-    print(f"{engine.name}: Down/Warn gaps {[round(g, 2) for g in down_gaps]}")
-    print(f"{engine.name}: Lost gaps {[round(g, 2) for g in lost_gaps]}")
-    assert len(lost_gaps) >= 3
-    assert all(gap >= LOST - 1 for gap in lost_gaps), lost_gaps
-    assert engine.ipmon_vars("f3m3")["state"] == "Up"
+    problems = [n.time for n in engine.notes() if n.service == "f3m3" and n.type == "PROBLEM"]
+    for number, sent in enumerate(problems[:3], 1):
+        index = 3 * number - 1
+        assert failures[index].time <= sent, (number, failures[index], sent)
+        assert sent < failures[index + 1].time + 1, (number, sent, failures[index + 1])
+
+    # Item 1: HARD CRITICAL from failure 3 (the engine's own record).
+    hard = [change for change in engine.hard_changes("f3m3") if change[0] >= seen["stopped"]]
+    assert hard[0][1].startswith("CRITICAL;HARD;"), hard
+    assert failures[2].time - 1 <= hard[0][0] < failures[3].time, (hard, failures[:4])
+
+    # Intervals: Down through failure 10, Lost after it, Up after recovery.
+    down_gaps, lost_gaps = gaps(failures[:10]), gaps(failures[9:])
+    print(f"{engine.name}: Warn/Down gaps {down_gaps}; Lost gaps {lost_gaps}")
+    assert all(gap >= DOWN - 1 for gap in down_gaps), down_gaps
+    assert all(gap < LOST - 1 for gap in down_gaps), down_gaps
+    assert len(lost_gaps) >= 3 and all(gap >= LOST - 1 for gap in lost_gaps), lost_gaps
+    up_checks = passes_since(engine.checks("f3m3"), restarted - 1)
+    up_gaps = gaps(up_checks)
+    print(f"{engine.name}: Up gaps after the recovery {up_gaps}")
+    assert all(gap >= UP - 1 for gap in up_gaps), up_gaps
+    assert seen["f3m3_state"] == "Lost" and seen["f1m1_state"] == "Lost"
+    assert engine.ipmon_state("f3m3") == "Up"
+
+    # Nothing refused by the pd-nagios stand-in.
+    assert refused(engine.notes_file) == []
 
 
-def test_nagios_gives_ipmonitor_alerting(nagios_engine: NagiosEngine, dovecot: Dovecot) -> None:
+def assert_second_outage(engine: Engine, start: float) -> None:
+    for service in ("f3m3", "f1m1"):
+        notes = of(engine, service, start)
+        assert notes[0] == ("PROBLEM", 1), notes
+        assert [t for t, _ in notes] == ["PROBLEM", "RECOVERY"], notes
+    # Fewer than F failures: SOFT only, no alert and so no recovery.
+    short = failures_since(engine.checks("f5m1"), start - 1)
+    print(f"{engine.name}: f5m1 failed {len(short)} time(s) in the second outage")
+    if len(short) < 5:
+        assert of(engine, "f5m1", start) == []
+
+
+def test_nagios_alerts_through_its_own_model(nagios_engine: NagiosEngine, dovecot: Dovecot) -> None:
     started = time.monotonic()
-    seen = outage(nagios_engine, dovecot)
-    assert_timeline(nagios_engine, seen)
+    engine = nagios_engine
+    seen = outage(engine, dovecot)
+    assert_first_outage(engine, seen)
+    # Nagios' own log: SOFT 1, 2, then HARD at attempt 3; three PROBLEMs and a recovery.
+    soft = [
+        a.attempt
+        for a in engine.nagios.service_alerts(HOST, "f3m3")
+        if a.state_type == "SOFT" and a.state != "OK"
+    ]
+    assert soft[:2] == [1, 2], soft
+    assert "CRITICAL;HARD;3" in [change for _, change in engine.hard_changes("f3m3")]
+    lines = engine.notification_lines("f3m3")
+    assert [line.split(";")[0] for line in lines][:4] == ["CRITICAL"] * 3 + ["OK"], lines
+    # Item 4, measured: Nagios 4.4.6 drops a recovery inside a downtime (it
+    # resets the notified state with it), and sends none when it ends.
+    assert of(engine, "dtrecover") == [("PROBLEM", 1), ("PROBLEM", 2)], engine.notes()
+    # Item 5: the host's DOWN state made the service HARD at once, no notification.
+    hard = engine.hard_changes("hostdown")
+    assert any(change.startswith("CRITICAL;HARD") for _, change in hard), hard
+    # The handler logged beside Nagios' log (its command has --log-beside).
+    handler_log = engine.nagios.log.parent / "pop3_ipmon.log"
+    assert "f3m3: CRITICAL HARD" in handler_log.read_text()
+    start = second_outage(engine, dovecot)
+    assert_second_outage(engine, start)
     print(f"nagios: scenario took {time.monotonic() - started:.1f}s")
 
 
-def test_icinga2_gives_ipmonitor_alerting(icinga_engine: IcingaEngine, dovecot: Dovecot) -> None:
+def test_icinga2_alerts_through_its_own_model(
+    icinga_engine: IcingaEngine, dovecot: Dovecot
+) -> None:
     started = time.monotonic()
-    seen = outage(icinga_engine, dovecot)
-    assert_timeline(icinga_engine, seen)
+    engine = icinga_engine
+    seen = outage(engine, dovecot)
+    assert_first_outage(engine, seen)
+    # Icinga 2's own state history: SOFT attempts 1, 2, then HARD.
+    assert engine.soft_states("f3m3")[:2] == [1, 2]
+    # Item 4: the recovery held back in the downtime goes out when it ends.
+    wait_until(_recovered(engine, "dtrecover"), 60, "dtrecover's recovery after its downtime")
+    recovery = [n for n in engine.notes() if n.service == "dtrecover" and n.type == "RECOVERY"]
+    assert recovery[0].time >= seen["dt_start"] + DOWNTIME - 1, (recovery, seen)
+    assert [t for t, _ in of(engine, "dtrecover")] == ["PROBLEM", "PROBLEM", "RECOVERY"]
+    start = second_outage(engine, dovecot)
+    assert_second_outage(engine, start)
     print(f"icinga2: scenario took {time.monotonic() - started:.1f}s")

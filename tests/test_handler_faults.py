@@ -28,7 +28,7 @@ from tests.support.integration import find_program, missing
 from tests.test_alerting_handler import SCRIPT, CommandFifo, handler, nagios_args
 from tests.test_alerting_icinga2 import FakeApi
 
-NOTIFY = "SEND_CUSTOM_SVC_NOTIFICATION;mail1;POP3;0;pop3_ipmon;ipMonitor "
+VAR = "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_"
 
 
 @pytest.fixture
@@ -53,12 +53,26 @@ def log_lines(tmp_path: Path) -> list[str]:
 
 
 def notifications(lines: list[str]) -> list[str]:
-    return [line[len(NOTIFY) :] for line in lines if line.startswith(NOTIFY)]
+    """The alerts and recoveries the handler recorded, as it published them
+    to Nagios (state, alert number, failures: three lines in one write)."""
+    out = []
+    for state, alert, failures in zip(lines, lines[1:], lines[2:]):
+        if not (state.startswith(VAR + "STATE;") and alert.startswith(VAR + "ALERT;")):
+            continue
+        phase, number = state.rsplit(";", 1)[1], alert.rsplit(";", 1)[1]
+        count = failures.rsplit(";", 1)[1]
+        if phase == "Down":
+            out.append(f"Down: alert {number} after {count}")
+        elif phase == "Up" and number != "0":
+            out.append(f"Up: recovered after {number} alert(s)")
+    return out
 
 
-def fail(tmp_path: Path, attempt: int, **extra: str) -> subprocess.CompletedProcess[str]:
+def fail(
+    tmp_path: Path, attempt: int, engine_number: bool = True, **extra: str
+) -> subprocess.CompletedProcess[str]:
     """One failed test through the installed script; never a traceback."""
-    run = handler(*nagios_args(tmp_path, "CRITICAL", attempt, **extra))
+    run = handler(*nagios_args(tmp_path, "CRITICAL", attempt, engine_number, **extra))
     assert "Traceback" not in run.stderr, run.stderr
     return run
 
@@ -85,7 +99,7 @@ def test_unusable_state_file_is_moved_aside_and_counting_restarts(
     file aside for the admin, say so in the log; one result still acts at most once."""
     extra = {"--failures-per-alert": "2"}
     assert [fail(tmp_path, n, **extra).returncode for n in (1, 2)] == [0, 0]
-    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 2 consecutive failed test(s)"]
+    assert notifications(fifo.lines()) == ["Down: alert 1 after 2"]
     path = state_file(tmp_path)
     path.write_bytes(content)
     before = len(fifo.lines())
@@ -98,15 +112,17 @@ def test_unusable_state_file_is_moved_aside_and_counting_restarts(
     assert warning.endswith(f"; moved to {path.name}.unusable; counting starts afresh")
     assert path.with_name(path.name + ".unusable").read_bytes() == content
     assert state(tmp_path)["failures"] == 1
-    # The count restarts: Warn again, no alert from this result.
-    assert fifo.lines()[before:] == [
+    # The count restarts: Warn again, no alert from this result; the alert
+    # number is Nagios' own count, which survived.
+    after = fifo.lines()[before:]
+    assert after[:3] == [
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_STATE;Warn",
-        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;0",
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;1",
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_FAILURES;1",
     ]
     # The same result again (the engine retrying the handler) changes nothing.
     assert fail(tmp_path, 3, **extra).returncode == 0
-    assert len(fifo.lines()) == before + 3
+    assert len(fifo.lines()) == before + len(after)
     assert state(tmp_path)["failures"] == 1
 
 
@@ -147,7 +163,7 @@ def test_unreadable_state_file_refuses_and_keeps_the_count(
 
     # Readable again: the count goes on from where it was.
     assert fail(tmp_path, 3, **extra).returncode == 0
-    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 2 consecutive failed test(s)"]
+    assert notifications(fifo.lines()) == ["Down: alert 1 after 2"]
 
 
 # -- the state directory ----------------------------------------------------------------
@@ -243,7 +259,7 @@ def test_full_disk_sends_nothing_and_keeps_the_old_state(
     assert handler(*args(4)).returncode == 0
     # The full-disk result could not be counted (nothing could be recorded);
     # alert 1 goes out once, at the second counted failure.
-    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 2 consecutive failed test(s)"]
+    assert notifications(fifo.lines()) == ["Down: alert 1 after 2"]
     assert json.loads(path.read_text())["failures"] == 3
 
 
@@ -276,7 +292,7 @@ def test_twenty_concurrent_invocations_for_one_service(tmp_path: Path, fifo: Com
     # looks like the engine restarting its count.
     runs = [
         subprocess.Popen(
-            [str(SCRIPT), *nagios_args(tmp_path, "CRITICAL", attempt, **extra)],
+            [str(SCRIPT), *nagios_args(tmp_path, "CRITICAL", attempt, False, **extra)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -289,21 +305,19 @@ def test_twenty_concurrent_invocations_for_one_service(tmp_path: Path, fifo: Com
         assert run.stderr.read() == b""
         run.stderr.close()
         run.stdout.close()
-    assert notifications(fifo.lines()) == [
-        f"Down: alert {n} of 5 after {3 * n} consecutive failed test(s)" for n in range(1, 6)
-    ]
-    assert fifo.lines().count("CHANGE_RETRY_SVC_CHECK_INTERVAL;mail1;POP3;15") == 1
+    assert notifications(fifo.lines()) == [f"Down: alert {n} after {3 * n}" for n in range(1, 6)]
+    # In whatever order they came, the engine is left at the Lost interval.
+    intervals = [line for line in fifo.lines() if "CHANGE_NORMAL_SVC_CHECK_INTERVAL" in line]
+    assert intervals[-1] == "CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;15"
     assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (20, 5)
     assert len(log_lines(tmp_path)) == 20
 
     runs = [
-        subprocess.Popen([str(SCRIPT), *nagios_args(tmp_path, "OK", 22, **extra)])
+        subprocess.Popen([str(SCRIPT), *nagios_args(tmp_path, "OK", 22, False, **extra)])
         for _ in range(20)
     ]
     assert [run.wait(120) for run in runs] == [0] * 20
-    assert notifications(fifo.lines())[5:] == [
-        "Up: recovered after 20 failed test(s), 5 alert(s) had been sent"
-    ]
+    assert notifications(fifo.lines())[5:] == ["Up: recovered after 5 alert(s)"]
     assert sum("result already handled" in line for line in log_lines(tmp_path)) == 19
     assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (0, 0)
 
@@ -321,9 +335,7 @@ def test_engine_clock_jumping_back_counts_every_result_once(
     for attempt, when in enumerate(times, 1):
         run = fail(tmp_path, attempt, **extra, **{"--check-time": str(when)})
         assert run.returncode == 0
-    assert notifications(fifo.lines()) == [
-        f"Down: alert {n} of 3 after {2 * n} consecutive failed test(s)" for n in (1, 2, 3)
-    ]
+    assert notifications(fifo.lines()) == [f"Down: alert {n} after {2 * n}" for n in (1, 2, 3)]
     assert state(tmp_path)["failures"] == 6
 
 
@@ -344,8 +356,8 @@ def test_handler_clock_jumping_back_under_faketime(tmp_path: Path, fifo: Command
         assert run.returncode == 0, (run.stderr, log_lines(tmp_path))
         assert "Traceback" not in run.stderr
     assert notifications(fifo.lines()) == [
-        "Down: alert 1 of 2 after 2 consecutive failed test(s)",
-        "Down: alert 2 of 2 after 4 consecutive failed test(s)",
+        "Down: alert 1 after 2",
+        "Down: alert 2 after 4",
     ]
     assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (4, 2)
     assert str(state(tmp_path)["updated"]) < time.strftime("%Y", time.gmtime())
@@ -391,6 +403,7 @@ def icinga2_args(tmp_path: Path, url: str, ca_file: Path, attempt: int) -> list[
         f"--check-time={1_700_000_000 + attempt}",
         "--failures-per-alert=3",
         "--max-alerts=3",
+        "--up-interval=300",
         "--down-interval=60",
         "--lost-interval=900",
         f"--state-dir={tmp_path / 'pop3_ipmon'}",
@@ -409,22 +422,25 @@ def test_icinga2_api_that_never_answers(tmp_path: Path, ca: trustme.CA, ca_file:
             assert handler(*icinga2_args(tmp_path, api.url, ca_file, attempt)).returncode == 0
         sent = len(api.requests)
         started = time.monotonic()
-        run = handler(*icinga2_args(tmp_path, silent.url, ca_file, 3))  # alert 1 is due
+        # Failure 3: Icinga 2 sent alert 1 itself; the handler must publish
+        # Down and close the gate for failures 4 and 5.
+        run = handler(*icinga2_args(tmp_path, silent.url, ca_file, 3))
         print(
             f"\nhandler gave up on a silent API (--api-timeout=1) after "
             f"{time.monotonic() - started:.2f}s"
         )
         assert run.returncode == 1 and "Traceback" not in run.stderr
         line = log_lines(tmp_path)[-1]
-        assert "ERROR mail1!POP3: CRITICAL SOFT attempt 3 -> Warn, failures 3, alerts 0; " in line
-        assert "NOT DONE: published Down; NOT DONE: sent alert 1 of 3" in line
+        assert "ERROR mail1!POP3: CRITICAL SOFT attempt 3 -> Warn, failures 3, alerts 1; " in line
+        assert "NOT DONE: published Down; NOT DONE: next alert after 3 failure(s)" in line
         assert line.endswith(f"{silent.url}/v1/objects/services/mail1!POP3: no answer within 1s")
-        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (3, 0)
+        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (3, 1)
 
-        # The API is back: the pending alert goes out with the next failure, once.
+        # The API is back: what was not done is done with the next failure, once.
         assert handler(*icinga2_args(tmp_path, api.url, ca_file, 4)).returncode == 0
-        comments = [r["body"]["comment"] for r in api.requests[sent:] if "comment" in r["body"]]
-        assert comments == ["ipMonitor Down: alert 1 of 3 after 4 consecutive failed test(s)"]
+        bodies = [r["body"] for r in api.requests[sent:]]
+        assert bodies[0]["attrs"]["vars.pop3_ipmon_state"] == "Down"
+        assert bodies[1]["attrs"] == {"times": icinga2.CLOSED}
         assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (4, 1)
     finally:
         api.close()
@@ -453,9 +469,11 @@ def test_nagios_that_stopped_reading_its_full_command_file(tmp_path: Path) -> No
         )
         assert run.returncode == 1
         line = log_lines(tmp_path)[-1]
-        assert "NOT DONE: sent alert 1 of 2" in line
+        # Nagios sent alert 1 itself; what did not reach it is the word
+        # that failure 2 sends alert 2.
+        assert "NOT DONE: next alert after 1 failure(s)" in line
         assert line.endswith(f"{path} stayed full for 0.5s")
-        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 0)
+        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 1)
 
         while True:  # Nagios reads again
             try:
@@ -463,10 +481,13 @@ def test_nagios_that_stopped_reading_its_full_command_file(tmp_path: Path) -> No
                     break
             except BlockingIOError:
                 break
-        assert fail(tmp_path, 2, **extra).returncode == 0
+        # Failure 2 without alert 2 (Nagios had not heard): it is owed, the
+        # very next failure sends it.
+        assert fail(tmp_path, 2, **extra, **{"--notification-number": "1"}).returncode == 0
         got = os.read(reader, 65536).decode()
-        assert got.count("SEND_CUSTOM_SVC_NOTIFICATION") == 1
-        assert "alert 2 of 2 after 2" in got
+        assert got.count("DELAY_SVC_NOTIFICATION;mail1;POP3;0\n") == 1
+        assert "POP3_IPMON_STATE;Down" in got
+        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (2, 1)
     finally:
         os.close(writer)
         os.close(reader)
@@ -520,7 +541,7 @@ def test_engine_killing_a_hung_handler_keeps_the_count(tmp_path: Path) -> None:
         assert hung.poll() is None, "the handler did not wait on the full FIFO"
         hung.kill()
         hung.wait(60)
-        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 0)
+        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 1)
 
         while True:  # Nagios reads again
             try:
@@ -528,10 +549,13 @@ def test_engine_killing_a_hung_handler_keeps_the_count(tmp_path: Path) -> None:
                     break
             except BlockingIOError:
                 break
-        assert fail(tmp_path, 2, **extra).returncode == 0
+        # Failure 2 without alert 2 (Nagios had not heard): it is owed, the
+        # very next failure sends it.
+        assert fail(tmp_path, 2, **extra, **{"--notification-number": "1"}).returncode == 0
         got = os.read(reader, 65536).decode()
-        assert got.count("SEND_CUSTOM_SVC_NOTIFICATION") == 1
-        assert "alert 2 of 2 after 2" in got
+        assert got.count("DELAY_SVC_NOTIFICATION;mail1;POP3;0\n") == 1
+        assert "POP3_IPMON_STATE;Down" in got
+        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (2, 1)
     finally:
         os.close(writer)
         os.close(reader)
@@ -554,13 +578,14 @@ def test_state_lost_after_the_action_says_it_may_repeat(
     args = nagios_args(tmp_path, "CRITICAL", 1, **{"--failures-per-alert": "1"})
     assert handler_module.main(args) == 2
     monkeypatch.undo()
-    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 1 consecutive failed test(s)"]
+    assert notifications(fifo.lines()) == ["Down: alert 1 after 1"]
     assert log_lines(tmp_path)[-1].endswith(
-        "ERROR mail1!POP3: CRITICAL SOFT attempt 1 -> Down, failures 1, alerts 1; "
-        "published Down; sent alert 1 of 2; NOT RECORDED, may repeat: "
-        f"cannot write the state in {tmp_path / 'pop3_ipmon'}: No space left on device"
+        "ERROR mail1!POP3: CRITICAL HARD attempt 1 -> Down, failures 1, alerts 1; "
+        "the engine sent alert 1 of 2 (PROBLEM); published Down; next alert after 1 "
+        "failure(s); set the down interval and moved the next check; NOT RECORDED, may "
+        f"repeat: cannot write the state in {tmp_path / 'pop3_ipmon'}: No space left on device"
     )
-    assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 0)
+    assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 1)
 
 
 class DribblingApi:
@@ -636,14 +661,15 @@ def test_nagios_closing_its_command_file_mid_write(
 
     assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 1)) == 0
     monkeypatch.setattr(os, "write", closed)
-    assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 2)) == 1  # alert 1 is due
+    assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 2)) == 1  # alert 1 went out
     monkeypatch.undo()
     assert log_lines(tmp_path)[-1].endswith(
-        f"NOT DONE: sent alert 1 of 2; cannot write to {tmp_path / 'nagios.cmd'}: Broken pipe"
+        "NOT DONE: published Down; NOT DONE: next alert after 2 failure(s); "
+        f"cannot write to {tmp_path / 'nagios.cmd'}: Broken pipe"
     )
-    assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (2, 0)
+    assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (2, 1)
     assert handler_module.main(nagios_args(tmp_path, "CRITICAL", 3)) == 0
-    assert notifications(fifo.lines()) == ["Down: alert 1 of 2 after 3 consecutive failed test(s)"]
+    assert notifications(fifo.lines()) == ["Down: alert 1 after 3"]
 
 
 def test_restart_service_over_ssh_that_never_answers(tmp_path: Path) -> None:

@@ -95,6 +95,6 @@ def test_check_nagios_flags_it_in_nagios_resolved_objects(tmp_path: Path) -> Non
         1,
         [
             f"error: service 'mail1!POP3': check_command timeout 60s {RULE}",
-            "1 service(s) with pop3-ipmon-alert: 1 error(s), 0 warning(s)",
+            "1 service(s) with ipMonitor alerting: 1 error(s), 0 warning(s)",
         ],
     )

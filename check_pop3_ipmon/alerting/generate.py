@@ -2,10 +2,13 @@
 
 The arithmetic an administrator would get wrong lives here: Nagios counts
 intervals in units of interval_length (60 s unless changed) and truncates
-each scheduled time to whole seconds, the Down interval must be written
-twice (retry_interval, which the handler changes for Lost, and the copy the
-handler restores it from), and the templates' max_check_attempts must stay
-far above any outage so the service never turns HARD.
+each scheduled time to whole seconds; the Up and Down intervals are written
+twice (check_interval and retry_interval, which the handler changes, and the
+copies it sets them from); max_check_attempts is the failures per alert, so
+the service turns HARD with alert 1; and Nagios' own re-notification
+interval is (F - 1/2) Down intervals (at least the Up interval, or Nagios
+warns), the fallback should the handler not run (it tolerates check jitter
+up to half a Down interval).
 """
 
 from __future__ import annotations
@@ -88,8 +91,16 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
     def units(seconds: int) -> str:
         return nagios_units(seconds, interval_length)
 
+    def renotify(monitor: Monitor) -> str:
+        # Nagios warns about a notification interval below check_interval.
+        seconds = max(
+            (monitor.failures_per_alert - 0.5) * monitor.down_interval, monitor.up_interval
+        )
+        value = round(seconds / interval_length, 6)
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+
     for monitor in monitors:
-        down = units(monitor.down_interval)
+        up, down = units(monitor.up_interval), units(monitor.down_interval)
         pairs = [
             ("use", "pop3-ipmon-service", ""),
             ("host_name", monitor.host, ""),
@@ -98,8 +109,10 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
             ("check_command", "check_pop3_ipmon!" + " ".join(monitor.plugin_arguments()), ""),
             ("active_checks_enabled", str(int(monitor.enabled)), "Enabled"),
             ("process_perf_data", str(int(monitor.store_statistics)), "Store Monitor Statistics"),
-            ("check_interval", units(monitor.up_interval), f"Up: {monitor.up_interval} s"),
+            ("check_interval", up, f"Up: {monitor.up_interval} s"),
             ("retry_interval", down, f"Down: {monitor.down_interval} s"),
+            ("max_check_attempts", str(monitor.failures_per_alert), "HARD (Down) at failure F"),
+            ("notification_interval", renotify(monitor), "(F - 1/2) x Down, at least Up"),
         ]
         if monitor.contacts:
             pairs.append(("contacts", ",".join(monitor.contacts), ""))
@@ -108,6 +121,7 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
         pairs += [
             ("_POP3_IPMON_FAILURES_PER_ALERT", str(monitor.failures_per_alert), ""),
             ("_POP3_IPMON_MAX_ALERTS", str(monitor.max_alerts), ""),
+            ("_POP3_IPMON_UP_INTERVAL", up, "same as check_interval"),
             ("_POP3_IPMON_DOWN_INTERVAL", down, "same as retry_interval"),
             (
                 "_POP3_IPMON_LOST_INTERVAL",
@@ -155,11 +169,13 @@ def icinga2_config(monitors: Sequence[Monitor]) -> str:
             f"  display_name = {icinga2_string(monitor.name)}  // Monitor Name",
             f"  enable_active_checks = {flag[monitor.enabled]}  // Enabled",
             f"  enable_perfdata = {flag[monitor.store_statistics]}  // Store Monitor Statistics",
-            f"  check_interval = {monitor.up_interval}s  // Up",
+            f"  vars.pop3_ipmon_up_interval = {monitor.up_interval}s",
+            "  check_interval = vars.pop3_ipmon_up_interval  // Up",
             f"  vars.pop3_ipmon_down_interval = {monitor.down_interval}s",
             "  retry_interval = vars.pop3_ipmon_down_interval  // Down",
             f"  vars.pop3_ipmon_lost_interval = {monitor.lost_interval}s",
             f"  vars.pop3_ipmon_failures_per_alert = {monitor.failures_per_alert}",
+            "  max_check_attempts = vars.pop3_ipmon_failures_per_alert  // HARD (Down) at F",
             f"  vars.pop3_ipmon_max_alerts = {monitor.max_alerts}",
             f"  vars.pop3_ipmon_timeout = {monitor.timeout:g}",
         ]
@@ -234,7 +250,7 @@ def check_nagios(path: Path, interval_length: int = 60) -> int:
         print(finding)
     errors = sum(finding.error for finding in findings)
     print(
-        f"{count} service(s) with {nagios_objects.HANDLER}: "
+        f"{count} service(s) with ipMonitor alerting: "
         f"{errors} error(s), {len(findings) - errors} warning(s)"
     )
     return 1 if errors else 0

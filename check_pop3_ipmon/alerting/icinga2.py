@@ -20,21 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from check_pop3_ipmon.alerting.model import (
-    Action,
-    Alert,
-    Interval,
-    Publish,
-    Recovery,
-    alert_text,
-    recovery_text,
-)
+from check_pop3_ipmon.alerting.errors import EngineError
+from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
 from check_pop3_ipmon.core import private_files
 
 AUTHOR = "pop3_ipmon"
 
 
-class ApiError(Exception):
+class ApiError(EngineError):
     """The API refused a request or could not be reached."""
 
 
@@ -103,7 +96,7 @@ class Icinga2Api:
             except (OSError, ssl.SSLError) as exc:
                 raise ApiError(f"client certificate {client_cert}: {exc}") from None
 
-    def request(self, path: str, body: Mapping[str, Any]) -> Any:
+    def request(self, path: str, body: Mapping[str, Any], missing_ok: bool = False) -> Any:
         import http.client
 
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -133,6 +126,8 @@ class Icinga2Api:
         finally:
             timer.cancel()
             connection.close()
+        if status == 404 and missing_ok:
+            return {}
         if status >= 300:
             detail = data[:2000].decode("utf-8", "replace")
             raise ApiError(f"{path}: HTTP {status} {_status(detail) or reason}")
@@ -166,8 +161,20 @@ def _status(detail: str) -> str:
     return ""
 
 
+# A closed gate: PROBLEM notifications of the service wait for `times.begin`
+# after its last HARD state change, which for a volatile service is its last
+# check: ten years, so the notification timer never reaches it either.
+CLOSED = {"begin": 10 * 365 * 86400}
+OPEN = {"begin": 0}
+
+
 class Icinga2Actions:
-    """Performs our actions on one service."""
+    """Performs our actions on one service.
+
+    The service is volatile: each HARD non-OK result asks its notifications
+    for a PROBLEM. Their `times.begin` is the gate that lets only the alert
+    failures through; RECOVERY and ACKNOWLEDGEMENT never pass that filter.
+    """
 
     def __init__(
         self,
@@ -175,19 +182,22 @@ class Icinga2Actions:
         host: str,
         service: str,
         *,
-        down_interval: float,
-        lost_interval: float,
-        monitor_name: str = "",
+        intervals: dict[Interval, float],
+        check_time: float,
+        gate: bool = True,
     ) -> None:
         if "!" in host or not host or not service:
             raise ApiError(f"cannot name service {service!r} on host {host!r} in the API")
         self.api = api
+        self.host = host
+        self.service = service
         self.full_name = f"{host}!{service}"
         self.object_path = "/v1/objects/services/" + "!".join(
             urllib.parse.quote(part, safe="") for part in (host, service)
         )
-        self.intervals = {Interval.DOWN: down_interval, Interval.LOST: lost_interval}
-        self.monitor_name = monitor_name
+        self.intervals = intervals
+        self.check_time = check_time
+        self.gate = gate
 
     def perform(self, action: Action) -> None:
         if isinstance(action, Publish):
@@ -197,22 +207,30 @@ class Icinga2Actions:
                 "vars.pop3_ipmon_failures": action.failures,
             }
             self.api.request(self.object_path, {"attrs": attrs})
-        elif isinstance(action, (Alert, Recovery)):
-            text = (
-                alert_text(action, self.monitor_name)
-                if isinstance(action, Alert)
-                else recovery_text(action, self.monitor_name)
-            )
-            # Not forced: Icinga 2 sends custom notifications in downtime as
-            # well, so the handler itself holds them back there.
+        elif isinstance(action, NextAlert):
+            if not action.gate and not self.gate:
+                return  # closed already (opening is always sent: it must not be missed)
+            gate: dict[str, Any] = {"times": OPEN if action.gate else CLOSED}
+            if action.gate and action.number:
+                # Icinga 2 counts every notification it tried (a Recovery
+                # nobody was owed, an Acknowledgement): the alert's number
+                # is ours to give, as Nagios' is by itself.
+                gate["notification_number"] = action.number - 1
             body = {
-                "type": "Service",
-                "service": self.full_name,
-                "author": AUTHOR,
-                "comment": text,
-                "force": False,
+                "filter": "notification.host_name == h && notification.service_name == s",
+                "filter_vars": {"h": self.host, "s": self.service},
+                "attrs": gate,
             }
-            self.api.request("/v1/actions/send-custom-notification", body)
+            # A service without notifications has nothing to gate.
+            self.api.request("/v1/objects/notifications", body, missing_ok=True)
+            self.gate = action.gate
         else:
             seconds = self.intervals[action.interval]
-            self.api.request(self.object_path, {"attrs": {"retry_interval": seconds}})
+            self.api.request(self.object_path, {"attrs": {"check_interval": seconds}})
+            if action.move:
+                schedule = {
+                    "type": "Service",
+                    "service": self.full_name,
+                    "next_check": self.check_time + seconds,
+                }
+                self.api.request("/v1/actions/reschedule-check", schedule)

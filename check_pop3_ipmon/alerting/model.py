@@ -1,24 +1,27 @@
-"""ipMonitor's notification control as a pure function of (policy, memory, result).
+"""ipMonitor's notification control, through the engine's own model.
 
 Counting: each failed test outside downtime adds one; a passing test resets.
-Alert k goes out once the count reaches k*F, for k up to M. The state of a
-failure n is Warn below F, Down up to M*F, Lost beyond. The first passing
-test sends one recovery if, and only if, an alert went out.
+The engine's service has max_check_attempts = F, so failures 1..F-1 are SOFT
+(ipMonitor's Warn) and failure F turns it HARD CRITICAL (Down): the engine
+itself sends PROBLEM notification 1 there. Alert k is the engine's PROBLEM
+notification number k, at failure k*F, for k up to M; after M*F the monitor
+is Lost. The first passing test makes the engine send its RECOVERY, which it
+does only when a PROBLEM went out. This module decides, for one result, what
+the engine must be told so that its next results follow that timeline:
 
-Intervals: both engines schedule the next check while processing a result,
-before our handler runs, so an interval the handler sets applies from the
-check after next. The handler therefore sets, at failure n, the interval
-that must follow failure n+1: the Lost interval from n = M*F on. Failure
-M*F+1 (the first Lost one) then comes at the Down interval and every test
-after it at the Lost interval, as in ipMonitor's table (failure 9 is Down,
-10 and later Lost).
+- when the next PROBLEM may go (NextAlert): the engine re-notifies by time,
+  we want it by failure count;
+- which check interval to use (Schedule): Up while OK, Down while Warn or
+  Down, Lost once Lost, and whether the check the engine already scheduled
+  must be moved (it computed that time before we ran);
+- ipMonitor's state for notification commands (Publish).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
-from typing import Union
+from dataclasses import dataclass, replace
+from typing import Optional, Union
 
 
 class Phase(str, enum.Enum):
@@ -33,8 +36,9 @@ class Phase(str, enum.Enum):
 
 
 class Interval(str, enum.Enum):
-    """Which of the service's retry intervals the engine should use."""
+    """Which of ipMonitor's intervals the engine's check_interval holds."""
 
+    UP = "up"
     DOWN = "down"
     LOST = "lost"
 
@@ -69,14 +73,30 @@ class Policy:
         """The highest alert number the count has reached (0: none yet)."""
         return min(max(failures, 0) // self.failures_per_alert, self.max_alerts)
 
-    def interval_after_next(self, failures: int) -> Interval:
-        """The interval to set at `failures` (it applies after the next failure)."""
-        return Interval.LOST if failures >= self.last_alert_at else Interval.DOWN
+    def alert_at(self, failures: int) -> int:
+        """The alert this very failure sends (0: none)."""
+        f = self.failures_per_alert
+        if failures <= 0 or failures % f or failures > self.last_alert_at:
+            return 0
+        return failures // f
+
+    def failures_to_next_alert(self, failures: int) -> Optional[int]:
+        """How many more failures until the next alert (None: no more in this outage)."""
+        if failures >= self.last_alert_at:
+            return None
+        f = self.failures_per_alert
+        return (failures // f + 1) * f - failures
+
+    def interval(self, failures: int) -> Interval:
+        phase = self.phase(failures)
+        if phase in (Phase.WARN, Phase.DOWN):
+            return Interval.DOWN
+        return Interval.LOST if phase == Phase.LOST else Interval.UP
 
 
 @dataclass(frozen=True)
 class Result:
-    """One check result as the engine passed it to the event handler."""
+    """One check result as the engine passed it to the handler."""
 
     ok: bool
     state: str  # OK, WARNING, CRITICAL, UNKNOWN
@@ -85,6 +105,7 @@ class Result:
     check_time: str  # the engine's own text: identity, never arithmetic
     in_downtime: bool = False
     enabled: bool = True
+    notified: Optional[int] = None  # the engine's notification number, if it tells
 
     @property
     def identity(self) -> str:
@@ -96,9 +117,10 @@ class Memory:
     """What the handler keeps between results (the state file's content)."""
 
     failures: int = 0
-    alerts: int = 0
+    alerts: int = 0  # PROBLEM notifications the engine sent in this outage
     phase: Phase = Phase.UP  # as last published to the engine
-    interval: Interval = Interval.DOWN  # as last set in the engine
+    interval: Interval = Interval.UP  # the engine's check_interval, as last set
+    gate: bool = True  # Icinga 2: the service's notifications may send a PROBLEM
     last_result: str = ""
 
 
@@ -112,25 +134,32 @@ class Publish:
 
 
 @dataclass(frozen=True)
-class Alert:
-    number: int
-    of: int
-    phase: Phase
-    failures: int
+class NextAlert:
+    """The engine's next PROBLEM may go with the `after`-th next failed test.
+
+    None: not in this outage any more (Lost). Nagios takes it as the time of
+    its next re-notification; Icinga 2 as a gate on its notifications (open
+    only when the very next failure alerts, see `gate`).
+    """
+
+    after: Optional[int]
+    number: int = 0  # the number that alert has (0: none)
+
+    @property
+    def gate(self) -> bool:
+        return self.after == 1
 
 
 @dataclass(frozen=True)
-class Recovery:
-    alerts: int
-    failures: int
+class Schedule:
+    """Set check_interval to `interval`; with `move`, also move the next check to
+    the result's check time plus that interval (the engine chose another)."""
 
-
-@dataclass(frozen=True)
-class SetInterval:
     interval: Interval
+    move: bool
 
 
-Action = Union[Publish, Alert, Recovery, SetInterval]
+Action = Union[Publish, NextAlert, Schedule]
 
 
 @dataclass(frozen=True)
@@ -138,13 +167,17 @@ class Decision:
     """The memory if no action succeeds (`base`), and the actions in order.
 
     Each action, once performed, moves its part of the memory forward; an
-    action that fails leaves it, so the next result tries again (an unsent
-    alert is still due, an unset interval still differs).
+    action that fails leaves it, so the next result tries again.
+    `alert` is ipMonitor's alert this result is (0: none): the engine sent it
+    as its PROBLEM unless something held it (memory.alerts says what went
+    out); `recovery` the alerts a RECOVERY it sent closes (0: none).
     """
 
     base: Memory
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
+    alert: int = 0
+    recovery: int = 0
 
     def after(self, done: int) -> Memory:
         """The memory once the first `done` actions have taken effect."""
@@ -152,10 +185,8 @@ class Decision:
         for action in self.actions[:done]:
             if isinstance(action, Publish):
                 memory = replace(memory, phase=action.phase)
-            elif isinstance(action, Alert):
-                memory = replace(memory, alerts=action.number)
-            elif isinstance(action, Recovery):
-                memory = replace(memory, alerts=0)
+            elif isinstance(action, NextAlert):
+                memory = replace(memory, gate=action.gate)
             else:
                 memory = replace(memory, interval=action.interval)
         return memory
@@ -165,89 +196,108 @@ class Decision:
         return self.after(len(self.actions))
 
 
-@dataclass
-class _Step:
-    """decide()'s working values for one result."""
-
+@dataclass(frozen=True)
+class _Count:
     phase: Phase
     failures: int
-    alerts: int  # what holds if no notification goes out
-    shown_alert: int  # the alert number to publish
-    notify: list[Action] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    alerts: int  # PROBLEMs the engine has sent in this outage, this result included
+    alert: int = 0  # the PROBLEM this result sent
+    recovery: int = 0
+    notes: tuple[str, ...] = ()
 
 
-def _on_pass(memory: Memory, result: Result) -> _Step:
-    step = _Step(Phase.UP, 0, memory.alerts, memory.alerts)
+def _on_pass(memory: Memory, result: Result) -> _Count:
     if memory.alerts and result.in_downtime:
-        step.notes.append(f"recovery after {memory.alerts} alert(s) not sent: in downtime")
-        step.alerts = 0
-    elif memory.alerts:
-        step.notify.append(Recovery(memory.alerts, memory.failures))
-    return step
+        note = f"recovery after {memory.alerts} alert(s) falls in a downtime: the engine holds it"
+        return _Count(Phase.UP, 0, 0, notes=(note,))
+    return _Count(Phase.UP, 0, 0, recovery=memory.alerts)
 
 
-def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Step:
+def _time(text: str) -> Optional[float]:
+    try:
+        return float(text.split("/", 1)[0])
+    except ValueError:
+        return None
+
+
+def engine_count(memory: Memory, result: Result) -> Optional[int]:
+    """The engine's notification number, if it is news: a result older than the
+    last one handled (its run was delayed behind a later one) may carry a
+    number the engine has since moved past. Check times only order here:
+    after a clock jump back the handler counts on its own until they rise."""
+    last = _time(memory.last_result)
+    now = _time(result.check_time)
+    if result.notified is None or (last is not None and (now is None or now < last)):
+        return None
+    return result.notified
+
+
+def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
     failures, alerts, notes = memory.failures, memory.alerts, []
-    if failures and result.attempt == 1:
+    notified = engine_count(memory, result)
+    if failures and result.attempt == 1 and not result.hard:
         # The engine starts a new problem: we missed the passing test.
         notes.append(f"engine restarted its count; dropping {failures} failure(s)")
-        failures = 0
-    if failures == 0:
-        if alerts:
-            notes.append(f"recovery after {alerts} alert(s) was never sent")
-        alerts = 0
+        failures, alerts = 0, 0
     failures += 1
-    step = _Step(policy.phase(failures), failures, alerts, alerts, notes=notes)
-    due = policy.due_alert(failures)
-    if due > alerts:
-        if due > alerts + 1:
-            notes.append(f"alert(s) {alerts + 1}..{due - 1} were missed")
-        step.notify.append(Alert(due, policy.max_alerts, step.phase, failures))
-        step.shown_alert = due
-    if result.hard:
-        notes.append(
-            "the service is HARD: the engine stops calling the handler in a "
-            "steady HARD state (max_check_attempts too low, or its host is down)"
-        )
-    return step
+    alert = policy.alert_at(failures)
+    if alert:
+        alerts = alert
+    if notified is not None and notified != alerts:
+        # The engine says what it sent (Nagios): a host DOWN, an
+        # acknowledgement or a missed run of ours holds PROBLEMs back. The
+        # alert stays due for recovery actions, which are alerts of their own.
+        notes.append(f"the engine sent {notified} alert(s), not {alerts}")
+        alerts = min(notified, policy.max_alerts)
+    return _Count(policy.phase(failures), failures, alerts, alert, notes=tuple(notes))
+
+
+def _count(policy: Policy, memory: Memory, result: Result) -> _Count:
+    if result.ok:
+        return _on_pass(memory, result)
+    if result.in_downtime or not result.enabled:
+        # ipMonitor does not test a monitor in maintenance or disabled: what
+        # the engine still runs here neither counts nor alerts, and counting
+        # starts afresh when the downtime ends.
+        return _Count(Phase.MAINTENANCE if result.in_downtime else Phase.DISABLED, 0, 0)
+    return _on_failure(policy, memory, result)
+
+
+def _engine_interval(memory: Memory, result: Result) -> Interval:
+    """The interval the engine used to schedule the check after this result:
+    retry_interval (always the Down interval) in a SOFT state, else its
+    check_interval."""
+    return Interval.DOWN if not result.hard else memory.interval
 
 
 def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
     """What to do about `result`; the caller performs the actions in order."""
     if result.identity == memory.last_result:
         return Decision(memory, notes=("result already handled",))
-    if result.ok:
-        step = _on_pass(memory, result)
-    elif result.in_downtime or not result.enabled:
-        # ipMonitor does not test a monitor in maintenance or disabled: what
-        # the engine still runs here neither counts nor alerts, and counting
-        # starts afresh when the downtime ends.
-        step = _Step(Phase.MAINTENANCE if result.in_downtime else Phase.DISABLED, 0, 0, 0)
-    else:
-        step = _on_failure(policy, memory, result)
+    count = _count(policy, memory, result)
     actions: list[Action] = []
-    if step.notify or step.phase != memory.phase:
-        actions.append(Publish(step.phase, step.shown_alert, step.failures))
-    actions.extend(step.notify)
-    interval = policy.interval_after_next(step.failures)
-    if interval != memory.interval:
-        actions.append(SetInterval(interval))
-    base = replace(memory, failures=step.failures, alerts=step.alerts, last_result=result.identity)
-    return Decision(base, tuple(actions), tuple(step.notes))
-
-
-def alert_text(alert: Alert, name: str = "") -> str:
-    prefix = f"{name}: " if name else ""
-    return (
-        f"{prefix}ipMonitor {alert.phase.value}: alert {alert.number} of {alert.of} "
-        f"after {alert.failures} consecutive failed test(s)"
+    if count.alert or count.recovery or count.phase != memory.phase:
+        shown = count.recovery or count.alerts
+        actions.append(Publish(count.phase, shown, count.failures))
+    counting = not result.ok and not (result.in_downtime or not result.enabled)
+    after = policy.failures_to_next_alert(count.failures) if counting else policy.failures_per_alert
+    number = policy.alert_at(count.failures + after) if after else 0
+    behind = count.alerts < policy.due_alert(count.failures)
+    if counting and engine_count(memory, result) is not None and behind:
+        # The engine is behind (it did not take our last word in time):
+        # the alert it owes goes out with the very next failure.
+        after, number = 1, count.alerts + 1
+    settled = memory.last_result and memory.phase == count.phase and not memory.failures
+    if counting or not settled or (after == 1) != memory.gate:
+        # Each failure moves the next alert on, and so does the end of an
+        # outage or downtime (Icinga 2 needs its number reset for alert 1);
+        # passing tests in a row tell the engine nothing.
+        actions.append(NextAlert(after, number))
+    interval = policy.interval(count.failures)
+    move = result.enabled and _engine_interval(memory, result) != interval
+    if move or interval != memory.interval:
+        actions.append(Schedule(interval, move))
+    base = replace(
+        memory, failures=count.failures, alerts=count.alerts, last_result=result.identity
     )
-
-
-def recovery_text(recovery: Recovery, name: str = "") -> str:
-    prefix = f"{name}: " if name else ""
-    return (
-        f"{prefix}ipMonitor Up: recovered after {recovery.failures} failed test(s); "
-        f"{recovery.alerts} alert(s) had been sent"
-    )
+    return Decision(base, tuple(actions), count.notes, count.alert, count.recovery)

@@ -16,21 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from check_pop3_ipmon.alerting.model import (
-    Action,
-    Alert,
-    Interval,
-    Publish,
-    Recovery,
-    alert_text,
-    recovery_text,
-)
+from check_pop3_ipmon.alerting.errors import EngineError
+from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
 
 AUTHOR = "pop3_ipmon"
 _FORBIDDEN = frozenset(";\n\r\0")
 
 
-class CommandError(Exception):
+class CommandError(EngineError):
     """The command could not be formed or delivered."""
 
 
@@ -53,6 +46,11 @@ def number(value: float) -> str:
     return text or "0"
 
 
+# DELAY_SVC_NOTIFICATION to "never" while no PROBLEM is due: a state change
+# (recovery, a new outage) resets it in Nagios, so this only bounds the wait.
+NEVER = 10 * 365 * 86400
+
+
 class NagiosCommands:
     """Builds the external command lines for one service."""
 
@@ -61,14 +59,15 @@ class NagiosCommands:
         host: str,
         service: str,
         *,
-        down_interval: float,
-        lost_interval: float,
-        monitor_name: str = "",
+        intervals: dict[Interval, float],
+        check_time: int,
+        interval_length: int = 60,
     ) -> None:
         self.host = check_name("host name", host)
         self.service = check_name("service description", service)
-        self.intervals = {Interval.DOWN: down_interval, Interval.LOST: lost_interval}
-        self.monitor_name = monitor_name
+        self.intervals = intervals
+        self.check_time = check_time
+        self.interval_length = interval_length
 
     def _line(self, now: int, command: str, *fields: str) -> str:
         return f"[{now}] {command};{self.host};{self.service};" + ";".join(fields) + "\n"
@@ -82,19 +81,49 @@ class NagiosCommands:
                     now, "CHANGE_CUSTOM_SVC_VAR", "POP3_IPMON_FAILURES", str(action.failures)
                 ),
             ]
-        if isinstance(action, (Alert, Recovery)):
-            text = (
-                alert_text(action, self.monitor_name)
-                if isinstance(action, Alert)
-                else recovery_text(action, self.monitor_name)
-            )
-            # Options 0: through the normal contacts, neither forced (downtime
-            # and disabled notifications still hold) nor counted: the
-            # notification number never resets on a SOFT recovery, so our
-            # alert number travels in $_SERVICEPOP3_IPMON_ALERT$ instead.
-            return [self._line(now, "SEND_CUSTOM_SVC_NOTIFICATION", "0", AUTHOR, free_text(text))]
-        units = number(self.intervals[action.interval])
-        return [self._line(now, "CHANGE_RETRY_SVC_CHECK_INTERVAL", units)]
+        if isinstance(action, NextAlert):
+            # Nagios re-notifies a HARD problem with the first result at or
+            # after next_notification: 0 lets the very next failure notify.
+            # Not when this run comes too late for that failure (a machine
+            # too busy to run us in time): it would let the one after notify
+            # too; the next run, for that failure, says what is owed.
+            late = now >= self.check_time + self.seconds(Interval.DOWN)
+            if action.after == 1 and late:
+                return []
+            when = 0 if action.after == 1 else now + NEVER
+            return [self._line(now, "DELAY_SVC_NOTIFICATION", str(when))]
+        units = self.intervals[action.interval]
+        lines = [self._line(now, "CHANGE_NORMAL_SVC_CHECK_INTERVAL", number(units))]
+        # Forced: the only way to move a scheduled check later (an unforced
+        # one only ever moves it earlier). Nagios truncates to whole seconds
+        # as it does for its own schedule. A time already past (this run
+        # came late) would force an extra check at once: Nagios' own stands.
+        when = int(self.check_time + self.seconds(action.interval))
+        if action.move and when > now:
+            lines.append(self._line(now, "SCHEDULE_FORCED_SVC_CHECK", str(when)))
+        return lines
+
+    def seconds(self, interval: Interval) -> float:
+        return self.intervals[interval] * self.interval_length
+
+
+def interval_length(main_config: Path) -> int:
+    """interval_length from nagios.cfg (60 when unset): intervals are in its units."""
+    try:
+        text = main_config.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CommandError(f"cannot read {main_config}: {exc.strerror}") from None
+    value = 60
+    for line in text.splitlines():
+        key, sep, rest = line.strip().partition("=")
+        if sep and key.strip() == "interval_length":
+            try:
+                value = int(rest.strip())
+            except ValueError:
+                raise CommandError(f"{main_config}: interval_length={rest.strip()!r}") from None
+    if value < 1:
+        raise CommandError(f"{main_config}: interval_length={value}")
+    return value
 
 
 def deliver(command_file: Path, lines: Sequence[str], timeout: float = 10.0) -> None:

@@ -1,7 +1,8 @@
 """Checks on Nagios' resolved objects for the services that use our handler.
 
 Nagios cannot refuse a monitor name over 64 characters, nor see that the
-Down interval was written differently in its two places. Its object cache
+Down interval was written differently in its two places, nor that
+max_check_attempts is not the failures per alert. Its object cache
 (objects.cache, written at start; objects.precache from `nagios4 -vp`) holds
 every service with its templates resolved, custom variables included, so we
 read that and say what would break ipMonitor's behaviour.
@@ -15,11 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NoReturn, Optional
 
+from check_pop3_ipmon.alerting.arguments import MAX_NAME
 from check_pop3_ipmon.alerting.definition import timeout_problem
-from check_pop3_ipmon.alerting.handler import MAX_NAME
 
-HANDLER = "pop3-ipmon-alert"
-TEMPLATE_ATTEMPTS = 1_000_000
+MARKER = "_POP3_IPMON_FAILURES_PER_ALERT"
 PLUGIN_TIMEOUT = 10.0  # check_pop3_ipmon's default -t
 
 
@@ -103,7 +103,13 @@ def check_service(service: dict[str, str], interval_length: int = 60) -> list[Fi
         )
     numbers = {
         key: _number(service.get(f"_POP3_IPMON_{key}"))
-        for key in ("FAILURES_PER_ALERT", "MAX_ALERTS", "DOWN_INTERVAL", "LOST_INTERVAL")
+        for key in (
+            "FAILURES_PER_ALERT",
+            "MAX_ALERTS",
+            "UP_INTERVAL",
+            "DOWN_INTERVAL",
+            "LOST_INTERVAL",
+        )
     }
     for key, value in numbers.items():
         if value is None:
@@ -111,44 +117,46 @@ def check_service(service: dict[str, str], interval_length: int = 60) -> list[Fi
     timeout = timeout_finding(service, interval_length)
     if timeout:
         error(timeout)
-    f, m = numbers["FAILURES_PER_ALERT"], numbers["MAX_ALERTS"]
-    down, retry = numbers["DOWN_INTERVAL"], _number(service.get("retry_interval"))
-    if down is not None and retry is not None and abs(down - retry) > 1e-6:
-        error(
-            f"retry_interval {retry:g} differs from _POP3_IPMON_DOWN_INTERVAL {down:g}: "
-            "both are the Down interval (the handler restores the first from the second)"
-        )
+    for copy, attribute, why in (
+        (
+            "DOWN_INTERVAL",
+            "retry_interval",
+            "the Down interval (Nagios tests SOFT failures at retry_interval, the handler "
+            "sets the HARD ones from the copy)",
+        ),
+        (
+            "UP_INTERVAL",
+            "check_interval",
+            "the Up interval (the handler sets check_interval back from the copy)",
+        ),
+    ):
+        wanted, written = numbers[copy], _number(service.get(attribute))
+        if wanted is not None and written is not None and abs(wanted - written) > 1e-6:
+            copied = f"_POP3_IPMON_{copy} {wanted:g}"
+            error(f"{attribute} {written:g} differs from {copied}: both are {why}")
+    f = numbers["FAILURES_PER_ALERT"]
     attempts = _number(service.get("max_check_attempts")) or 1
-    if f is not None and m is not None and attempts <= f * m + 1:
+    if f is not None and attempts != f:
         error(
-            f"max_check_attempts {attempts:g}: the service turns HARD at failure "
-            f"{attempts:g}, by its first Lost test ({f * m + 1:g}); a HARD problem is "
-            f"tested at the Up interval and the handler is not called again "
-            f"(use {TEMPLATE_ATTEMPTS})"
+            f"max_check_attempts {attempts:g} is not the failures per alert {f:g}: the "
+            f"service must turn HARD (ipMonitor's Down) at failure {f:g}, where Nagios "
+            "sends alert 1"
         )
-    elif attempts < TEMPLATE_ATTEMPTS:
-        warning(
-            f"max_check_attempts {attempts:g}: a longer outage turns HARD and is then "
-            f"tested at the Up interval (the template uses {TEMPLATE_ATTEMPTS})"
-        )
-    if service.get("event_handler_enabled") == "0":
-        error("event_handler_enabled is 0: no failure is counted, no alert sent")
-    if service.get("notification_options", "n") != "n":
-        warning(
-            "notification_options is not n: Nagios' own notifications come on top of the handler's"
-        )
+    options = set(service.get("notification_options", "").split(","))
+    if not {"c", "r"} <= options:
+        error("notification_options lacks c or r: Nagios sends no PROBLEM or no RECOVERY")
+    if service.get("notifications_enabled") == "0":
+        error("notifications_enabled is 0: no alert goes out")
+    if service.get("obsess") == "0" or service.get("obsess_over_service") == "0":
+        error("obsess_over_service is 0: the handler (ocsp_command) is never run")
     if service.get("is_volatile") == "1":
-        warning("is_volatile 1: Nagios notifies on every failed test by itself")
+        error("is_volatile 1: Nagios notifies on every failed test by itself")
     return found
 
 
 def check(text: str, interval_length: int = 60) -> tuple[int, list[Finding]]:
     """(services using the handler, findings) for an object cache's text."""
-    ours = [
-        service
-        for service in services(text)
-        if service.get("event_handler", "").split("!")[0] == HANDLER
-    ]
+    ours = [service for service in services(text) if MARKER in service]
     return len(ours), [
         finding for service in ours for finding in check_service(service, interval_length)
     ]

@@ -74,7 +74,10 @@ def _memory_from(data: Any, host: str, service: str) -> Memory:
     last = data["last_result"]
     if not isinstance(last, str):
         raise ValueError("last_result is not text")
-    return Memory(failures, alerts, Phase(data["phase"]), Interval(data["interval"]), last)
+    gate = data.get("gate", True)
+    if not isinstance(gate, bool):
+        raise ValueError("gate is not true or false")
+    return Memory(failures, alerts, Phase(data["phase"]), Interval(data["interval"]), gate, last)
 
 
 class Slot:

@@ -31,7 +31,7 @@ from tests.support import recorder
 from tests.support.dovecot import Dovecot
 from tests.support.icinga2 import Icinga2, keep_secret
 from tests.support.integration import find_program, wait_until
-from tests.support.nagios import Nagios, object_block
+from tests.support.nagios import Nagios, main_settings, object_block
 from tests.support.output import run_plugin
 from tests.support.sshd import Sshd
 
@@ -158,7 +158,12 @@ def nagios(
         base,
         services,
     ]
-    engine = Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)})
+    engine = Nagios(
+        tmp_path / "nagios",
+        files,
+        resource={"USER1": str(BIN)},
+        settings=main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+    )
     # Where the shipped command looks: beside nagios.cfg.
     recovery_config(
         recovery, engine.config.parent / "pop3_ipmon-recovery.ini", sshd, dovecot, restartable
@@ -175,6 +180,7 @@ object NotificationCommand "record-notification" {{
   command = {command}
   env = {{
     POP3_IPMON_TYPE = "$notification.type$"
+    POP3_IPMON_NUMBER = "$notification.notification_number$"
     POP3_IPMON_STATE = "$service.vars.pop3_ipmon_state$"
     POP3_IPMON_ALERT = "$service.vars.pop3_ipmon_alert$"
     POP3_IPMON_FAILURES = "$service.vars.pop3_ipmon_failures$"
@@ -183,7 +189,9 @@ object NotificationCommand "record-notification" {{
 object User "recorder" {{}}
 object ApiUser "pop3-ipmon" {{
   password = "{password}"
-  permissions = [ "objects/modify/Service", "actions/send-custom-notification" ]
+  permissions = [
+    "objects/modify/Service", "objects/modify/Notification", "actions/reschedule-check"
+  ]
 }}
 apply Notification "pop3-ipmon" to Service {{
   import "pop3-ipmon-notification"
@@ -228,27 +236,24 @@ def icinga(
     engine.stop()
 
 
-def notifications(notes: Path, env_prefix: str) -> list[tuple[str, int]]:
-    """(ipMonitor state, alert number) of every notification, in order."""
-    out = []
-    for record in recorder.read(notes):
-        env = record["env"]
-        out.append((env[f"{env_prefix}STATE"], int(env[f"{env_prefix}ALERT"])))
-    return out
+def notifications(notes: Path, engine: str) -> list[str]:
+    """The type of every notification, in order (the engine's own: PROBLEM, RECOVERY)."""
+    key = "NAGIOS_NOTIFICATIONTYPE" if engine == "nagios" else "POP3_IPMON_TYPE"
+    return [record["env"][key] for record in recorder.read(notes)]
 
 
 def outage(
     recovery: Recovery,
     dovecot: Dovecot,
     notes: Path,
-    prefix: str,
+    engine: str,
     passed: Any,
 ) -> dict[str, Any]:
     """Stop Dovecot; wait for the restart, then for the recovery notification."""
     wait_until(passed, 60, "a first passing test")
     dovecot.stop()
     wait_until(lambda: bool(recovery.audit()), 90, "a recovery action in the audit log")
-    wait_until(lambda: ("Up", 1) in notifications(notes, prefix), 60, "the recovery notification")
+    wait_until(lambda: "RECOVERY" in notifications(notes, engine), 60, "the recovery notification")
     (record,) = recovery.audit()
     return record
 
@@ -278,9 +283,9 @@ def test_nagios_restarts_the_service_at_alert_1(
         return status.get("has_been_checked") == "1" and status.get("current_state") == "0"
 
     started = time.monotonic()
-    record = outage(recovery, dovecot, notes, "NAGIOS__SERVICEPOP3_IPMON_", passed)
+    record = outage(recovery, dovecot, notes, "nagios", passed)
     assert_restarted(record, sshd, dovecot)
-    assert notifications(notes, "NAGIOS__SERVICEPOP3_IPMON_") == [("Down", 1), ("Up", 1)]
+    assert notifications(notes, "nagios") == ["PROBLEM", "RECOVERY"]
     # The next check passed: nothing failed once the restart had been recorded
     # (Nagios logs whole seconds).
     restarted = epoch(record["when"])
@@ -302,9 +307,9 @@ def test_icinga2_restarts_the_service_at_alert_1(
         return any(r["state"] == 0 for r in engine.check_results(HOST, SERVICE))
 
     started = time.monotonic()
-    record = outage(recovery, dovecot, notes, "POP3_IPMON_", passed)
+    record = outage(recovery, dovecot, notes, "icinga2", passed)
     assert_restarted(record, sshd, dovecot)
-    assert notifications(notes, "POP3_IPMON_") == [("Down", 1), ("Up", 1)]
+    assert notifications(notes, "icinga2") == ["PROBLEM", "RECOVERY"]
     restarted = epoch(record["when"])
     failed = [
         r["execution_start"]

@@ -332,7 +332,8 @@ def test_a_crashing_state_through_the_alert_handler_is_logged_everywhere(
     assert f'result="refused" reason={json.dumps(reason)}' in message
     # Not for good: alert 1 acts.
     assert handler(tmp_path, beside, "CRITICAL", 2).returncode == 0
-    assert any("alert 1 of 2" in line for line in fifo.lines())
+    # Alert 1 (Nagios' PROBLEM 1) published for the notification, and its action ran.
+    assert "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;1" in fifo.lines()
     assert len(recovery.calls()) == 1
 
 

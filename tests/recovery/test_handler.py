@@ -74,7 +74,8 @@ def test_the_alert_runs_its_action_with_the_alerts_facts(
     assert recovery.calls() == []
     run = handler(tmp_path, beside, "CRITICAL", 2)
     assert run.returncode == 0, run.stderr
-    assert any("alert 1 of 2" in line for line in fifo.lines())  # alerting went first
+    # Alerting went first: alert 1 (Nagios' PROBLEM 1) published for the notification.
+    assert "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;1" in fifo.lines()
     (call,) = recovery.calls()
     env = call["env"]
     assert (env["POP3_IPMON_SERVICE"], env["POP3_IPMON_ALERT"]) == ("mail1!POP3", "1")
@@ -99,7 +100,7 @@ def test_a_failed_action_exits_4_after_the_alert_went_out(
     handler(tmp_path, beside, "CRITICAL", 1)
     run = handler(tmp_path, beside, "CRITICAL", 2)
     assert run.returncode == 4
-    assert any("alert 1 of 2" in line for line in fifo.lines())
+    assert "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;1" in fifo.lines()
     log = (tmp_path / "handler.log").read_text()
     assert "ERROR mail1!POP3: recovery page (external-process)" in log
     assert "failed - run failed (exit 3)" in log
@@ -111,7 +112,7 @@ def test_without_a_recovery_config_alerting_is_unchanged(
     beside = recovery.root / "elsewhere" / "nagios.cfg"
     handler(tmp_path, beside, "CRITICAL", 1)
     assert handler(tmp_path, beside, "CRITICAL", 2).returncode == 0
-    assert any("alert 1 of 2" in line for line in fifo.lines())
+    assert "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;1" in fifo.lines()
     assert "recovery" not in (tmp_path / "handler.log").read_text()
 
 

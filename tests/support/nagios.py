@@ -102,7 +102,8 @@ class Nagios:
             "log_external_commands": "1",
             "log_initial_states": "1",
             "interval_length": "1",
-            "enable_environment_macros": "1",
+            # Debian's nagios.cfg says 0: what the contrib settings must change.
+            "enable_environment_macros": "0",
             "enable_event_handlers": "1",
             "enable_notifications": "1",
             "service_inter_check_delay_method": "n",
@@ -242,6 +243,17 @@ class Nagios:
             return
         stop_process_group(self.process, 15)
         self.process = None
+
+
+def main_settings(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of a nagios.cfg snippet (contrib/nagios/pop3_ipmon_main.cfg)."""
+    settings = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            settings[key.strip()] = value.strip()
+    return settings
 
 
 def object_block(kind: str, fields: Iterable[tuple[str, str]]) -> str:

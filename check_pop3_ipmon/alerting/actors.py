@@ -1,0 +1,100 @@
+"""The engines' side of a decision: who performs the actions, and how."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Protocol
+
+from check_pop3_ipmon.alerting.arguments import Invocation
+from check_pop3_ipmon.alerting.model import Action, Interval, Memory
+
+if TYPE_CHECKING:  # each run needs one engine's module only: startup is per failure
+    from check_pop3_ipmon.alerting import icinga2, nagios
+
+
+class Actor(Protocol):
+    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+        """Perform the actions in order: how many took effect, and why not the rest."""
+
+
+@dataclass
+class NagiosActor:
+    commands: nagios.NagiosCommands
+    command_file: Path
+    timeout: float = 10.0
+
+    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+        from check_pop3_ipmon.alerting import nagios
+
+        now = int(time.time())
+        lines = [line for action in actions for line in self.commands.lines(action, now)]
+        try:
+            nagios.deliver(self.command_file, lines, self.timeout)  # one write: all or nothing
+        except nagios.CommandError as exc:
+            return 0, str(exc)
+        return len(actions), None
+
+
+@dataclass
+class Icinga2Actor:
+    actions: icinga2.Icinga2Actions
+
+    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+        from check_pop3_ipmon.alerting import icinga2
+
+        for done, action in enumerate(actions):
+            try:
+                self.actions.perform(action)
+            except icinga2.ApiError as exc:
+                return done, str(exc)
+        return len(actions), None
+
+
+def intervals(inv: Invocation) -> dict[Interval, float]:
+    return {
+        Interval.UP: inv.up_interval,
+        Interval.DOWN: inv.down_interval,
+        Interval.LOST: inv.lost_interval,
+    }
+
+
+def build_actor(inv: Invocation, memory: Memory) -> Actor:
+    """The actor for the invocation's engine (CommandError/ApiError if it cannot be)."""
+    check_time = float(inv.check_time)
+    if inv.engine == "nagios":
+        from check_pop3_ipmon.alerting import nagios
+
+        if inv.command_file is None or inv.main_config is None:
+            raise nagios.CommandError("--command-file and --main-config are required")
+        commands = nagios.NagiosCommands(
+            inv.host,
+            inv.service,
+            intervals=intervals(inv),
+            check_time=int(check_time),
+            interval_length=nagios.interval_length(inv.main_config),
+        )
+        return NagiosActor(commands, inv.command_file, inv.command_timeout)
+    from check_pop3_ipmon.alerting import icinga2
+
+    credentials = icinga2.read_credentials(inv.api_credentials) if inv.api_credentials else None
+    api = icinga2.Icinga2Api(
+        inv.api_url,
+        credentials=credentials,
+        ca_file=inv.api_ca,
+        client_cert=inv.api_cert,
+        client_key=inv.api_key,
+        timeout=inv.api_timeout,
+    )
+    return Icinga2Actor(
+        icinga2.Icinga2Actions(
+            api,
+            inv.host,
+            inv.service,
+            intervals=intervals(inv),
+            check_time=check_time,
+            gate=memory.gate,
+        )
+    )

@@ -1,0 +1,311 @@
+"""pop3_ipmon_alert's command line: engine macros in, a typed Invocation out."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable, NoReturn, Optional
+
+from check_pop3_ipmon import __version__
+
+PROG = "pop3_ipmon_alert"
+MAX_NAME = 64
+STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
+RECOVERY_FILE = "pop3_ipmon-recovery.ini"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
+        if message:
+            print(message.strip())
+        sys.exit(EXIT_USAGE if status == 0 else status)
+
+
+def monitor_name(text: str) -> str:
+    """ipMonitor's Monitor Name: up to 64 characters, display only."""
+    if len(text) > MAX_NAME:
+        raise argparse.ArgumentTypeError(
+            f"monitor name is {len(text)} characters long; ipMonitor allows at most "
+            f"{MAX_NAME}: {text[:MAX_NAME]!r}..."
+        )
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
+        raise argparse.ArgumentTypeError(f"monitor name holds control characters: {text!r}")
+    return text
+
+
+def _count(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"\d{1,9}", text.strip()) or int(text) < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, not {text!r}")
+        return int(text)
+
+    return parse
+
+
+def _interval(text: str) -> float:
+    if not re.fullmatch(r"\d{1,9}(\.\d{1,9})?", text.strip()) or float(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive interval, not {text!r}")
+    return float(text)
+
+
+def _state(text: str) -> str:
+    word = text.strip().upper()
+    if word.isdigit() and int(word) in STATES.values():
+        return next(name for name, code in STATES.items() if code == int(word))
+    if word not in STATES:
+        raise argparse.ArgumentTypeError(f"unknown service state {text!r}")
+    return word
+
+
+def _state_type(text: str) -> str:
+    word = text.strip().upper()
+    if word not in ("SOFT", "HARD", "0", "1"):
+        raise argparse.ArgumentTypeError(f"state type must be SOFT or HARD, not {text!r}")
+    return {"0": "SOFT", "1": "HARD"}.get(word, word)
+
+
+def _flag(text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _check_time(text: str) -> str:
+    if not re.fullmatch(r"-?\d{1,12}(\.\d{1,9})?", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a UNIX time, not {text!r}")
+    return text.strip()
+
+
+def _path(text: str) -> Optional[Path]:
+    """A path, or none: Icinga 2 passes a variable set to "" as an empty argument."""
+    return Path(text) if text.strip() else None
+
+
+def _name(text: str) -> str:
+    if not text or any(ord(ch) < 32 for ch in text):
+        raise argparse.ArgumentTypeError(f"invalid object name {text!r}")
+    return text
+
+
+def _result_arguments(sub: argparse.ArgumentParser) -> None:
+    """The check result, from the engine's macros."""
+    g = sub.add_argument_group("the check result (engine macros)")
+    g.add_argument("--host", required=True, type=_name, help="host name")
+    g.add_argument("--service", required=True, type=_name, help="service name")
+    g.add_argument("--state", required=True, type=_state, help="OK, WARNING, ...")
+    g.add_argument("--state-type", required=True, type=_state_type, help="SOFT or HARD")
+    g.add_argument("--attempt", required=True, type=_count(1), help="the engine's attempt")
+    g.add_argument("--check-time", required=True, type=_check_time, help="last check time")
+    g.add_argument("--downtime", type=_count(0), default=0, help="service downtime depth")
+    g.add_argument("--host-downtime", type=_count(0), default=0, help="host downtime depth")
+    g.add_argument(
+        "--enabled", type=_flag, default=True, help="active checks enabled (default true)"
+    )
+
+
+def _settings_arguments(sub: argparse.ArgumentParser) -> None:
+    """ipMonitor's settings for the monitor."""
+    p = sub.add_argument_group("ipMonitor settings")
+    p.add_argument("--failures-per-alert", type=_count(1), default=3, metavar="F")
+    p.add_argument("--max-alerts", type=_count(1), default=3, metavar="M")
+    p.add_argument(
+        "--down-interval",
+        type=_interval,
+        required=True,
+        help="the Down interval, in the unit of the engine's retry_interval",
+    )
+    p.add_argument(
+        "--lost-interval", type=_interval, required=True, help="the Lost interval, likewise"
+    )
+    p.add_argument("--up-interval", type=_interval, required=True, help="the Up interval, likewise")
+    p.add_argument("--monitor-name", type=monitor_name, default="", help="up to 64 characters")
+
+
+def _state_arguments(sub: argparse.ArgumentParser) -> None:
+    """Where the state and the log go."""
+    s = sub.add_argument_group("state and log")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--state-dir", type=Path, help="directory for the state files")
+    where.add_argument(
+        "--state-beside",
+        type=Path,
+        metavar="FILE",
+        help="use the directory pop3_ipmon beside FILE (e.g. Nagios' retention file)",
+    )
+    log_where = s.add_mutually_exclusive_group()
+    log_where.add_argument("--log-file", type=_path, help="append here instead of syslog")
+    log_where.add_argument(
+        "--log-beside",
+        type=_path,
+        metavar="FILE",
+        help="append to pop3_ipmon.log beside FILE (e.g. Nagios' $LOGFILE$)",
+    )
+
+
+def _recovery_arguments(sub: argparse.ArgumentParser) -> None:
+    """What recovery actions need."""
+    r = sub.add_argument_group(
+        "recovery actions (contrib/RECOVERY.md; off while the file does not exist)"
+    )
+    config = r.add_mutually_exclusive_group()
+    config.add_argument("--recovery-config", type=_path, metavar="FILE")
+    config.add_argument(
+        "--recovery-beside",
+        type=_path,
+        metavar="FILE",
+        help=f"use {RECOVERY_FILE} beside FILE (e.g. Nagios' main config file)",
+    )
+    r.add_argument("--address", default="", help="the host's address")
+    r.add_argument("--host-state", default="", help="UP, DOWN or UNREACHABLE")
+    r.add_argument("--acknowledged", type=_count(0), default=None, help="0, 1 or 2")
+    r.add_argument("--output", default="", help="the plugin's output")
+    r.add_argument("--recovery-target", default="", help="FQDN, NetBIOS name or IP")
+    r.add_argument("--status-file", type=_path, help="Nagios' status.dat (acknowledgements)")
+
+
+def _nagios_arguments(sub: argparse.ArgumentParser) -> None:
+    """Nagios only."""
+    sub.add_argument(
+        "--notification-number",
+        type=_count(0),
+        default=None,
+        help="$SERVICENOTIFICATIONNUMBER$: the PROBLEMs Nagios sent",
+    )
+    sub.add_argument(
+        "--main-config",
+        type=Path,
+        required=True,
+        help="nagios.cfg ($MAINCONFIGFILE$), for interval_length",
+    )
+    sub.add_argument("--command-file", type=Path, required=True, help="Nagios' command_file (FIFO)")
+    sub.add_argument(
+        "--command-timeout",
+        type=_interval,
+        default=10.0,
+        help="seconds to wait while the command file is full (default 10)",
+    )
+
+
+def _icinga2_arguments(sub: argparse.ArgumentParser) -> None:
+    """Icinga 2 only: its REST API."""
+    a = sub.add_argument_group("REST API")
+    a.add_argument("--api-url", required=True, help="https://NODE:5665")
+    a.add_argument("--api-credentials", type=_path, help="file: username = / password =")
+    a.add_argument("--api-ca", type=_path, help="CA certificate (Icinga 2's ca.crt)")
+    a.add_argument("--api-cert", type=_path, help="client certificate (ApiUser client_cn)")
+    a.add_argument("--api-key", type=_path, help="its private key")
+    a.add_argument("--api-timeout", type=_interval, default=10.0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="ipMonitor's alerting for a Nagios 4 or Icinga 2 service "
+        "(run after every check result: Nagios' ocsp_command, Icinga 2's event command).",
+        epilog="See contrib/README.md for the engine configuration.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    engines = parser.add_subparsers(dest="engine", required=True, metavar="ENGINE")
+    for engine in ("nagios", "icinga2"):
+        sub = engines.add_parser(engine, help=f"the service runs in {engine}")
+        _result_arguments(sub)
+        _settings_arguments(sub)
+        _state_arguments(sub)
+        _recovery_arguments(sub)
+        if engine == "nagios":
+            _nagios_arguments(sub)
+        else:
+            _icinga2_arguments(sub)
+    return parser
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of the handler: the result, the monitor's settings, where things are."""
+
+    engine: str
+    host: str
+    service: str
+    state: str
+    state_type: str
+    attempt: int
+    check_time: str
+    downtime: int
+    host_downtime: int
+    enabled: bool
+    failures_per_alert: int
+    max_alerts: int
+    down_interval: float
+    lost_interval: float
+    up_interval: float
+    monitor_name: str
+    state_dir: Optional[Path]
+    state_beside: Optional[Path]
+    log_file: Optional[Path]
+    log_beside: Optional[Path]
+    recovery_config: Optional[Path]
+    recovery_beside: Optional[Path]
+    address: str
+    host_state: str
+    acknowledged: Optional[int]
+    output: str
+    recovery_target: str
+    status_file: Optional[Path]
+    # Nagios
+    notification_number: Optional[int] = None
+    main_config: Optional[Path] = None
+    command_file: Optional[Path] = None
+    command_timeout: float = 10.0
+    # Icinga 2
+    api_url: str = ""
+    api_credentials: Optional[Path] = None
+    api_ca: Optional[Path] = None
+    api_cert: Optional[Path] = None
+    api_key: Optional[Path] = None
+    api_timeout: float = 10.0
+
+    @property
+    def in_downtime(self) -> bool:
+        return self.downtime > 0 or self.host_downtime > 0
+
+    @property
+    def log_path(self) -> Optional[Path]:
+        if self.log_file is None and self.log_beside is not None:
+            return self.log_beside.parent / "pop3_ipmon.log"
+        return self.log_file
+
+    @property
+    def state_directory(self) -> Path:
+        if self.state_dir is not None or self.state_beside is None:
+            return self.state_dir or Path("pop3_ipmon")  # the parser requires one of them
+        return self.state_beside.parent / "pop3_ipmon"
+
+    @property
+    def recovery_file(self) -> Optional[Path]:
+        """The recovery configuration, if one exists."""
+        path = self.recovery_config
+        if path is None and self.recovery_beside is not None:
+            path = self.recovery_beside.parent / RECOVERY_FILE
+        return path if path is not None and path.is_file() else None
+
+
+def parse(argv: Optional[Sequence[str]] = None) -> Invocation:
+    """The Invocation for argv; UsageError with one line if it is not valid."""
+    namespace = build_parser().parse_args(argv)
+    given = vars(namespace)
+    return Invocation(**{f.name: given[f.name] for f in fields(Invocation) if f.name in given})
