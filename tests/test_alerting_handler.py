@@ -248,7 +248,7 @@ def test_state_directory_others_may_write_exits_2(tmp_path: Path, fifo: CommandF
     args[args.index(str(tmp_path / "retention.dat"))] = str(shared)
     run = handler(*args)
     assert run.returncode == 2
-    assert "writable by group or others" in (tmp_path / "handler.log").read_text()
+    assert "has mode 0777: group/other may write it" in (tmp_path / "handler.log").read_text()
     assert fifo.lines() == []
 
 
