@@ -71,3 +71,38 @@ def test_a_state_directory_another_user_owns_is_refused(tmp_path: Path, fifo: Co
         "user (uid 0) or root: refused; remove it, or chown it to this user"
     ) in log, log
     assert list(directory.iterdir()) == []
+
+
+# -- item 8: names are values, a long display name is shortened, not refused -------------------
+
+
+def test_a_long_display_name_starting_with_a_dash_is_shortened_and_said(
+    tmp_path: Path, fifo: CommandFifo
+) -> None:
+    """Before: exit 3, nothing counted, nothing logged (a name starting with '-'
+    was taken for an option, one over 64 characters refused)."""
+    name = "-" + "x" * 69
+    args = [a for a in nagios_args(tmp_path, "CRITICAL", 1)]
+    args += [f"--monitor-name={name}"]
+    args[args.index("--service") : args.index("--service") + 2] = ["--service=-POP3"]
+    done = subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "handler.log").read_text()
+    assert (
+        f"WARNING mail1!-POP3: monitor name is 70 characters long; ipMonitor allows at most 64: "
+        f"shortened to {name[:64]!r}"
+    ) in log, log
+    assert any(line.startswith("CHANGE_CUSTOM_SVC_VAR;mail1;-POP3;") for line in fifo.lines())
+
+
+def test_the_shipped_commands_pass_names_as_single_words() -> None:
+    from tests.test_packaging import ROOT
+
+    nagios = (ROOT / "contrib/nagios/pop3_ipmon_commands.cfg").read_text()
+    assert "'--host=$HOSTNAME$' '--service=$SERVICEDESC$'" in nagios
+    icinga = (ROOT / "contrib/icinga2/pop3_ipmon_commands.conf").read_text()
+    for word in ("--host=$host.name$", "--service=$service.name$",
+                 "--monitor-name=$service.display_name$"):  # fmt: skip
+        assert f'value = "{word}"' in icinga, word

@@ -35,12 +35,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def monitor_name(text: str) -> str:
-    """ipMonitor's Monitor Name: up to 64 characters, display only."""
-    if len(text) > MAX_NAME:
-        raise argparse.ArgumentTypeError(
-            f"monitor name is {len(text)} characters long; ipMonitor allows at most "
-            f"{MAX_NAME}: {text[:MAX_NAME]!r}..."
-        )
+    """ipMonitor's Monitor Name, display only: a longer one is shortened to 64
+    characters in parse(), with a warning, rather than refused (an alert must
+    not be lost to a display name)."""
     if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
         raise argparse.ArgumentTypeError(f"monitor name holds control characters: {text!r}")
     return text
@@ -277,6 +274,7 @@ class Invocation:
     api_cert: Optional[Path] = None
     api_key: Optional[Path] = None
     api_timeout: float = 10.0
+    warnings: tuple[str, ...] = ()  # said in the log once it is set up
 
     @property
     def in_downtime(self) -> bool:
@@ -342,4 +340,11 @@ def parse(
     namespace = build_parser().parse_args(argv)
     given = vars(namespace)
     _settings_from(given, os.environ if env is None else env)
+    name = str(given.get("monitor_name") or "")
+    if len(name) > MAX_NAME:
+        given["monitor_name"] = name[:MAX_NAME]
+        given["warnings"] = (
+            f"monitor name is {len(name)} characters long; ipMonitor allows at most "
+            f"{MAX_NAME}: shortened to {name[:MAX_NAME]!r}",
+        )
     return Invocation(**{f.name: given[f.name] for f in fields(Invocation) if f.name in given})
