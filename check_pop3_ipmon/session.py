@@ -58,6 +58,7 @@ _WAITING_FOR = {
     "resolve": "DNS answer",
     "connect": "connection",
     "tls": "TLS handshake",
+    "ca-file": "--ca-file data",
     "greeting": "greeting",
     "capa": "CAPA reply",
     "stls": "STLS reply",
@@ -380,7 +381,7 @@ class _Session:
         s = self.settings
         self.phase = "tls"
         try:
-            context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
+            context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version, self.deadline)
         except (OSError, ValueError) as exc:
             raise self._stop(CONFIG, f"cannot use --ca-file {s.ca_file}: {exc}") from exc
         # A server that cannot meet --tls-min-version just fails the handshake.
