@@ -28,6 +28,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     check/castore.py          the system CA store, read only as far as needed
     check/certificate.py      validity dates and names from a DER certificate
     check/connection.py       a TCP/TLS connection whose every wait is bounded
+    check/bounded_match.py    --expect-regex's search, ended at the deadline whatever the pattern
     check/protocol.py         POP3 response lines, parsed strictly; sanitising
     check/record.py           plain data classes without `dataclasses`
 
@@ -78,6 +79,9 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     core/private_files.py     one rule for files that hold secrets or decide what runs
     core/statestore.py        reading a state file: one cap, one failure policy
     core/atomicfile.py        replace a file atomically
+    core/directories.py       one rule for the directories that hold state, locks and logs
+    core/logfile.py           opening a log file to append to, safely
+    core/redact.py            URLs as a log may show them
     core/deadline.py          one deadline over a whole run
     core/monitor_name.py      ipMonitor's Monitor Name rule
     core/values.py            yes/no words, whole numbers, engine flags and depths

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Optional, TypeVar
@@ -37,12 +38,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def monitor_name(text: str) -> str:
-    """ipMonitor's Monitor Name: up to 64 characters, display only."""
-    if too_long(text):
-        raise argparse.ArgumentTypeError(
-            f"monitor name is {len(text)} characters long; ipMonitor allows at most "
-            f"{MAX_NAME}: {text[:MAX_NAME]!r}..."
-        )
+    """ipMonitor's Monitor Name, display only: a longer one is shortened to 64
+    characters in parse(), with a warning, rather than refused (an alert must
+    not be lost to a display name)."""
     if has_control(text):
         raise argparse.ArgumentTypeError(f"monitor name holds control characters: {text!r}")
     return text
@@ -127,18 +125,16 @@ def _result_arguments(sub: argparse.ArgumentParser) -> None:
 def _settings_arguments(sub: argparse.ArgumentParser) -> None:
     """ipMonitor's settings for the monitor."""
     p = sub.add_argument_group("ipMonitor settings")
-    p.add_argument("--failures-per-alert", type=_count(1), default=3, metavar="F")
-    p.add_argument("--max-alerts", type=_count(1), default=3, metavar="M")
+    # Each may instead come from Nagios' environment macro (FROM_ENVIRONMENT).
+    p.add_argument("--failures-per-alert", type=_count(1), metavar="F", help="default 3")
+    p.add_argument("--max-alerts", type=_count(1), metavar="M", help="default 3")
     p.add_argument(
         "--down-interval",
         type=_interval,
-        required=True,
-        help="the Down interval, in the unit of the engine's retry_interval",
+        help="the Down interval, in the unit of the engine's retry_interval (required)",
     )
-    p.add_argument(
-        "--lost-interval", type=_interval, required=True, help="the Lost interval, likewise"
-    )
-    p.add_argument("--up-interval", type=_interval, required=True, help="the Up interval, likewise")
+    p.add_argument("--lost-interval", type=_interval, help="the Lost interval, likewise (required)")
+    p.add_argument("--up-interval", type=_interval, help="the Up interval, likewise (required)")
     p.add_argument("--monitor-name", type=monitor_name, default="", help="up to 64 characters")
 
 
@@ -284,6 +280,7 @@ class Invocation:
     api_cert: Optional[Path] = None
     api_key: Optional[Path] = None
     api_timeout: float = 10.0
+    warnings: tuple[str, ...] = ()  # said in the log once it is set up
 
     @property
     def in_downtime(self) -> bool:
@@ -310,8 +307,50 @@ class Invocation:
         return path if path is not None and path.is_file() else None
 
 
-def parse(argv: Optional[Sequence[str]] = None) -> Invocation:
+# The ipMonitor settings Nagios can pass as environment macros (with
+# enable_environment_macros=1) instead of on its /bin/sh command line, where a
+# custom variable changed at run time could carry shell code: option ->
+# (variable, parser, default; None: required).
+FROM_ENVIRONMENT: dict[str, tuple[str, Callable[[str], object], Optional[object]]] = {
+    "failures_per_alert": ("NAGIOS__SERVICEPOP3_IPMON_FAILURES_PER_ALERT", _count(1), 3),
+    "max_alerts": ("NAGIOS__SERVICEPOP3_IPMON_MAX_ALERTS", _count(1), 3),
+    "up_interval": ("NAGIOS__SERVICEPOP3_IPMON_UP_INTERVAL", _interval, None),
+    "down_interval": ("NAGIOS__SERVICEPOP3_IPMON_DOWN_INTERVAL", _interval, None),
+    "lost_interval": ("NAGIOS__SERVICEPOP3_IPMON_LOST_INTERVAL", _interval, None),
+}
+
+
+def _settings_from(given: dict[str, object], env: Mapping[str, str]) -> None:
+    """Fill the settings not on the command line from the environment, validated
+    as numbers (their text never reaches a shell), else their defaults."""
+    for name, (variable, parse_value, default) in FROM_ENVIRONMENT.items():
+        if given.get(name) is not None:
+            continue
+        option = "--" + name.replace("_", "-")
+        text = env.get(variable) if given.get("engine") == "nagios" else None
+        if text is not None:
+            try:
+                given[name] = parse_value(text)
+            except argparse.ArgumentTypeError as exc:
+                raise UsageError(f"{variable} (for {option}): {exc}") from None
+        elif default is None:
+            raise UsageError(f"{option} is required (or, for Nagios, {variable})")
+        else:
+            given[name] = default
+
+
+def parse(
+    argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None
+) -> Invocation:
     """The Invocation for argv; UsageError with one line if it is not valid."""
     namespace = build_parser().parse_args(argv)
     given = vars(namespace)
+    _settings_from(given, os.environ if env is None else env)
+    name = str(given.get("monitor_name") or "")
+    if too_long(name):
+        given["monitor_name"] = name[:MAX_NAME]
+        given["warnings"] = (
+            f"monitor name is {len(name)} characters long; ipMonitor allows at most "
+            f"{MAX_NAME}: shortened to {name[:MAX_NAME]!r}",
+        )
     return Invocation(**{f.name: given[f.name] for f in fields(Invocation) if f.name in given})

@@ -210,6 +210,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log.error("bad arguments: %s", exc)
         return EXIT_USAGE
     setup_logging(inv.log_path)
+    for warning in inv.warnings:
+        log.warning("%s!%s: %s", inv.host, inv.service, warning)
     return run(inv)
 
 

@@ -22,7 +22,8 @@ from typing import Any, Optional
 
 from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
-from check_pop3_ipmon.core import private_files
+from check_pop3_ipmon.core import private_files, redact
+from check_pop3_ipmon.core.deadline import Deadline
 
 AUTHOR = "pop3_ipmon"
 
@@ -72,9 +73,10 @@ class Icinga2Api:
     ) -> None:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme != "https" or not parsed.hostname:
-            raise ApiError(f"API URL must be https://HOST[:PORT], not {url!r}")
+            raise ApiError(f"API URL must be https://HOST[:PORT], not {redact.url(url)!r}")
         if parsed.path not in ("", "/") or parsed.query or parsed.username:
-            raise ApiError(f"API URL takes no path, query or user: {url!r}")
+            # Shown redacted: a password put in the URL must not reach the log.
+            raise ApiError(f"API URL takes no path, query or user: {redact.url(url)!r}")
         if credentials is None and client_cert is None:
             raise ApiError("the API needs --api-credentials or a client certificate")
         self.base = f"https://{parsed.netloc}"
@@ -82,9 +84,13 @@ class Icinga2Api:
         try:
             self.port = parsed.port or 443
         except ValueError:
-            raise ApiError(f"API URL has a bad port: {url!r}") from None
+            raise ApiError(f"API URL has a bad port: {redact.url(url)!r}") from None
         self.credentials = credentials
         self.timeout = timeout
+        # One deadline for every request of this run, not --api-timeout each:
+        # a server that answers slowly and closes after each reply would
+        # otherwise hold the handler for requests x timeout.
+        self.deadline = Deadline(timeout)
         import ssl
 
         self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
@@ -103,26 +109,29 @@ class Icinga2Api:
         if self.credentials is not None:
             token = f"{self.credentials.username}:{self.credentials.password}".encode()
             headers["Authorization"] = "Basic " + b64encode(token).decode()
+        left = self.deadline.remaining()
+        if left <= 0:
+            raise ApiError(f"{self.base}{path}: no answer within {self.timeout:g}s")
         connection = http.client.HTTPSConnection(
-            self.host, self.port, timeout=self.timeout, context=self.context
+            self.host, self.port, timeout=left, context=self.context
         )
         # The socket timeout bounds each read, not the answer: a peer that
         # sends a byte now and then would hold the handler past the engine's
         # own timeout. A timer cuts the connection at the deadline.
         expired = threading.Event()
-        timer = threading.Timer(self.timeout, _cut, (connection, expired))
+        timer = threading.Timer(left, _cut, (connection, expired))
         timer.daemon = True
         timer.start()
         try:
             connection.request("POST", path, body=json.dumps(body).encode(), headers=headers)
             response = connection.getresponse()
-            data = response.read(1 << 20)
+            data = _read_within(connection, response, self.deadline)
             status, reason = response.status, response.reason
         except (OSError, http.client.HTTPException, ValueError) as exc:
             if expired.is_set() or isinstance(exc, socket.timeout):  # TimeoutError in 3.10+
                 # Its own text varies ("timed out", "_ssl.c:989: The handshake ...").
                 raise ApiError(f"{self.base}{path}: no answer within {self.timeout:g}s") from None
-            raise ApiError(f"{self.base}{path}: {exc}") from None
+            raise ApiError(f"{self.base}{path}: {redact.urls_in(str(exc))}") from None
         finally:
             timer.cancel()
             connection.close()
@@ -133,12 +142,42 @@ class Icinga2Api:
             raise ApiError(f"{path}: HTTP {status} {_status(detail) or reason}")
         try:
             answer = json.loads(data or b"{}")
-        except ValueError as exc:
-            raise ApiError(f"{self.base}{path}: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # deep nesting: RecursionError
+            raise ApiError(f"{self.base}{path}: not a JSON answer: {type(exc).__name__}") from None
         for result in answer.get("results", []) if isinstance(answer, dict) else []:
-            if isinstance(result, dict) and int(result.get("code", 200)) >= 300:
-                raise ApiError(f"{path}: {result.get('status', result)}")
+            if isinstance(result, dict) and _failed(result):
+                raise ApiError(f"{path}: {str(result.get('status', ''))[:300]}")
         return answer
+
+
+def _read_within(connection: Any, response: Any, deadline: Deadline, limit: int = 1 << 20) -> bytes:
+    """The reply's body, read chunk by chunk while the deadline lasts: a body that
+    trickles in (a byte within every socket timeout) must not outlast it."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        left = deadline.remaining()
+        if left <= 0:
+            raise socket.timeout("the deadline passed while the reply came in")
+        if connection.sock is not None:
+            connection.sock.settimeout(left)
+        chunk = response.read1(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:limit]
+
+
+def _failed(result: Mapping[str, Any]) -> bool:
+    """A result with a code of 300 or more, or one that is not a number (refused)."""
+    code = result.get("code", 200)
+    if isinstance(code, bool) or not isinstance(code, (int, float)):
+        try:
+            code = float(str(code)[:20])
+        except ValueError:
+            return True
+    return not code < 300
 
 
 def _cut(connection: Any, expired: threading.Event) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from check_pop3_ipmon.alerting.arguments import PROG
+from check_pop3_ipmon.core import logfile
 
 log = logging.getLogger(PROG)
 
@@ -40,6 +41,15 @@ class _LogFile(logging.FileHandler):
         )
 
 
+def _open_log(path: Path) -> logging.Handler:
+    """The log file through core.logfile: no symlink followed, no FIFO waited
+    for, only a regular file written to."""
+    handler = _LogFile(path, encoding="utf-8", delay=True)
+    fd = logfile.open_append(path, "log file", 0o640)
+    handler.stream = os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+    return handler
+
+
 def setup_logging(log_file: Optional[Path]) -> str:
     """Log to the file, else syslog, else stderr; return which."""
     log.setLevel(logging.INFO)
@@ -51,11 +61,14 @@ def setup_logging(log_file: Optional[Path]) -> str:
     where = "stderr"
     if log_file is not None:
         try:
-            handler = _LogFile(log_file, encoding="utf-8")
+            handler = _open_log(log_file)
             where = "file"
-        except OSError as exc:
-            print(f"{PROG}: cannot log to {log_file}: {exc.strerror}", file=sys.stderr)
-            return setup_logging(None)
+        except logfile.LogFileError as exc:
+            # Said on stderr and then in syslog (or on stderr), never a traceback.
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            where = setup_logging(None)
+            log.error("%s; logging here instead", exc)
+            return where
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     else:
         syslog = _syslog()

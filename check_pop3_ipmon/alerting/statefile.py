@@ -16,7 +16,6 @@ import fcntl
 import hashlib
 import json
 import os
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
-from check_pop3_ipmon.core import statestore
+from check_pop3_ipmon.core import directories, statestore
 from check_pop3_ipmon.core.atomicfile import write_atomic
 
 VERSION = 1
@@ -35,25 +34,12 @@ class StateError(Exception):
 
 
 def prepare_directory(directory: Path) -> Path:
-    """Create the directory (mode 0700) or check that only its owner may write it."""
+    """Create the directory (mode 0700) or refuse one that another user owns, that
+    group or others may write, or that is a symlink (core.directories)."""
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except FileExistsError:
-        pass  # not a directory: said below
-    except OSError as exc:
-        raise StateError(f"state directory {directory}: {exc.strerror}") from None
-    try:
-        info = os.stat(directory, follow_symlinks=False)
-    except OSError as exc:
-        raise StateError(f"state directory {directory}: {exc.strerror}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise StateError(f"state directory {directory} is not a directory")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise StateError(
-            f"state directory {directory} is writable by group or others; "
-            "use a directory only the engine's user may write (chmod 700)"
-        )
-    return directory
+        return directories.private_directory(directory, "state directory")
+    except directories.DirectoryError as exc:
+        raise StateError(str(exc)) from None
 
 
 def file_stem(host: str, service: str) -> str:

@@ -37,6 +37,8 @@ PHASES = (
 )
 NAMES = tuple(phase.name for phase in PHASES)
 WAITING_FOR = {phase.name: phase.waiting_for for phase in PHASES}
+# Read within the deadline, but timed as part of the TLS phase.
+WAITING_FOR["ca-file"] = "--ca-file data"
 
 
 def help_lines(width: int = 15) -> list[str]:

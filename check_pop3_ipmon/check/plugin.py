@@ -16,6 +16,7 @@ from check_pop3_ipmon.check import cli, session
 from check_pop3_ipmon.check.phases import NAMES as PHASES
 from check_pop3_ipmon.check.protocol import BANNER_WIDTH, expect_missing, sanitise
 from check_pop3_ipmon.check.session import ProbeResult
+from check_pop3_ipmon.core.deadline import Deadline
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
@@ -194,6 +195,9 @@ class Outcome(nagiosplugin.Context):
         self.options = options
         regex = options.expect_regex
         self.expect_regex = re.compile(regex) if regex is not None else None
+        # Made before the probe starts its own: the match ends within -t too.
+        self.deadline = Deadline(options.settings.timeout)
+        self.found: dict[str, bool] = {}  # greeting line -> --expect-regex found in it
 
     def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
         result: ProbeResult = metric.value
@@ -202,11 +206,31 @@ class Outcome(nagiosplugin.Context):
             state = failure_state(failure.kind, self.options)
             return Result(state, failure_text(failure, self.options), metric)
         greeting = result.greeting
+        if greeting is not None and not self.regex_ends(greeting.line):
+            code = self.options.timeout_state
+            text = (
+                f"--expect-regex did not finish matching the greeting within the deadline "
+                f"({self.options.settings.timeout:g}s)"
+            )
+            return Result(STATES[code], overridden(text, code, 2, "--timeout-state"), metric)
         mismatch = self.mismatch(greeting.line) if greeting is not None else None
         if mismatch is None:
             return Result(Ok, None, metric)
         code = self.options.mismatch_state
         return Result(STATES[code], overridden(mismatch, code, 1, "-M"), metric)
+
+    def regex_ends(self, line: str) -> bool:
+        """Search --expect-regex in the line within the deadline; whether it finished."""
+        if self.expect_regex is None:
+            return True
+        if line not in self.found:
+            from check_pop3_ipmon.check import bounded_match
+
+            found = bounded_match.search(self.expect_regex, line, self.deadline.remaining())
+            if found is None:
+                return False
+            self.found[line] = found
+        return True
 
     def mismatch(self, line: str) -> Optional[str]:
         """What -e / --expect-regex found wrong with the greeting line, if anything."""
@@ -219,7 +243,7 @@ class Outcome(nagiosplugin.Context):
                 problems.append(f"greeting contains none of {', '.join(shown)}")
             else:
                 problems.append(f"greeting does not contain {' and '.join(shown)}")
-        if self.expect_regex is not None and not self.expect_regex.search(line):
+        if self.expect_regex is not None and not self.found.get(line):
             problems.append(
                 f"greeting does not match {_shown(self.expect_regex.pattern, '--expect-regex')}"
             )

@@ -345,7 +345,7 @@ class _Session:
         s = self.settings
         self.phase = "tls"
         try:
-            context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
+            context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version, self.deadline)
         except (OSError, ValueError) as exc:
             raise self._stop(CONFIG, f"cannot use --ca-file {s.ca_file}: {exc}") from exc
         # A server that cannot meet --tls-min-version just fails the handshake.

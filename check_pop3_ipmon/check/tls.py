@@ -6,13 +6,17 @@ plaintext check should not pay.
 
 from __future__ import annotations
 
+import os
+import select
 import ssl
+import stat
 from datetime import datetime, timezone
 
 from check_pop3_ipmon.check.castore import system_context
 from check_pop3_ipmon.check.certificate import Certificate, CertificateError, parse_certificate
 from check_pop3_ipmon.check.connection import Connection
 from check_pop3_ipmon.check.record import Record
+from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
@@ -50,20 +54,67 @@ class TLSInfo(Record):
         self.certificate_error = certificate_error
 
 
+CA_FILE_LIMIT = 16 << 20  # Debian's whole bundle is some 220 KB
+
+
+def read_ca_file(path: str, deadline: Optional[Deadline]) -> str:
+    """--ca-file's PEM text, read within the deadline.
+
+    OpenSSL opens and reads the file blocking, outside the deadline: a FIFO
+    in its place (nobody writing, or a writer that never ends) held the
+    check until nagiosplugin's backstop. Opened non-blocking, a regular file
+    is read at once; anything else (a pipe: `--ca-file <(...)`) as long as
+    the deadline allows, and without a deadline not at all. PEM is ASCII:
+    other bytes (a bundle's titles in UTF-8) lie outside the certificates
+    and are dropped.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if not regular and deadline is None:
+            raise ValueError("not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= CA_FILE_LIMIT:
+            if deadline is not None and not regular and not _readable(fd, deadline):
+                raise DeadlineExpired("ca-file")
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > CA_FILE_LIMIT:
+        raise ValueError(f"larger than {CA_FILE_LIMIT >> 20} MiB")
+    return b"".join(chunks).decode("ascii", "ignore")
+
+
+def _readable(fd: int, deadline: Deadline) -> bool:
+    return bool(select.select([fd], [], [], deadline.check("ca-file"))[0])
+
+
 def make_context(
-    ca_file: Optional[str], insecure: bool, min_version: Optional[str]
+    ca_file: Optional[str],
+    insecure: bool,
+    min_version: Optional[str],
+    deadline: Optional[Deadline] = None,
 ) -> ssl.SSLContext:
     """Chain and hostname verification on, as RFC 8314 asks, unless --insecure."""
+    cadata = read_ca_file(ca_file, deadline) if ca_file else None
     if insecure:
         # create_default_context() would read the system's CA store for a
         # verification that --insecure turns off. Same context otherwise.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        if ca_file:
-            context.load_verify_locations(cafile=ca_file)  # still refused if unusable
-    elif ca_file:
-        context = ssl.create_default_context(cafile=ca_file)
+        if cadata is not None:
+            context.load_verify_locations(cadata=cadata)  # still refused if unusable
+    elif cadata is not None:
+        context = ssl.create_default_context(cadata=cadata)
     else:
         context = system_context()
     if min_version:

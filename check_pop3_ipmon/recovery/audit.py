@@ -1,14 +1,17 @@
 """The record of what recovery did: JSON lines in a file, and syslog.
 
 Nagios throws an event handler's output away, so these are the only trace.
-The file is opened before anything runs: a run that could not record what it
-does does nothing. An action gets a "starting" record before it runs (so a
-full disk, or the engine killing the handler's process group at its
-timeout, cannot leave an action that ran with no record) and its outcome
-after. Each record is one write() on an O_APPEND descriptor, so concurrent
-runs never interleave inside a line; syslog gets the same record even when
-the file cannot take it. Records hold argv lists and results, never
-credentials (sets contain no secrets; key files stay unread).
+The file is opened before anything runs (core.logfile: a regular file,
+reached without following a symlink and without waiting on a FIFO), in a
+directory only this user (or root) may write (core.directories): a run that
+could not record what it does, safely, does nothing. An action gets a
+"starting" record before it runs (so a full disk, or the engine killing the
+handler's process group at its timeout, cannot leave an action that ran with
+no record) and its outcome after. Each record is one write() on an O_APPEND
+descriptor, so concurrent runs never interleave inside a line; syslog gets
+the same record even when the file cannot take it. Records hold argv lists
+and results, never credentials (sets contain no secrets; key files stay
+unread).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+from check_pop3_ipmon.core import directories, logfile
+
 IDENT = "pop3_ipmon_recovery"
-BAD = ("failed", "refused", "error")
-_OPEN = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+BAD = ("failed", "refused", "error", "deferred")
 
 
 class AuditError(OSError):
@@ -52,11 +56,15 @@ class Audit:
         self.path = path
         self.fd: Optional[int] = None
         self.logger = _syslog(syslog_address)
+        message = ""
         try:
-            path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-            self.fd = os.open(path, _OPEN, 0o640)
-        except OSError as error:
-            message = f"cannot open audit log {path}: {error.strerror or error}"
+            directories.private_directory(path.parent, "audit log directory", 0o750)
+            self.fd = logfile.open_append(path, "audit log")
+        except directories.DirectoryError as error:
+            message = f"cannot open audit log {path}: {error}"
+        except logfile.LogFileError as error:
+            message = str(error)
+        if message:
             self.warn(f"nothing run: {message}")
             self.close()
             raise AuditError(message) from None

@@ -3,7 +3,9 @@
 Every rule can only stop an action, never start one. In order: inputs are
 validated (a hostile value refuses the whole run); the service's actions for
 this alert number; the service enabled, not in downtime, not acknowledged,
-in a failed state; the per-service lock; the cooldown and the per-problem
+in a failed state; the per-service lock (waited for within half the
+deadline; past that the alert is remembered for the next run); not already
+run for this alert number in this outage; the cooldown and the per-problem
 cap. Reboot Server also needs: enabled for the service, the host UP, the
 service CRITICAL, a target that is not this machine, and no reboot of that
 host within the reboot cooldown.
@@ -40,8 +42,15 @@ from check_pop3_ipmon.recovery.transport import CredentialSet, transport
 
 OK, FAILED, SKIPPED, REFUSED, DRY_RUN = "ok", "failed", "skipped", "refused", "dry-run"
 # STARTING is only ever an audit record (before an action runs); WARNING a
-# result that does not change the exit status (a future time clamped).
-STARTING, WARNING = "starting", "warning"
+# result that does not change the exit status (a future time clamped);
+# DEFERRED an action another run's lock kept from being considered, whose
+# alert is remembered for the next run.
+STARTING, WARNING, DEFERRED = "starting", "warning", "deferred"
+# The part of the deadline a run may spend waiting for the service's lock
+# (held by a run whose actions take up to its own deadline); the rest is for
+# its actions. Past it, the alert is remembered for the next run instead.
+LOCK_SHARE = 0.5
+PENDING_WAIT = 1.0  # the pending file's own lock is held for one write
 PROBLEM_STATES = ("WARNING", "CRITICAL")
 ENGINE_STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 IPMON_STATES = ("Up", "Warn", "Down", "Lost", "Maintenance", "Disabled")
@@ -83,6 +92,7 @@ class ActionResult:
     duration: float = 0.0
     steps: tuple[runner.StepResult, ...] = ()
     planned: tuple[plan.Step, ...] = field(default=(), compare=False)
+    alert: Optional[int] = None  # when not the run's: a remembered alert's action
 
 
 def exit_code(results: Sequence[ActionResult]) -> int:
@@ -143,12 +153,12 @@ def check_facts(service_key: str, alert: int, facts: Facts) -> None:
 
 
 @contextlib.contextmanager
-def _lock(path: Path, dry_run: bool) -> Iterator[bool]:
+def _lock(path: Path, dry_run: bool, wait: float = 0.0) -> Iterator[bool]:
     """The real lock, or none at all in a dry run (which writes nothing)."""
     if dry_run:
         yield True
         return
-    with state.locked(path) as got:
+    with state.locked(path, wait) as got:
         yield got
 
 
@@ -204,6 +214,7 @@ class _Run:
         self.service = service
         self.key = service.key
         self.alert = alert
+        self.acting = alert  # the alert number of the action being considered
         self.facts = facts
         self.config = config
         self.dry_run = dry_run
@@ -226,8 +237,7 @@ class _Run:
             self.add(ActionResult("-", "-", "-", REFUSED, str(error)))
             return
         failing = facts.state != "OK" and facts.ipmon_state != "Up"
-        due = [self.config.actions[name] for name in self.service.actions] if failing else []
-        due = [action for action in due if self.alert in action.alerts]
+        due = self.due_at(self.alert) if failing else []
         if self.dry_run and not due:
             return
         try:
@@ -240,26 +250,64 @@ class _Run:
             for action in due:
                 self.add(self.result(action, REFUSED, reason))
 
+    def due_at(self, alert: int) -> list[Action]:
+        actions = [self.config.actions[name] for name in self.service.actions]
+        return [action for action in actions if alert in action.alerts]
+
     def decide(self, failing: bool, due: list[Action]) -> None:
         """Under the service's lock: read the state, run what is due, save the state."""
         if not self.dry_run:
             state.ensure_dir(self.config.state_dir)
-        with _lock(self.store.service_lock(self.key), self.dry_run) as got:
+        wait = 0.0
+        if not self.dry_run:
+            wait = max(0.0, self.deadline.remaining() - self.config.deadline * (1 - LOCK_SHARE))
+        with _lock(self.store.service_lock(self.key), self.dry_run, wait) as got:
             if not got:
-                for action in due:
-                    self.add(self.result(action, SKIPPED, "another run holds the lock"))
+                self.defer(due, wait)
                 return
             clock = state.Clock(self.now)
             self.memory = self.store.load(self.key, clock)
             self.noted(clock)
+            pending = [] if self.dry_run else self.store.take_pending(self.key, PENDING_WAIT)
             if failing:
                 self.memory.saw_failure(self.now, self.config.settle)
             else:
-                self.memory.saw_ok(self.now)
-            for action in due:
+                self.memory.saw_ok(self.now)  # the outage is over: its pending alerts too
+            for action, alert in self.with_pending(due, pending if failing else []):
+                self.acting = alert
                 self.add(self.one(action))
+            self.acting = self.alert
             if not self.dry_run:
                 self.save()
+
+    def with_pending(self, due: list[Action], pending: list[int]) -> list[tuple[Action, int]]:
+        """This alert's actions, then those of remembered alerts; each action once a run."""
+        chosen = [(action, self.alert) for action in due]
+        for alert in sorted(set(pending) - {self.alert}, reverse=True):
+            names = {action.name for action, _ in chosen}
+            chosen += [(action, alert) for action in self.due_at(alert) if action.name not in names]
+        return chosen
+
+    def defer(self, due: list[Action], waited: float) -> None:
+        """Another run held the lock all the time we could wait: remember the alert."""
+        if not due:
+            return
+        try:
+            self.store.remember(self.key, self.alert, PENDING_WAIT)
+        except state.StateError as error:
+            reason = f"another run held the lock for {waited:.0f}s and {error}; not run"
+            for action in due:
+                self.add(self.result(action, REFUSED, reason))
+            return
+        for action in due:
+            self.add(
+                self.result(
+                    action,
+                    DEFERRED,
+                    f"another run held the lock for {waited:.0f}s; alert {self.alert} "
+                    "remembered: its actions are considered at the next result",
+                )
+            )
 
     def save(self) -> None:
         """After the actions: a failure here cannot undo them, so it is reported, not raised."""
@@ -274,7 +322,13 @@ class _Run:
             self.add(ActionResult("-", "-", self.target, WARNING, f"state: {note}"))
 
     def result(self, action: Action, outcome: str, reason: str) -> ActionResult:
-        return ActionResult(action.name, action.kind, self.target, outcome, reason)
+        return ActionResult(
+            action.name, action.kind, self.target, outcome, reason, alert=self.remembered()
+        )
+
+    def remembered(self) -> Optional[int]:
+        """The alert number of the action being considered, if not this run's."""
+        return None if self.acting == self.alert else self.acting
 
     def add(self, result: ActionResult) -> None:
         self.results.append(result)
@@ -299,7 +353,7 @@ class _Run:
             action=result.action,
             kind=result.kind,
             target=result.target,
-            alert=self.alert,
+            alert=self.alert if result.alert is None else result.alert,
             result=result.result,
             reason=result.reason,
             duration=duration,
@@ -339,6 +393,11 @@ class _Run:
         for applies, reason in reasons:
             if applies:
                 return reason
+        if self.memory.acted_on(action.name, self.acting):
+            return (
+                f"already run for alert {self.acting} in this outage (the same alert decided "
+                "again: not delivered, or a second handler)"
+            )
         last = self.memory.last_action.get(action.name)
         cooldown = config.cooldown_for(self.service, action)
         if last is not None and self.now - last < cooldown:
@@ -354,7 +413,7 @@ class _Run:
         reason = self.gate(action)
         if reason:
             return self.result(action, SKIPPED, reason)
-        env = environment(self.key, self.alert, self.facts, self.target, action.name)
+        env = environment(self.key, self.acting, self.facts, self.target, action.name)
         try:
             if isinstance(action, ExternalProcess):
                 return self.execute(action, plan.external_process(action, env))
@@ -423,7 +482,13 @@ class _Run:
     ) -> ActionResult:
         if self.dry_run:
             return ActionResult(
-                action.name, action.kind, self.target, DRY_RUN, "would run", planned=tuple(steps)
+                action.name,
+                action.kind,
+                self.target,
+                DRY_RUN,
+                "would run",
+                planned=tuple(steps),
+                alert=self.remembered(),
             )
         refusal = self.prepare(action, steps, record)
         if refusal:
@@ -446,6 +511,7 @@ class _Run:
             time.monotonic() - start,
             tuple(done),
             tuple(steps),
+            alert=self.remembered(),
         )
 
     def prepare(
@@ -454,7 +520,7 @@ class _Run:
         """Count the action, then write its "starting" record; why it must not run, or ""."""
         before = copy.deepcopy(self.memory)
         # Recorded before running: a run killed half-way still counts.
-        self.memory.acted(action.name, self.now)
+        self.memory.acted(action.name, self.now, self.acting)
         try:
             self.store.save(self.key, self.memory)
             if record is not None:
@@ -465,9 +531,7 @@ class _Run:
                 error.strerror or str(error)
             )
         planned = [{"step": step.label, "argv": list(step.invocation.argv)} for step in steps]
-        starting = ActionResult(
-            action.name, action.kind, self.target, STARTING, ", ".join(s.label for s in steps)
-        )
+        starting = self.result(action, STARTING, ", ".join(s.label for s in steps))
         try:
             self.record(starting, 0.0, planned)
         except AuditError as error:

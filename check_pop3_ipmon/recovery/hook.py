@@ -20,6 +20,7 @@ from typing import Optional
 from check_pop3_ipmon.recovery import config as configuration
 from check_pop3_ipmon.recovery import nagios
 from check_pop3_ipmon.recovery.engine import (
+    DEFERRED,
     FAILED,
     REFUSED,
     WARNING,
@@ -28,7 +29,12 @@ from check_pop3_ipmon.recovery.engine import (
     run_actions,
 )
 
-LEVELS = {FAILED: logging.ERROR, REFUSED: logging.ERROR, WARNING: logging.WARNING}
+LEVELS = {
+    FAILED: logging.ERROR,
+    REFUSED: logging.ERROR,
+    WARNING: logging.WARNING,
+    DEFERRED: logging.WARNING,
+}
 
 
 @dataclass(frozen=True)
@@ -140,10 +146,10 @@ def _run(
         )
         log.log(
             LEVELS.get(result.result, logging.INFO),
-            "%s: recovery%s at alert %d: %s%s",
+            "%s: recovery%s at alert %s: %s%s",
             key,
             what,
-            alerting.alert,
+            alerting.alert if result.alert is None else f"{result.alert} (remembered)",
             result.result,
             f" - {result.reason}" if result.reason else "",
         )

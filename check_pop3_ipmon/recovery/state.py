@@ -1,11 +1,15 @@
 """Per-service recovery state and the locks that make decisions on it atomic.
 
-One lock file per service (fcntl.flock, non-blocking): a second handler run
-for the same service while the first holds it (global and per-service
-handler, HA peers sharing the state directory, a storm of results) does
-nothing. Reading the state, deciding and recording the action happen under
+One lock file per service (fcntl.flock): a second handler run for the same
+service while the first holds it (global and per-service handler, HA peers
+sharing the state directory, a storm of results) waits for it, within its
+deadline; if it cannot get it in time it notes its alert number in a
+pending file, and the next run under the lock considers that alert's
+actions. Reading the state, deciding and recording the action happen under
 that lock, and the action is recorded before it runs, so a run that dies
-half-way still counts against the cooldown.
+half-way still counts against the cooldown. The state remembers which
+alert numbers each action ran for in the current outage, so the same alert
+decided again (not delivered, or a second handler) does not act twice.
 
 Reboots of any host go through one more lock and one registry: two services
 on the same machine must not both reboot it.
@@ -28,18 +32,23 @@ import json
 import math
 import os
 import re
-import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
-from check_pop3_ipmon.core import statestore
+from check_pop3_ipmon.core import directories, statestore
 from check_pop3_ipmon.core.atomicfile import write_atomic
 
 T = TypeVar("T")
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+LOCK_POLL = 0.05
+# The alert numbers remembered per action and problem: far more than any
+# max_alerts, and a bound on what a state file may hold.
+MAX_ALERTS_KEPT = 100
+PENDING_LIMIT = 4096
 
 
 def slug(key: str) -> str:
@@ -53,24 +62,32 @@ class StateError(OSError):
 
 
 def ensure_dir(path: Path) -> None:
-    """Create it (0700), or refuse one others may write: they could plant state or locks."""
+    """Create it (0700), or refuse one others could plant state or locks in (core.directories)."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.stat(path, follow_symlinks=False)
-    except OSError as error:
-        raise StateError(f"state directory {path}: {error.strerror}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise StateError(f"state directory {path} is not a directory")
-    if info.st_mode & 0o022:
-        raise StateError(
-            f"state directory {path} has mode {stat.S_IMODE(info.st_mode):04o}: "
-            "group/other may write it; run chmod 700 on it"
-        )
+        directories.private_directory(path, "state directory")
+    except directories.DirectoryError as error:
+        raise StateError(str(error)) from None
+
+
+def _flock(fd: int, path: Path, wait: float) -> bool:
+    """Take an exclusive flock, trying for up to `wait` seconds; whether we got it."""
+    give_up = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise StateError(f"cannot lock {path}: {error.strerror or error}") from None
+        if time.monotonic() >= give_up:
+            return False
+        time.sleep(LOCK_POLL)
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[bool]:
-    """Hold an exclusive flock on `path` if free; yield whether we got it.
+def locked(path: Path, wait: float = 0.0) -> Iterator[bool]:
+    """Hold an exclusive flock on `path`, waiting up to `wait` seconds for it; yield
+    whether we got it.
 
     A lock file that cannot be opened (not ours, a full disk, a symlink) is
     a StateError: nobody can tell whether another run holds it.
@@ -80,16 +97,30 @@ def locked(path: Path) -> Iterator[bool]:
     except OSError as error:
         raise StateError(f"cannot open lock file {path}: {error.strerror or error}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise StateError(f"cannot lock {path}: {error.strerror or error}") from None
-            yield False
-            return
-        yield True
+        yield _flock(fd, path, wait)
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def _opened(path: Path, flags: int, wait: float) -> Iterator[int]:
+    """A small file of ours, opened without following a symlink and under its own
+    flock (held for one read or write); FileNotFoundError passes through."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise StateError(f"cannot open {path}: {error.strerror or error}") from None
+    try:
+        if not _flock(fd, path, wait):
+            raise StateError(f"{path} stayed locked for {wait:.0f}s")
+        try:
+            yield fd
+        except OSError as error:
+            raise StateError(f"cannot use {path}: {error.strerror or error}") from None
+    finally:
+        os.close(fd)
 
 
 def read_state(path: Path, parse: Callable[[Any], T], move: bool = True) -> Optional[T]:
@@ -141,6 +172,12 @@ def count(value: object, what: str) -> int:
     return value
 
 
+def alert_numbers(value: object, what: str) -> list[int]:
+    if not isinstance(value, list) or len(value) > MAX_ALERTS_KEPT:
+        raise ValueError(f"{what} is not a list of at most {MAX_ALERTS_KEPT} alert numbers")
+    return [count(number, what) for number in value]
+
+
 def mapping(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{what} is not an object")
@@ -155,12 +192,17 @@ class ServiceState:
     when the service has stayed up for `settle` seconds. Nagios'
     $SERVICEPROBLEMID$ changes on every OK->problem change, which would give a
     flapping service a fresh action budget each time.
+
+    `acted_at` holds, per action, the alert numbers it ran for since the last
+    passing result: an alert that was not delivered is decided again at the
+    next failure, with the same number, and must not run its action again.
     """
 
     problem_started: Optional[float] = None
     problem_actions: int = 0
     recovered_at: Optional[float] = None
     last_action: dict[str, float] = field(default_factory=dict)
+    acted_at: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: object, clock: Clock) -> ServiceState:
@@ -175,6 +217,10 @@ class ServiceState:
                 str(name): clock.time(when, f"last_action {str(name)[:64]!r}")
                 for name, when in last.items()
             },
+            acted_at={
+                str(name): alert_numbers(numbers, f"acted_at {str(name)[:64]!r}")
+                for name, numbers in mapping(data.get("acted_at", {}), "acted_at").items()
+            },
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -183,9 +229,11 @@ class ServiceState:
             "problem_actions": self.problem_actions,
             "recovered_at": self.recovered_at,
             "last_action": self.last_action,
+            "acted_at": self.acted_at,
         }
 
     def saw_ok(self, now: float) -> None:
+        self.acted_at = {}  # a failure after this one is a new outage: alert 1 again
         if self.problem_started is not None and self.recovered_at is None:
             self.recovered_at = now
 
@@ -198,11 +246,17 @@ class ServiceState:
             self.problem_actions = 0
         self.recovered_at = None
 
-    def acted(self, action: str, now: float) -> None:
+    def acted(self, action: str, now: float, alert: int) -> None:
         if self.problem_started is None:
             self.problem_started = now
         self.problem_actions += 1
         self.last_action[action] = now
+        numbers = self.acted_at.setdefault(action, [])
+        if alert not in numbers:
+            numbers[:] = sorted([*numbers, alert])[-MAX_ALERTS_KEPT:]
+
+    def acted_on(self, action: str, alert: int) -> bool:
+        return alert in self.acted_at.get(action, ())
 
 
 class Store:
@@ -225,6 +279,28 @@ class Store:
 
     def save(self, key: str, state: ServiceState) -> None:
         write_json(self.service_file(key), state.to_json())
+
+    def pending_file(self, key: str) -> Path:
+        return self.directory / f"{slug(key)}.pending"
+
+    def remember(self, key: str, alert: int, wait: float) -> None:
+        """Note an alert whose actions this run could not consider (another run held
+        the service's lock): the next run under the lock considers them."""
+        path = self.pending_file(key)
+        with _opened(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, wait) as fd:
+            os.write(fd, f"{alert}\n".encode())
+
+    def take_pending(self, key: str, wait: float) -> list[int]:
+        """The remembered alert numbers, emptying the file (call it under the service's lock)."""
+        path = self.pending_file(key)
+        try:
+            with _opened(path, os.O_RDWR, wait) as fd:
+                raw = os.read(fd, PENDING_LIMIT)
+                os.ftruncate(fd, 0)
+        except FileNotFoundError:
+            return []
+        words = raw.decode("ascii", "replace").split()
+        return sorted({int(word) for word in words if word.isdigit() and 0 < int(word) < 10**6})
 
     @property
     def reboot_lock(self) -> Path:

@@ -14,6 +14,7 @@ its rows, so a file ingested again (or after a crash) adds nothing twice.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from check_pop3_ipmon.report.perfdata import PHASES
@@ -67,27 +68,73 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     try:
         uri = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'ro'}"
         db = sqlite3.connect(uri, uri=True, timeout=30)
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: {exc}") from None
-    if tables and version != SCHEMA_VERSION:
+    try:
+        if create:
+            _create(db, path)
+        else:
+            _check(db, path)
+    except StoreError:
         db.close()
+        raise
+    except sqlite3.Error as exc:
+        db.close()
+        raise StoreError(f"{path}: {exc}") from None
+    return db
+
+
+def _check(db: sqlite3.Connection, path: Path) -> None:
+    """The tables exist and are of our schema version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if not tables:
+        raise StoreError(f"{path}: empty database (ingest perfdata into it first)")
+    if version != SCHEMA_VERSION:
         raise StoreError(f"{path}: not a pop3_ipmon_report database (user_version {version})")
-    if create:
+
+
+def _wal(db: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Write-ahead logging, so reports read while an ingest writes.
+
+    Switching a new file to WAL needs it to itself, and SQLite answers
+    "database is locked" at once rather than through the busy timeout when
+    another run holds it: try again until `wait` is over.
+    """
+    end = time.monotonic() + wait
+    while True:
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            # The (service, time) index takes rows for 100 services at once:
-            # a larger page cache keeps a month's ingest from slowing down.
-            db.execute("PRAGMA cache_size=-65536")
-            db.executescript(SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            db.commit()
-        except sqlite3.Error as exc:
-            db.close()
-            raise StoreError(f"{path}: {exc}") from None
-    elif not tables:
-        db.close()
-        raise StoreError(f"{path}: empty database (ingest perfdata into it first)")
-    return db
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def _create(db: sqlite3.Connection, path: Path) -> None:
+    """Create the schema, or check it, under one write lock.
+
+    Two ingests may start on a new file at once (overlapping cron runs): the
+    tables and their version are written in one IMMEDIATE transaction, so
+    the other run waits for it and never sees tables without a version.
+    """
+    _wal(db)
+    db.execute("PRAGMA synchronous=NORMAL")
+    # The (service, time) index takes rows for 100 services at once: a
+    # larger page cache keeps a month's ingest from slowing down.
+    db.execute("PRAGMA cache_size=-65536")
+    db.execute("BEGIN IMMEDIATE")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if tables and version != SCHEMA_VERSION:
+        db.rollback()
+        raise StoreError(f"{path}: not a pop3_ipmon_report database (user_version {version})")
+    if not tables:
+        # executescript() would commit first: one statement at a time keeps
+        # them in this transaction.
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.commit()

@@ -734,7 +734,7 @@ check dovecot = /bin/true
         assert steps[0]["step"] == "stop dovecot" and steps[0]["argv"][0] == "/usr/bin/ssh"
         assert connections == 1  # the stop's session: nothing after it got to run
         assert second.returncode == 0
-        assert "skipped - cooldown" in second.stdout
+        assert "skipped - already run for alert 1 in this outage" in second.stdout
         assert len(silent.held) == connections  # no second attempt at the same alert
     finally:
         silent.close()

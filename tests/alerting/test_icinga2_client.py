@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +27,7 @@ class FakeApi:
     def __init__(self, cert: trustme.LeafCert, client_ca: Optional[trustme.CA] = None) -> None:
         self.requests: list[dict[str, Any]] = []
         self.replies: dict[str, tuple[int, Any]] = {}
+        self.delay = 0.0  # seconds before each reply's body, sent a byte at a time
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,11 +42,18 @@ class FakeApi:
                     }
                 )
                 status, body = api.replies.get(self.path, (200, {"results": [{"code": 200}]}))
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
                 self.end_headers()
+                if api.delay:  # a trickle: each byte well within any socket timeout
+                    for byte in data[:10]:
+                        time.sleep(api.delay / 10)
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    data = data[10:]
                 self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -269,3 +278,55 @@ def test_credentials_symlink_is_not_followed(tmp_path: Path) -> None:
     os.symlink(target, link)
     with pytest.raises(icinga2.ApiError, match="credentials file"):
         icinga2.read_credentials(link)
+
+
+# -- issue 10, items 9, 10 and 11 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "not a JSON answer: RecursionError"),
+        ({"results": [{"code": "abc", "status": "odd"}]}, "odd"),
+        ({"results": [{"code": [500]}]}, ""),
+    ],
+)
+def test_a_hostile_api_answer_is_one_error_line(
+    fake_api: FakeApi, ca_file: Path, credentials: Path, body: Any, problem: str
+) -> None:
+    """Before: deep JSON (RecursionError) or a code that is not a number (ValueError)
+    escaped as a traceback."""
+    service = actions(fake_api, ca_file, credentials)
+    fake_api.replies[service.object_path] = (200, body)
+    with pytest.raises(icinga2.ApiError) as raised:
+        service.perform(Publish(Phase.DOWN, 1, 3))
+    assert str(raised.value).endswith(problem)
+
+
+def test_a_password_in_the_api_url_is_not_echoed(credentials: Path) -> None:
+    with pytest.raises(icinga2.ApiError) as raised:
+        icinga2.Icinga2Api(
+            "https://root:s3cret@icinga.example:5665/?key=t0ken",
+            credentials=icinga2.read_credentials(credentials),
+        )
+    message = str(raised.value)
+    assert "s3cret" not in message and "t0ken" not in message
+    assert message == (
+        "API URL takes no path, query or user: 'https://***@icinga.example:5665/?***'"
+    )
+
+
+def test_api_timeout_bounds_all_requests_of_a_run(
+    fake_api: FakeApi, ca_file: Path, credentials: Path
+) -> None:
+    """A server that trickles each reply and closes: before, each request had the
+    whole --api-timeout (3 requests of 0.8 s passed a 2 s timeout)."""
+    api = icinga2.Icinga2Api(
+        fake_api.url, credentials=icinga2.read_credentials(credentials), ca_file=ca_file, timeout=2
+    )
+    fake_api.delay = 0.8
+    api.request("/v1/one", {})
+    api.request("/v1/two", {})
+    with pytest.raises(icinga2.ApiError) as raised:
+        api.request("/v1/three", {})
+    assert str(raised.value).endswith(": no answer within 2s")

@@ -135,7 +135,7 @@ def test_directory_others_may_write_is_refused(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    with pytest.raises(statefile.StateError, match="writable by group or others"):
+    with pytest.raises(statefile.StateError, match="has mode 0777: group/other may write it"):
         statefile.prepare_directory(shared)
     plain = tmp_path / "file"
     plain.write_text("")

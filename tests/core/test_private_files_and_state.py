@@ -18,7 +18,7 @@ import pytest
 
 from check_pop3_ipmon.alerting import icinga2
 from check_pop3_ipmon.check import credentials as plugin_credentials
-from check_pop3_ipmon.core import private_files, statestore
+from check_pop3_ipmon.core import private_files, redact, statestore
 from check_pop3_ipmon.recovery import config as recovery_config
 from check_pop3_ipmon.recovery import credentials as recovery_credentials
 from tests.support.integration import missing
@@ -213,3 +213,23 @@ def test_a_dry_run_leaves_an_unusable_file_in_place(tmp_path: Path) -> None:
         None, "not ok; left in place"
     )
     assert path.read_text() == "bad"
+
+
+# -- redacting URLs (issue 10, item 10) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("https://root:s3cret@icinga.example:5665", "https://***@icinga.example:5665"),
+        ("https://user@host/v1?password=s3cret&x=1", "https://***@host/v1?***"),
+        ("https://host:5665/v1/objects#frag", "https://host:5665/v1/objects#***"),
+        ("https://[::1]:5665", "https://[::1]:5665"),
+        ("https://a:b@c@host", "https://***@host"),
+    ],
+)
+def test_a_url_is_shown_without_user_information_or_query(given: str, shown: str) -> None:
+    assert redact.url(given) == shown
+    message = f"cannot reach {given}: Connection refused"
+    assert redact.urls_in(message) == f"cannot reach {shown}: Connection refused"
+    assert "s3cret" not in redact.urls_in(f"API URL {given!r} takes no user")

@@ -18,7 +18,9 @@ when this tree's package is not installed.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -308,3 +310,46 @@ def test_readme_debian_path_installs_offline(dovecot: Dovecot, tmp_path: Path) -
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
     assert proc.stdout.startswith("POP3 OK - greeting in ")
     assert (prefix / "share/check_pop3_ipmon/nagios/pop3_ipmon_commands.cfg").is_file()
+
+
+def test_postinst_makes_the_recovery_directories_for_the_engines_user(
+    package: Package, tmp_path: Path
+) -> None:
+    """Issue 10, item 15: the engine's user cannot create them under /var/lib and
+    /var/log, and the handlers refuse directories another user owns. Run with
+    $DPKG_ROOT (never on the system): the package's own maintainer scripts."""
+    require_root("giving directories to the engine's user")
+    try:
+        engine = pwd.getpwnam("nagios")
+    except KeyError:
+        missing("no user nagios: install nagios4-core (it creates the engine's user)")
+    control = tmp_path / "control"
+    assert run(["dpkg-deb", "-e", str(package.deb), str(control)]).returncode == 0
+    # Our part only: the generated rest (py3compile) acts on the installed system.
+    ours = {
+        name: (ROOT / "debian" / f"check-pop3-ipmon.{name}").read_text()
+        for name in ("postinst", "postrm")
+    }
+    for name, text in ours.items():
+        body = text.split("#DEBHELPER#")[0].split("set -e\n", 1)[1]
+        assert body in (control / name).read_text(), name
+    root = tmp_path / "root"
+    env = {**BUILD_ENV, "DPKG_ROOT": str(root)}
+    postinst = [str(ROOT / "debian/check-pop3-ipmon.postinst"), "configure", __version__]
+    assert run(postinst, env=env).returncode == 0
+    made = {
+        "var/lib/check_pop3_ipmon": (0, 0o755),
+        "var/lib/check_pop3_ipmon/recovery": (engine.pw_uid, 0o700),
+        "var/log/check_pop3_ipmon": (engine.pw_uid, 0o750),
+    }
+    for path, (owner, mode) in made.items():
+        info = os.stat(root / path)
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (owner, mode), path
+    # An upgrade keeps what the administrator chose.
+    (root / "var/log/check_pop3_ipmon").chmod(0o700)
+    assert run(postinst, env=env).returncode == 0
+    assert stat.S_IMODE(os.stat(root / "var/log/check_pop3_ipmon").st_mode) == 0o700
+    postrm = [str(ROOT / "debian/check-pop3-ipmon.postrm"), "purge"]
+    assert run(postrm, env=env).returncode == 0
+    assert not (root / "var/lib/check_pop3_ipmon").exists()
+    assert not (root / "var/log/check_pop3_ipmon").exists()

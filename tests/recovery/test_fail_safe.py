@@ -485,3 +485,95 @@ def test_a_symlinked_audit_log_is_not_followed(recovery: Recovery) -> None:
     )
     assert victim.read_text() == "untouched\n"
     assert recovery.calls() == []
+
+
+# -- item 7: state and audit directories only this user (or root) may change --------------------
+
+NOBODY = 65534
+
+
+def attackers(directory: Path) -> Path:
+    """A directory an unprivileged user created first, at the path the handler uses (0755)."""
+    if os.geteuid() != 0:
+        missing("giving a directory to another user needs root")
+    directory.mkdir(mode=0o755)
+    os.chown(directory, NOBODY, NOBODY)
+    return directory
+
+
+def test_a_state_directory_another_user_owns_runs_nothing(recovery: Recovery) -> None:
+    """Before: accepted (root may write into it); its owner could plant state or hold the lock."""
+    directory = attackers(recovery.state_dir)
+    (result,) = run_actions(SERVICE, 1, facts(), page(recovery))
+    assert (result.result, result.reason) == (
+        REFUSED,
+        f"state directory {directory} belongs to uid {NOBODY}, not to this user (uid 0) or "
+        "root: refused; remove it, or chown it to this user; not run",
+    )
+    assert recovery.calls() == []
+    assert list(directory.iterdir()) == []  # no lock or state file created in it
+
+
+def test_an_audit_log_directory_another_user_owns_runs_nothing(recovery: Recovery) -> None:
+    """Its owner could swap the audit log for a link, or delete the record."""
+    directory = attackers(recovery.root / "log")
+    (result,) = run_actions(SERVICE, 1, facts(), page(recovery, audit_log=directory / "a.jsonl"))
+    assert (result.result, result.reason) == (
+        REFUSED,
+        f"cannot open audit log {directory / 'a.jsonl'}: audit log directory {directory} "
+        f"belongs to uid {NOBODY}, not to this user (uid 0) or root: refused; remove it, "
+        "or chown it to this user",
+    )
+    assert recovery.calls() == [] and list(directory.iterdir()) == []
+
+
+def test_a_symlinked_state_directory_is_refused(recovery: Recovery) -> None:
+    real = recovery.root / "elsewhere"
+    real.mkdir(mode=0o700)
+    recovery.state_dir.symlink_to(real)
+    (result,) = run_actions(SERVICE, 1, facts(), page(recovery))
+    assert (result.result, result.reason) == (
+        REFUSED,
+        f"state directory {recovery.state_dir} is a symbolic link: refused; use the real "
+        "directory; not run",
+    )
+    assert recovery.calls() == []
+
+
+def test_an_attackers_state_directory_is_an_error_in_the_handler_log(
+    tmp_path: Path, fifo: CommandFifo, recovery: Recovery
+) -> None:
+    """Before, the lock its owner held showed only as an INFO line; now it is an ERROR."""
+    beside = configure(recovery)
+    attackers(recovery.state_dir)
+    assert handler(tmp_path, beside, "CRITICAL", 1).returncode == 4
+    last = (tmp_path / "handler.log").read_text().splitlines()[-1]
+    assert last.endswith(
+        f"ERROR mail1!POP3: recovery at alert 0: refused - state directory {recovery.state_dir} "
+        f"belongs to uid {NOBODY}, not to this user (uid 0) or root: refused; remove it, or "
+        "chown it to this user; not run"
+    ), last
+
+
+# -- a FIFO or a directory as the audit log (the recovery side of item 9) ----------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_an_audit_log_that_is_not_a_file_is_refused_not_waited_for(
+    recovery: Recovery, kind: str
+) -> None:
+    """Before, a FIFO nobody reads hung the run until the engine killed it."""
+    path = recovery.root / "audit-elsewhere"
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    else:
+        path.mkdir()
+    page(recovery, audit_log=path)
+    run = cli(recovery, *alert(1))
+    assert "Traceback" not in run.stderr, run.stderr
+    problem = "not a regular file" if kind == "fifo" else "Is a directory"
+    assert (run.returncode, run.stdout) == (
+        2,
+        f"REFUSED: cannot open audit log {path}: {problem}\n",
+    )
+    assert recovery.calls() == []
