@@ -247,7 +247,7 @@ def side_by_side(setup: Setup, reps: int) -> list[str]:
 
 STORE_USE = """
 import socket, ssl, sys
-from check_pop3_ipmon import castore
+from check_pop3_ipmon.check import castore
 context = castore.system_context()
 before = context.cert_store_stats()["x509"]
 sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))

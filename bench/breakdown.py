@@ -48,15 +48,15 @@ def imports(clock: Clock, tls_check: bool) -> None:
         import ssl  # noqa: F401
 
         clock.lap("import ssl")
-    from check_pop3_ipmon import cli, plugin, session  # noqa: F401
+    from check_pop3_ipmon.check import cli, plugin, run, session  # noqa: F401
 
     if tls_check:
-        from check_pop3_ipmon import tls  # noqa: F401  (in a check: inside tls_time)
+        from check_pop3_ipmon.check import tls  # noqa: F401  (in a check: inside tls_time)
     clock.lap("import check_pop3_ipmon")
 
 
 def parse(clock: Clock, argv: list[str]) -> object:
-    from check_pop3_ipmon import cli
+    from check_pop3_ipmon.check import cli
 
     cli.build_parser()
     clock.lap("build the parser")
@@ -70,12 +70,13 @@ def parse(clock: Clock, argv: list[str]) -> object:
 
 
 def run(clock: Clock, options: object, tls_check: bool) -> int:
-    from check_pop3_ipmon import cli, plugin, session
+    from check_pop3_ipmon.check import cli, session
+    from check_pop3_ipmon.check import run as check_run
 
     if not isinstance(options, cli.Options):
         raise TypeError(options)
     if tls_check:
-        from check_pop3_ipmon import tls
+        from check_pop3_ipmon.check import tls
 
         # Made here as session makes it, and handed to it, so that the
         # exchange below is the handshake without the context.
@@ -83,7 +84,7 @@ def run(clock: Clock, options: object, tls_check: bool) -> int:
         context = tls.make_context(s.ca_file, s.insecure, s.tls_min_version)
         tls.make_context = lambda *args: context  # type: ignore[assignment]
         clock.lap("TLS context")
-    check = plugin.build_check(options)
+    check = check_run.build_check(options)
     probe = {"wall": 0.0, "reported": 0.0}
     original = session.probe
 
@@ -119,7 +120,7 @@ def main() -> None:
     code = run(clock, options, tls_check)
     with open(out, "w") as handle:
         json.dump({**clock.steps, "code": code}, handle)
-    os._exit(0)  # as plugin.entry() ends
+    os._exit(0)  # as check_pop3_ipmon.check.run.entry() ends
 
 
 main()

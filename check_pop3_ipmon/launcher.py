@@ -38,7 +38,7 @@ class Script:
 
 
 SCRIPTS = {
-    "check_pop3_ipmon": Script("check_pop3_ipmon.plugin:entry", "POP3 UNKNOWN - "),
+    "check_pop3_ipmon": Script("check_pop3_ipmon.check.run:entry", "POP3 UNKNOWN - "),
     "pop3_ipmon_alert": Script("check_pop3_ipmon.alerting.handler:main", "pop3_ipmon_alert: "),
     "pop3_ipmon_config": Script("check_pop3_ipmon.alerting.generate:main", "pop3_ipmon_config: "),
     "pop3_ipmon_recovery": Script("check_pop3_ipmon.recovery.cli:main", "pop3_ipmon_recovery: "),

@@ -9,12 +9,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional, TypeVar
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.core import values
+from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
+
+T = TypeVar("T")
 
 PROG = "pop3_ipmon_alert"
-MAX_NAME = 64
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
 RECOVERY_FILE = "pop3_ipmon-recovery.ini"
@@ -38,16 +41,14 @@ def monitor_name(text: str) -> str:
     """ipMonitor's Monitor Name, display only: a longer one is shortened to 64
     characters in parse(), with a warning, rather than refused (an alert must
     not be lost to a display name)."""
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
+    if has_control(text):
         raise argparse.ArgumentTypeError(f"monitor name holds control characters: {text!r}")
     return text
 
 
 def _count(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        if not re.fullmatch(r"\d{1,9}", text.strip()) or int(text) < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, not {text!r}")
-        return int(text)
+        return _usage(values.count, text, low)
 
     return parse
 
@@ -74,13 +75,18 @@ def _state_type(text: str) -> str:
     return {"0": "SOFT", "1": "HARD"}.get(word, word)
 
 
+def _usage(parse: Callable[..., T], *args: Any) -> T:
+    """A core value parser's ValueError as argparse's usage error."""
+    try:
+        return parse(*args)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _flag(text: str) -> bool:
-    word = text.strip().lower()
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    """An engine's flag or depth (--enabled, downtime depths, acknowledgement
+    0/1/2), read as recovery reads it: one reading of each macro."""
+    return _usage(values.engine_flag, text)
 
 
 def _check_time(text: str) -> str:
@@ -109,8 +115,8 @@ def _result_arguments(sub: argparse.ArgumentParser) -> None:
     g.add_argument("--state-type", required=True, type=_state_type, help="SOFT or HARD")
     g.add_argument("--attempt", required=True, type=_count(1), help="the engine's attempt")
     g.add_argument("--check-time", required=True, type=_check_time, help="last check time")
-    g.add_argument("--downtime", type=_count(0), default=0, help="service downtime depth")
-    g.add_argument("--host-downtime", type=_count(0), default=0, help="host downtime depth")
+    g.add_argument("--downtime", type=_flag, default=False, help="service downtime depth")
+    g.add_argument("--host-downtime", type=_flag, default=False, help="host downtime depth")
     g.add_argument(
         "--enabled", type=_flag, default=True, help="active checks enabled (default true)"
     )
@@ -168,7 +174,7 @@ def _recovery_arguments(sub: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--address", default="", help="the host's address")
     r.add_argument("--host-state", default="", help="UP, DOWN or UNREACHABLE")
-    r.add_argument("--acknowledged", type=_count(0), default=None, help="0, 1 or 2")
+    r.add_argument("--acknowledged", type=_flag, default=None, help="0, 1 or 2")
     r.add_argument("--output", default="", help="the plugin's output")
     r.add_argument("--recovery-target", default="", help="FQDN, NetBIOS name or IP")
     r.add_argument("--status-file", type=_path, help="Nagios' status.dat (acknowledgements)")
@@ -241,8 +247,8 @@ class Invocation:
     state_type: str
     attempt: int
     check_time: str
-    downtime: int
-    host_downtime: int
+    downtime: bool  # a depth above 0, as recovery reads it
+    host_downtime: bool
     enabled: bool
     failures_per_alert: int
     max_alerts: int
@@ -258,7 +264,7 @@ class Invocation:
     recovery_beside: Optional[Path]
     address: str
     host_state: str
-    acknowledged: Optional[int]
+    acknowledged: Optional[bool]
     output: str
     recovery_target: str
     status_file: Optional[Path]
@@ -278,7 +284,7 @@ class Invocation:
 
     @property
     def in_downtime(self) -> bool:
-        return self.downtime > 0 or self.host_downtime > 0
+        return self.downtime or self.host_downtime
 
     @property
     def log_path(self) -> Optional[Path]:
@@ -341,7 +347,7 @@ def parse(
     given = vars(namespace)
     _settings_from(given, os.environ if env is None else env)
     name = str(given.get("monitor_name") or "")
-    if len(name) > MAX_NAME:
+    if too_long(name):
         given["monitor_name"] = name[:MAX_NAME]
         given["warnings"] = (
             f"monitor name is {len(name)} characters long; ipMonitor allows at most "

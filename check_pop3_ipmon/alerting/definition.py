@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
-from check_pop3_ipmon import cli
-from check_pop3_ipmon.alerting.handler import MAX_NAME
-from check_pop3_ipmon.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS
+from check_pop3_ipmon.check import values as argument_values
+from check_pop3_ipmon.check.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS
+from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
+from check_pop3_ipmon.core.values import boolean
 
 T = TypeVar("T")
 
@@ -120,15 +121,6 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _bool(text: str) -> bool:
-    word = text.lower()
-    if word in ("yes", "true", "on", "1"):
-        return True
-    if word in ("no", "false", "off", "0"):
-        return False
-    raise ValueError(f"expected yes or no, not {text!r}")
-
-
 def _names(text: str) -> tuple[str, ...]:
     items = tuple(item for item in re.split(r"[,\s]+", text) if item)
     for item in items:
@@ -172,12 +164,12 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
     except ValueError as exc:
         raise DefinitionError(f"[{section}]: {exc}") from None
     name = get("name", str, section)
-    if len(name) > MAX_NAME:
+    if too_long(name):
         raise DefinitionError(
             f"[{section}] name: the monitor name is {len(name)} characters long; "
             f"ipMonitor allows at most {MAX_NAME}"
         )
-    if any(ord(ch) < 32 for ch in name):
+    if has_control(name):
         raise DefinitionError(f"[{section}] name: control characters in {name!r}")
     tls = get("tls", _tls, TLS_NONE)
     monitor = Monitor(
@@ -185,13 +177,13 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
         name=name,
         host=get("host", lambda text: object_name("host name", text)),
         address=optional("address", _address),
-        enabled=get("enabled", _bool, "yes"),
-        store_statistics=get("store_statistics", _bool, "yes"),
-        port=optional("port", cli._port),
+        enabled=get("enabled", boolean, "yes"),
+        store_statistics=get("store_statistics", boolean, "yes"),
+        port=optional("port", argument_values.port),
         tls=tls,
-        timeout=get("timeout", cli._positive_float, "10"),
-        warning=optional("warning", cli._range),
-        critical=optional("critical", cli._range),
+        timeout=get("timeout", argument_values.positive_float, "10"),
+        warning=optional("warning", argument_values.threshold_range),
+        critical=optional("critical", argument_values.threshold_range),
         up_interval=get("up_interval", _seconds, "300"),
         down_interval=get("down_interval", _seconds, "60"),
         lost_interval=get("lost_interval", _seconds, "900"),

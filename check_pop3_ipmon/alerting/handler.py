@@ -30,7 +30,6 @@ from check_pop3_ipmon.alerting.arguments import (
     EXIT_STATE,
     EXIT_UNDELIVERED,
     EXIT_USAGE,
-    MAX_NAME,
     PROG,
     Invocation,
     UsageError,
@@ -49,7 +48,7 @@ from check_pop3_ipmon.alerting.model import (
     decide,
 )
 
-__all__ = ["MAX_NAME", "PROG", "build_parser", "main", "run"]
+__all__ = ["PROG", "build_parser", "main", "run"]
 
 
 def describe(action: Action) -> str:
@@ -193,7 +192,7 @@ def recover(inv: Invocation, decision: Decision) -> int:
         failures=decision.base.failures,
         in_downtime=inv.in_downtime,
         enabled=inv.enabled,
-        acknowledged=None if inv.acknowledged is None else inv.acknowledged > 0,
+        acknowledged=inv.acknowledged,
         address=inv.address,
         host_state=inv.host_state,
         output=inv.output,

@@ -23,7 +23,7 @@ from typing import Any, Optional
 from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
 from check_pop3_ipmon.core import private_files, redact
-from check_pop3_ipmon.deadline import Deadline
+from check_pop3_ipmon.core.deadline import Deadline
 
 AUTHOR = "pop3_ipmon"
 

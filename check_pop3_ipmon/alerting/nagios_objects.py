@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NoReturn, Optional
 
-from check_pop3_ipmon.alerting.arguments import MAX_NAME
 from check_pop3_ipmon.alerting.definition import timeout_problem
+from check_pop3_ipmon.core.monitor_name import MAX_NAME, too_long
 
 MARKER = "_POP3_IPMON_FAILURES_PER_ALERT"
 PLUGIN_TIMEOUT = 10.0  # check_pop3_ipmon's default -t
@@ -96,7 +96,7 @@ def check_service(service: dict[str, str], interval_length: int = 60) -> list[Fi
         found.append(Finding(False, name, message))
 
     display = service.get("display_name") or service.get("service_description", "")
-    if len(display) > MAX_NAME:
+    if too_long(display):
         error(
             f"the monitor name (display_name) is {len(display)} characters long; "
             f"ipMonitor allows at most {MAX_NAME}"

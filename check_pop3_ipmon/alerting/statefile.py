@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
-from check_pop3_ipmon.atomicfile import write_atomic
 from check_pop3_ipmon.core import directories, statestore
+from check_pop3_ipmon.core.atomicfile import write_atomic
 
 VERSION = 1
 

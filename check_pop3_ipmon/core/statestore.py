@@ -14,7 +14,7 @@ but bad file means:
   (only the latest is kept, for the administrator) and reported, so that it
   cannot block the service for good.
 
-Writing goes through check_pop3_ipmon.atomicfile (temporary file, fsync,
+Writing goes through check_pop3_ipmon.core.atomicfile (temporary file, fsync,
 rename, directory fsync).
 """
 

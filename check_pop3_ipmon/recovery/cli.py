@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from check_pop3_ipmon.core import values
 from check_pop3_ipmon.recovery import config as configuration
 from check_pop3_ipmon.recovery.engine import (
     DRY_RUN,
@@ -26,24 +27,21 @@ from check_pop3_ipmon.recovery.engine import (
 
 PROG = "pop3_ipmon_recovery"
 FAILED_EXIT, REFUSED_EXIT = 1, 2
-_TRUE = {"1", "2", "yes", "true", "on"}
-_FALSE = {"0", "", "no", "false", "off"}
 
 
 def flag(value: str) -> bool:
     """Engine booleans: Icinga 2's acknowledgement is 0/1/2, downtime a depth."""
-    text = value.strip().lower()
-    if text in _TRUE or (text.isdigit() and int(text) > 0):
-        return True
-    if text in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"{value!r} is not a number or yes/no")
+    try:
+        return values.engine_flag(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def count(value: str) -> int:
-    if not value.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number")
-    return int(value)
+    try:
+        return values.count(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parser() -> argparse.ArgumentParser:

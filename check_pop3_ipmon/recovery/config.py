@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from check_pop3_ipmon.core import private_files
+from check_pop3_ipmon.core.values import boolean, count
 from check_pop3_ipmon.recovery import validate
 
 PLATFORMS = ("systemd", "windows")
@@ -151,8 +152,6 @@ class Config:
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 _RANGE_PART = re.compile(r"(\d+)(?:\s*-\s*(\d*))?")
-_BOOLEANS = {"yes": True, "true": True, "on": True, "1": True}
-_BOOLEANS.update({"no": False, "false": False, "off": False, "0": False})
 
 
 def duration(value: str) -> float:
@@ -179,13 +178,6 @@ def alert_range(value: str) -> AlertRange:
         else:
             spans.append((low, int(match[2])))
     return AlertRange(tuple(spans), value.strip())
-
-
-def boolean(value: str) -> bool:
-    try:
-        return _BOOLEANS[value.strip().lower()]
-    except KeyError:
-        raise ValueError(f"{value!r} is not yes or no") from None
 
 
 def argv(value: str, placeholders: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -288,9 +280,10 @@ def _global(values: Mapping[str, str]) -> dict[str, object]:
 
 
 def _count(value: str, key: str) -> int:
-    if not value.strip().isdigit():
-        raise ValueError(f"{key} must be a whole number")
-    return int(value)
+    try:
+        return count(value)
+    except ValueError:
+        raise ValueError(f"{key} must be a whole number") from None
 
 
 def _service(key: str, values: Mapping[str, str]) -> ServiceRecovery:

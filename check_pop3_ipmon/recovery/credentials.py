@@ -17,34 +17,23 @@ import configparser
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from check_pop3_ipmon.core import private_files
+from check_pop3_ipmon.core.values import boolean
 from check_pop3_ipmon.recovery import validate
-from check_pop3_ipmon.recovery.config import boolean, duration
+from check_pop3_ipmon.recovery.config import duration
+from check_pop3_ipmon.recovery.transport import TRANSPORTS, CredentialSet
 
-METHODS = ("ssh", "local")
-KEYS = {"method", "user", "identity_file", "known_hosts", "port", "sudo", "connect_timeout"}
+METHODS = tuple(TRANSPORTS)
+KEYS = {"method", "user", "port", "sudo", "connect_timeout"}
+KEYS.update(key for transport in TRANSPORTS.values() for key in transport.keys)
 SECRETS = {"password", "passphrase", "sudo_password", "pass", "secret"}
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\\-]{0,63}")
 
 
 class CredentialError(ValueError):
     """The credentials file or a set in it cannot be used."""
-
-
-@dataclass(frozen=True)
-class CredentialSet:
-    name: str
-    method: str = "local"
-    user: Optional[str] = None
-    identity_file: Optional[Path] = None
-    known_hosts: Optional[Path] = None
-    port: int = 22
-    sudo: bool = False
-    connect_timeout: float = 10.0
 
 
 LOCAL = CredentialSet("(engine's own account)")
@@ -99,10 +88,9 @@ def _set(name: str, values: Mapping[str, str]) -> CredentialSet:
     port = values.get("port", "22")
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"port {validate.shown(port)} is not a port number")
-    if method == "ssh":
-        for key in ("user", "identity_file", "known_hosts"):
-            if key not in values:
-                raise ValueError(f"method = ssh needs {key}")
+    for key in TRANSPORTS[method].keys:
+        if key not in values:
+            raise ValueError(f"method = {method} needs {key}")
     return CredentialSet(
         name=name,
         method=method,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from check_pop3_ipmon.deadline import Deadline
+from check_pop3_ipmon.core.deadline import Deadline
 from check_pop3_ipmon.recovery import credentials as creds
 from check_pop3_ipmon.recovery import plan, runner, selfcheck, state, validate
 from check_pop3_ipmon.recovery.audit import Audit, AuditError
@@ -38,6 +38,7 @@ from check_pop3_ipmon.recovery.config import (
     RebootServer,
     ServiceRecovery,
 )
+from check_pop3_ipmon.recovery.transport import CredentialSet, transport
 
 OK, FAILED, SKIPPED, REFUSED, DRY_RUN = "ok", "failed", "skipped", "refused", "dry-run"
 # STARTING is only ever an audit record (before an action runs); WARNING a
@@ -225,7 +226,7 @@ class _Run:
         self.audit: Optional[Audit] = None
         self.audit_broken = False  # said once; syslog still gets every record
         self.results: list[ActionResult] = []
-        self._credentials: Optional[Mapping[str, creds.CredentialSet]] = None
+        self._credentials: Optional[Mapping[str, CredentialSet]] = None
 
     def go(self) -> None:
         facts = self.facts
@@ -359,7 +360,7 @@ class _Run:
             steps=steps,
         )
 
-    def credentials(self, name: Optional[str]) -> creds.CredentialSet:
+    def credentials(self, name: Optional[str]) -> CredentialSet:
         if name is None:
             return creds.LOCAL
         if self._credentials is None:
@@ -419,7 +420,7 @@ class _Run:
             credentials = self.credentials(action.credentials or self.service.credentials)
             if isinstance(action, RebootServer):
                 return self.reboot(action, credentials, env)
-            here = credentials.method == "local" and self.is_here() is not None
+            here = transport(credentials).runs_here and self.is_here() is not None
             steps = plan.restart_service(action, self.target, credentials, env, here)
         except (creds.CredentialError, plan.PlanError) as error:
             return self.result(action, REFUSED, str(error))
@@ -433,7 +434,7 @@ class _Run:
         )
 
     def reboot(
-        self, action: RebootServer, credentials: creds.CredentialSet, env: Mapping[str, str]
+        self, action: RebootServer, credentials: CredentialSet, env: Mapping[str, str]
     ) -> ActionResult:
         facts = self.facts
         refusal = ""

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from check_pop3_ipmon.core import monitor_name
+
 TARGET_VARIABLE = "NAGIOS__SERVICEPOP3_IPMON_RECOVERY_TARGET"
 
 
@@ -41,7 +43,7 @@ def env_facts(env: Mapping[str, str]) -> EnvFacts:
         output=f"{output}\n{long_output}" if long_output else output,
         target=env.get(TARGET_VARIABLE, ""),
         # ipMonitor's Monitor Name is the display name; display only, so cut, not refused.
-        monitor=env.get("NAGIOS_SERVICEDISPLAYNAME", "")[:64],
+        monitor=monitor_name.cut(env.get("NAGIOS_SERVICEDISPLAYNAME", "")),
     )
 
 

@@ -12,8 +12,14 @@ from typing import Optional
 
 from check_pop3_ipmon.recovery import validate
 from check_pop3_ipmon.recovery.config import ExternalProcess, RebootServer, RestartService
-from check_pop3_ipmon.recovery.credentials import CredentialSet
-from check_pop3_ipmon.recovery.transport import Command, Invocation, invocation, substitute
+from check_pop3_ipmon.recovery.transport import (
+    Command,
+    CredentialSet,
+    Invocation,
+    invocation,
+    substitute,
+    transport,
+)
 
 SYSTEMD = {
     "stop": ("systemctl", "stop", "{service}"),
@@ -81,7 +87,7 @@ def restart_service(
             command, default = _service_command(action, service, kind, target)
         except validate.Refused as error:
             raise PlanError(str(error)) from None
-        if credentials.method == "local" and default and not target_is_here:
+        if transport(credentials).runs_here and default and not target_is_here:
             raise PlanError(
                 f"credential set {credentials.name} runs commands on this machine, but the "
                 f"target {target} is another one: use an ssh credential set, or configure "
@@ -108,7 +114,7 @@ def reboot_server(
 ) -> list[Step]:
     if action.command is not None:
         command = Command(substitute(action.command, target=target), None, privileged=True)
-    elif credentials.method == "local":
+    elif transport(credentials).runs_here:
         raise PlanError(
             f"credential set {credentials.name} runs commands on this machine: Reboot Server "
             "needs an ssh credential set, or command = ... that reaches the target (e.g. a BMC)"

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
-from check_pop3_ipmon.atomicfile import write_atomic
 from check_pop3_ipmon.core import directories, statestore
+from check_pop3_ipmon.core.atomicfile import write_atomic
 
 T = TypeVar("T")
 

@@ -1,4 +1,9 @@
-"""Turning one command for the target into the argv we execute here.
+"""Where a command runs, and the argv we execute here to run it there.
+
+One class a transport, behind one small interface (Transport): its method
+name, the credential keys a set of that method must have, whether its
+commands run on this machine, and the invocation. Adding one (WinRM, say)
+is one class here plus its keys; nothing else tests the method by name.
 
 Locally the argv runs as is (with `sudo -n --` in front when privileged and the
 set asks for sudo). Over SSH the remote side gets one string, which the remote
@@ -15,12 +20,25 @@ import base64
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
-
-from check_pop3_ipmon.recovery.credentials import CredentialSet
+from pathlib import Path
+from typing import ClassVar, Optional
 
 SSH = "/usr/bin/ssh"
 POWERSHELL = ("powershell.exe", "-NoLogo", "-NoProfile", "-NonInteractive", "-EncodedCommand")
+
+
+@dataclass(frozen=True)
+class CredentialSet:
+    """A named set from the credentials file: how to reach a target, as whom."""
+
+    name: str
+    method: str = "local"
+    user: Optional[str] = None
+    identity_file: Optional[Path] = None
+    known_hosts: Optional[Path] = None
+    port: int = 22
+    sudo: bool = False
+    connect_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -91,31 +109,69 @@ def ssh_options(credentials: CredentialSet) -> list[str]:
     return argv
 
 
-def invocation(command: Command, target: str, credentials: CredentialSet) -> Invocation:
-    """The local argv that runs `command` on `target` with `credentials`."""
-    if credentials.method == "local":
+def _sudo(command: Command, credentials: CredentialSet) -> list[str]:
+    return ["sudo", "-n", "--"] if command.privileged and credentials.sudo else []
+
+
+class Transport:
+    """How commands reach a target: the interface every transport implements."""
+
+    method: ClassVar[str]  # `method = ...` in a credential set
+    keys: ClassVar[tuple[str, ...]] = ()  # the keys a set of this method must have
+    runs_here: ClassVar[bool] = False  # its commands run on this very machine
+
+    def invocation(
+        self, command: Command, target: str, credentials: CredentialSet
+    ) -> Invocation:  # pragma: no cover - every transport has its own
+        raise NotImplementedError
+
+
+class Ssh(Transport):
+    method = "ssh"
+    keys = ("user", "identity_file", "known_hosts")
+
+    def invocation(self, command: Command, target: str, credentials: CredentialSet) -> Invocation:
+        if command.script is not None:
+            remote = shlex.join([*POWERSHELL, encoded(powershell(command.script))])
+        else:
+            remote = shlex.join([*_sudo(command, credentials), *command.argv])
+        argv = [
+            SSH,
+            *ssh_options(credentials),
+            "-T",
+            "-p",
+            str(credentials.port),
+            "-l",
+            str(credentials.user),
+            "--",
+            target,
+            remote,
+        ]
+        return Invocation(tuple(argv), remote=True, script=command.script)
+
+
+class Local(Transport):
+    """The engine's own account on this machine (with sudo where the set asks)."""
+
+    method = "local"
+    runs_here = True
+
+    def invocation(self, command: Command, target: str, credentials: CredentialSet) -> Invocation:
         if command.script is not None:
             raise ValueError("a Windows command needs a credential set with method = ssh")
-        sudo = ["sudo", "-n", "--"] if command.privileged and credentials.sudo else []
-        return Invocation((*sudo, *command.argv), remote=False)
-    if command.script is not None:
-        remote = shlex.join([*POWERSHELL, encoded(powershell(command.script))])
-    else:
-        sudo = ["sudo", "-n", "--"] if command.privileged and credentials.sudo else []
-        remote = shlex.join([*sudo, *command.argv])
-    argv = [
-        SSH,
-        *ssh_options(credentials),
-        "-T",
-        "-p",
-        str(credentials.port),
-        "-l",
-        str(credentials.user),
-        "--",
-        target,
-        remote,
-    ]
-    return Invocation(tuple(argv), remote=True, script=command.script)
+        return Invocation((*_sudo(command, credentials), *command.argv), remote=False)
+
+
+TRANSPORTS: dict[str, Transport] = {t.method: t for t in (Ssh(), Local())}
+
+
+def transport(credentials: CredentialSet) -> Transport:
+    return TRANSPORTS[credentials.method]
+
+
+def invocation(command: Command, target: str, credentials: CredentialSet) -> Invocation:
+    """The local argv that runs `command` on `target` with `credentials`."""
+    return transport(credentials).invocation(command, target, credentials)
 
 
 def substitute(argv: Sequence[str], **values: str) -> tuple[str, ...]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
+
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 # NetBIOS allows more punctuation than this; the allow-list keeps what real
@@ -30,7 +32,6 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@ -]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 MAX_KEY = 512
-MAX_MONITOR_NAME = 64
 MAX_OUTPUT = 8192
 
 
@@ -103,9 +104,9 @@ def service_key(value: str) -> str:
 
 
 def monitor_name(value: str) -> str:
-    if len(value) > MAX_MONITOR_NAME or _CONTROL.search(value):
+    if too_long(value) or has_control(value):
         raise Refused(
-            f"monitor name {shown(value)} is longer than {MAX_MONITOR_NAME} characters "
+            f"monitor name {shown(value)} is longer than {MAX_NAME} characters "
             "or has control characters"
         )
     return value

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NoReturn, Optional, TextIO
 
 from check_pop3_ipmon import __version__
-from check_pop3_ipmon.atomicfile import write_atomic
+from check_pop3_ipmon.core.atomicfile import write_atomic
 from check_pop3_ipmon.report import export, html, model
 from check_pop3_ipmon.report.ingest import FileReport, Ingester
 from check_pop3_ipmon.report.store import StoreError, connect

@@ -26,11 +26,11 @@ import pytest
 from check_pop3_ipmon.recovery import Config, exit_code, run_actions
 from check_pop3_ipmon.recovery.engine import OK, REFUSED, SKIPPED, WARNING
 from check_pop3_ipmon.recovery.state import Store
+from tests.alerting.test_handler_as_engines_run_it import CommandFifo, fifo
 from tests.recovery.conftest import REMOTE, SERVICE, Recovery, facts
-from tests.recovery.test_cli import SCRIPT, alert
-from tests.recovery.test_handler import configure, handler
+from tests.recovery.test_alert_runs_actions import configure, handler
+from tests.recovery.test_command_line import SCRIPT, alert
 from tests.support.integration import find_program, missing, wait_until
-from tests.test_alerting_handler import CommandFifo, fifo
 
 __all__ = ["fifo"]  # the alerting tests' FIFO fixture, used here too
 T0 = 1_700_000_000.0

@@ -23,12 +23,12 @@ from pathlib import Path
 from check_pop3_ipmon.recovery import run_actions
 from check_pop3_ipmon.recovery.engine import DEFERRED, OK, SKIPPED
 from check_pop3_ipmon.recovery.state import Store, locked
+from tests.alerting.test_handler_as_engines_run_it import CommandFifo, fifo
 from tests.recovery.conftest import REMOTE, SERVICE, Recovery, facts
-from tests.recovery.test_cli import SCRIPT, alert
-from tests.recovery.test_handler import configure, handler
+from tests.recovery.test_alert_runs_actions import configure, handler
+from tests.recovery.test_command_line import SCRIPT, alert
 from tests.recovery.test_safety import page
 from tests.support.integration import wait_until
-from tests.test_alerting_handler import CommandFifo, fifo
 
 __all__ = ["fifo"]  # the alerting tests' FIFO fixture, used here too
 T0 = 1_700_000_000.0

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.alerting.test_handler_as_engines_run_it import CommandFifo, fifo
 from tests.recovery.conftest import Recovery
-from tests.recovery.test_cli import alert, external, run
-from tests.recovery.test_handler import configure, handler
+from tests.recovery.test_alert_runs_actions import configure, handler
+from tests.recovery.test_command_line import alert, external, run
 from tests.support import recorder
 from tests.support.icinga2 import Icinga2
 from tests.support.integration import missing, wait_until
-from tests.test_alerting_handler import CommandFifo, fifo
 
 __all__ = ["fifo"]  # the alerting tests' FIFO fixture, used here too
 

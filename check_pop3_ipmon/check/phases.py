@@ -1,0 +1,50 @@
+"""The session's phases, once: in the order a test runs them, what the session
+waits for in each ("no greeting within 10s"), and what each `<phase>_time`
+perfdata item measures, for the plugin, --help and the README's table."""
+
+from __future__ import annotations
+
+
+class Phase:
+    __slots__ = ("measures", "name", "waiting_for", "when")
+
+    def __init__(self, name: str, waiting_for: str, measures: str, when: str = "") -> None:
+        self.name = name  # the perfdata label is name + "_time"
+        self.waiting_for = waiting_for
+        self.measures = measures
+        self.when = when  # the options that make the phase happen; empty: always
+
+    def described(self) -> str:
+        """What the time measures, and when it is there, as --help says it."""
+        return f"{self.measures} (with {self.when})" if self.when else self.measures
+
+
+PHASES = (
+    Phase("resolve", "DNS answer", "name resolution"),
+    Phase("connect", "connection", "TCP connect"),
+    Phase("tls", "TLS handshake", "TLS handshake", "--tls or -S"),
+    Phase("greeting", "greeting", "connected (or TLS ready) to the greeting"),
+    Phase("stls", "STLS reply", "CAPA and STLS exchange", "--tls starttls"),
+    Phase(
+        "capa",
+        "CAPA reply",
+        "CAPA exchange, after TLS with STLS",
+        "--capa, --require-capa, --login without --auth, --forbid-plaintext-auth without TLS",
+    ),
+    Phase("login", "login reply", "authentication", "--login"),
+    Phase("stat", "STAT reply", "STAT", "--login"),
+    Phase("quit", "QUIT reply", "QUIT to its reply"),
+)
+NAMES = tuple(phase.name for phase in PHASES)
+WAITING_FOR = {phase.name: phase.waiting_for for phase in PHASES}
+# Read within the deadline, but timed as part of the TLS phase.
+WAITING_FOR["ca-file"] = "--ca-file data"
+
+
+def help_lines(width: int = 15) -> list[str]:
+    """The phases' perfdata items as --help lists them."""
+    lines = []
+    for phase in PHASES:
+        label = f"{phase.name}_time".ljust(width)
+        lines.append(f"  {label}seconds, {phase.described()}")
+    return lines

@@ -1,0 +1,389 @@
+"""pop3_ipmon_alert as the engines run it: the installed script, real FIFO, real HTTPS."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.alerting.test_icinga2_client import FakeApi
+from tests.support.icinga2 import keep_secret
+
+SCRIPT = Path(sys.executable).parent / "pop3_ipmon_alert"
+# Check times ahead of the clock: a moved check is never put in the past.
+BASE = int(time.time()) + 3600
+
+
+class CommandFifo:
+    """A command FIFO held open for reading, as Nagios holds its command file."""
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path, 0o660)
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.data = b""
+
+    def lines(self) -> list[str]:
+        while select.select([self.fd], [], [], 0.05)[0]:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                break
+            self.data += chunk
+        # Drop the [time] prefix: the rest is what Nagios acts on.
+        return [line.split("] ", 1)[1] for line in self.data.decode().splitlines()]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[CommandFifo]:
+    reader = CommandFifo(tmp_path / "nagios.cmd")
+    yield reader
+    reader.close()
+
+
+def handler(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def nagios_args(
+    tmp_path: Path, state: str, attempt: int, engine_number: bool = True, **extra: str
+) -> list[str]:
+    """One result as Nagios' ocsp_command passes it (F=2, M=2; interval_length=1).
+
+    With engine_number, also the notification number Nagios would report
+    (results handled in order); without, the handler counts on its own."""
+    main = tmp_path / "nagios.cfg"
+    if not main.exists():
+        main.write_text("interval_length=1\n")
+    f = max(int(extra.get("--failures-per-alert", "2")), 1)
+    options = {
+        "--command-file": str(tmp_path / "nagios.cmd"),
+        "--main-config": str(main),
+        "--state-beside": str(tmp_path / "retention.dat"),
+        "--log-file": str(tmp_path / "handler.log"),
+        "--host": "mail1",
+        "--service": "POP3",
+        "--state": state,
+        "--state-type": "HARD" if state == "OK" or attempt >= f else "SOFT",
+        "--attempt": str(min(attempt, f)),
+        "--check-time": str(BASE + attempt * 10 + (state == "OK")),
+        "--notification-number": str(
+            min(attempt // f, int(extra.get("--max-alerts", "2"))) if state != "OK" else 0
+        ),
+        "--downtime": "0",
+        "--host-downtime": "0",
+        "--failures-per-alert": str(f),
+        "--max-alerts": "2",
+        "--up-interval": "5",
+        "--down-interval": "1",
+        "--lost-interval": "15",
+    }
+    if not engine_number:
+        del options["--notification-number"]
+    options.update(extra)
+    return ["nagios", *(part for item in options.items() for part in item)]
+
+
+def plain(lines: list[str]) -> list[str]:
+    """Far-future delays as 'never' (their time is the handler's clock)."""
+    out = []
+    for line in lines:
+        head, _, value = line.rpartition(";")
+        never = line.startswith("DELAY_SVC_NOTIFICATION") and int(value) > time.time() + 1e8
+        out.append(f"{head};never" if never else line)
+    return out
+
+
+def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> None:
+    """F=2, M=2: Nagios alerts at failures 2 and 4 (HARD from 2), Lost from 5, recovery."""
+    sent: list[list[str]] = []
+    for attempt in range(1, 7):
+        run = handler(*nagios_args(tmp_path, "CRITICAL", attempt))
+        assert run.returncode == 0, run.stderr
+        sent.append(fifo.lines()[sum(map(len, sent)) :])
+    run = handler(*nagios_args(tmp_path, "OK", 7))
+    assert run.returncode == 0, run.stderr
+    sent.append(fifo.lines()[sum(map(len, sent)) :])
+
+    def var(name: str, value: object) -> str:
+        return f"CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_{name};{value}"
+
+    delay = "DELAY_SVC_NOTIFICATION;mail1;POP3;"
+    interval = "CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;"
+    schedule = "SCHEDULE_FORCED_SVC_CHECK;mail1;POP3;"
+    assert [plain(lines) for lines in sent] == [
+        [var("STATE", "Warn"), var("ALERT", 0), var("FAILURES", 1), delay + "0", interval + "1"],
+        [var("STATE", "Down"), var("ALERT", 1), var("FAILURES", 2), delay + "never"],
+        [delay + "0"],
+        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4), delay + "never"],
+        [
+            var("STATE", "Lost"),
+            var("ALERT", 2),
+            var("FAILURES", 5),
+            delay + "never",
+            interval + "15",
+            schedule + str(BASE + 50 + 15),
+        ],
+        [delay + "never"],
+        [
+            var("STATE", "Up"),
+            var("ALERT", 2),
+            var("FAILURES", 0),
+            delay + "never",
+            interval + "5",
+            schedule + str(BASE + 71 + 5),
+        ],
+    ]
+    # Beside the retention file, one state file per service, reset after recovery.
+    (state,) = (tmp_path / "pop3_ipmon").glob("*.json")
+    assert json.loads(state.read_text())["failures"] == 0
+    log = (tmp_path / "handler.log").read_text().splitlines()
+    assert len(log) == 7
+    assert log[3].endswith(
+        "INFO mail1!POP3: CRITICAL HARD attempt 2 -> Down, failures 4, alerts 2; "
+        "the engine sent alert 2 of 2 (PROBLEM); published Down; no further alert"
+    )
+    assert "the engine sent the recovery after 2 alert(s)" in log[6]
+
+
+def test_nagios_not_reading_then_the_next_result_tries_again(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "nagios.cmd")  # nobody reads
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1))
+    assert run.returncode == 1
+    log = (tmp_path / "handler.log").read_text()
+    assert "NOT DONE: next alert after 1 failure(s)" in log and "(is Nagios running?)" in log
+    (tmp_path / "nagios.cmd").unlink()
+    fifo = CommandFifo(tmp_path / "nagios.cmd")
+    try:
+        # The result again (Nagios runs the ocsp_command for it once, but a
+        # retried run must not count it twice): the same actions, delivered.
+        run = handler(*nagios_args(tmp_path, "CRITICAL", 1))
+        assert run.returncode == 0, run.stderr
+        lines = fifo.lines()
+    finally:
+        fifo.close()
+    assert lines == []  # already counted; the interval and gate follow the next result
+    assert "result already handled" in (tmp_path / "handler.log").read_text()
+
+
+def test_nagios_host_down_holds_the_alert(tmp_path: Path, fifo: CommandFifo) -> None:
+    """Nagios sent nothing (its notification number stays 0): no alert is counted."""
+    extra = {"--notification-number": "0", "--failures-per-alert": "1"}
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **extra))
+    assert run.returncode == 0
+    log = (tmp_path / "handler.log").read_text()
+    assert "the engine sent 0 alert(s), not 1" in log and "alerts 0" in log
+
+
+def test_result_in_downtime_is_counted_as_maintenance(tmp_path: Path, fifo: CommandFifo) -> None:
+    for attempt in range(1, 4):
+        args = nagios_args(tmp_path, "CRITICAL", attempt, **{"--downtime": "1"})
+        assert handler(*args).returncode == 0
+    lines = plain(fifo.lines())
+    assert lines[:3] == [
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_STATE;Maintenance",
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;0",
+        "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_FAILURES;0",
+    ]
+    # Counting afresh after the downtime: the next alert is F failures away.
+    assert "DELAY_SVC_NOTIFICATION;mail1;POP3;never" in lines
+    assert not any("POP3_IPMON_STATE;Warn" in line or "Down" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--attempt": "zero"}, "argument --attempt: expected a whole number >= 1"),
+        ({"--state": "SIDEWAYS"}, "unknown service state 'SIDEWAYS'"),
+        ({"--state-type": "FIRM"}, "state type must be SOFT or HARD"),
+        ({"--failures-per-alert": "0"}, "expected a whole number >= 1, not '0'"),
+        ({"--lost-interval": "1e3"}, "expected a positive interval, not '1e3'"),
+        ({"--check-time": "$LASTSERVICECHECK$"}, "expected a UNIX time"),
+        # A long --monitor-name is shortened with a warning now (issue 10, item 8):
+        # tests/alerting/test_log_and_state_directory.py.
+        ({"--monitor-name": "x\ty"}, "monitor name holds control characters"),
+    ],
+)
+def test_bad_arguments_exit_3_with_one_clear_line(
+    tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    args = nagios_args(tmp_path, "CRITICAL", 1, **change)
+    args.remove("--log-file")
+    args.remove(str(tmp_path / "handler.log"))
+    (tmp_path / "nagios.cfg").unlink()
+    run = handler(*args)
+    assert run.returncode == 3
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "pop3_ipmon").exists()
+    assert not (tmp_path / "pop3_ipmon.log").exists()
+
+
+def test_monitor_name_of_64_characters_is_fine(tmp_path: Path, fifo: CommandFifo) -> None:
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **{"--monitor-name": "x" * 64}))
+    assert run.returncode == 0, run.stderr
+
+
+def test_state_directory_others_may_write_exits_2(tmp_path: Path, fifo: CommandFifo) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    args = nagios_args(tmp_path, "CRITICAL", 1)
+    args[args.index("--state-beside")] = "--state-dir"
+    args[args.index(str(tmp_path / "retention.dat"))] = str(shared)
+    run = handler(*args)
+    assert run.returncode == 2
+    assert "has mode 0777: group/other may write it" in (tmp_path / "handler.log").read_text()
+    assert fifo.lines() == []
+
+
+def test_icinga2_through_the_script(tmp_path: Path, ca: trustme.CA, ca_file: Path) -> None:
+    api = FakeApi(ca.issue_cert("127.0.0.1"))
+    try:
+        secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
+        args = [
+            "icinga2",
+            "--host=mail1",
+            "--service=POP3",
+            "--monitor-name=Mail POP3 (head office)",
+            "--state=CRITICAL",
+            "--state-type=HARD",
+            "--attempt=1",
+            f"--check-time={time.time():.6f}",
+            "--enabled=true",
+            "--failures-per-alert=1",
+            "--max-alerts=1",
+            "--up-interval=300",
+            "--down-interval=60",
+            "--lost-interval=900",
+            f"--state-dir={tmp_path / 'state'}",
+            f"--log-file={tmp_path / 'handler.log'}",
+            f"--api-url={api.url}",
+            f"--api-credentials={secret}",
+            f"--api-ca={ca_file}",
+        ]
+        run = handler(*args)
+        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        # F=1, M=1, failure 1 (HARD at once): alert 1 went out with it; no
+        # further one (close the gate); Down interval, and the next check
+        # moved off the Up interval Icinga 2 scheduled it at.
+        assert [r["path"] for r in api.requests] == [
+            "/v1/objects/services/mail1!POP3",
+            "/v1/objects/notifications",
+            "/v1/objects/services/mail1!POP3",
+            "/v1/actions/reschedule-check",
+        ]
+        assert api.requests[1]["body"]["attrs"] == {"times": {"begin": 315360000}}
+        assert api.requests[2]["body"] == {"attrs": {"check_interval": 60}}
+        assert api.requests[3]["body"]["service"] == "mail1!POP3"
+
+        # The API refuses the gate: counted, not marked done, exit 1.
+        api.requests.clear()
+        api.replies["/v1/objects/notifications"] = (403, {"status": "forbidden"})
+        args[6:8] = ["--attempt=1", f"--check-time={time.time() + 100:.6f}"]
+        args[2] = "--service=IMAP"
+        run = handler(*args)
+        assert run.returncode == 1
+        log = (tmp_path / "handler.log").read_text()
+        assert "NOT DONE: no further alert; NOT DONE: set the down interval" in log
+        assert "HTTP 403 forbidden" in log
+    finally:
+        api.close()
+
+
+def test_icinga2_client_certificate_and_empty_credentials(
+    tmp_path: Path, ca: trustme.CA, ca_file: Path
+) -> None:
+    """Icinga 2 passes a variable set to "" as an empty argument: that means none."""
+    api = FakeApi(ca.issue_cert("127.0.0.1"), client_ca=ca)
+    try:
+        client = ca.issue_cert("agent1")
+        cert, key = tmp_path / "agent1.crt", tmp_path / "agent1.key"
+        client.cert_chain_pems[0].write_to_path(str(cert))
+        client.private_key_pem.write_to_path(str(key))
+        run = handler(
+            "icinga2",
+            "--host=h",
+            "--service=s",
+            "--state=CRITICAL",
+            "--state-type=SOFT",
+            "--attempt=1",
+            "--check-time=1",
+            "--failures-per-alert=1",
+            "--up-interval=300",
+            "--down-interval=60",
+            "--lost-interval=900",
+            f"--state-dir={tmp_path / 'state'}",
+            f"--log-file={tmp_path / 'handler.log'}",
+            f"--api-url={api.url}",
+            "--api-credentials",
+            "",
+            f"--api-ca={ca_file}",
+            f"--api-cert={cert}",
+            f"--api-key={key}",
+        )
+        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        assert len(api.requests) == 3 and api.requests[0]["auth"] is None
+    finally:
+        api.close()
+
+
+def test_icinga2_credentials_others_can_read_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "api.conf"
+    secret.write_text("username = u\npassword = p\n")
+    secret.chmod(0o644)
+    run = handler(
+        "icinga2",
+        "--host=h",
+        "--service=s",
+        "--state=OK",
+        "--state-type=HARD",
+        "--attempt=1",
+        "--check-time=1",
+        "--up-interval=300",
+        "--down-interval=60",
+        "--lost-interval=900",
+        f"--state-dir={tmp_path / 'state'}",
+        f"--log-file={tmp_path / 'handler.log'}",
+        "--api-url=https://127.0.0.1:1",
+        f"--api-credentials={secret}",
+    )
+    assert run.returncode == 3
+    assert "readable by group or others (mode 0644)" in (tmp_path / "handler.log").read_text()
+
+
+def test_version_exits_3() -> None:
+    run = handler("--version")
+    assert (run.returncode, run.stdout.strip()) == (3, "pop3_ipmon_alert 0.1.0")
+
+
+def test_events_do_not_block_each_other(tmp_path: Path, fifo: CommandFifo) -> None:
+    """Two services handled at once: separate locks, both complete."""
+    results: list[int] = []
+
+    def one(service: str) -> None:
+        results.append(
+            handler(*nagios_args(tmp_path, "CRITICAL", 1, **{"--service": service})).returncode
+        )
+
+    threads = [threading.Thread(target=one, args=(f"S{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [0, 0, 0, 0]
+    assert len(list((tmp_path / "pop3_ipmon").glob("*.json"))) == 4

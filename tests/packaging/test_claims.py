@@ -1,0 +1,66 @@
+"""What the package and the README claim is what the tests cover.
+
+The package description and the README's first paragraph name the engines
+the tests start for real (tests/support/nagios.py, tests/support/icinga2.py)
+and no other; the Pythons the README says are known to work are the ones tox
+tests (and CI requires) and the ones the package's classifiers name.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTED_ENGINES = {"Nagios 4": "nagios.py", "Icinga 2": "icinga2.py"}
+UNTESTED_ENGINES = ("Naemon", "Checkmk", "Check_MK", "Shinken", "Sensu", "Zabbix", "Opsview")
+
+
+def setup_cfg() -> configparser.ConfigParser:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "setup.cfg")
+    return config
+
+
+def readme_section(title: str) -> str:
+    return (ROOT / "README.md").read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_description_and_readme_name_only_the_engines_tested() -> None:
+    intro = (ROOT / "README.md").read_text().split("\n\n")[1]
+    for text in (setup_cfg()["metadata"]["description"], intro):
+        assert [name for name in TESTED_ENGINES if name in text] == list(TESTED_ENGINES), text
+        assert [name for name in UNTESTED_ENGINES if name.lower() in text.lower()] == [], text
+    for fixture in TESTED_ENGINES.values():
+        assert (ROOT / "tests" / "support" / fixture).is_file()
+
+
+def test_known_to_work_pythons_are_the_ones_tested() -> None:
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini")
+    tested = [
+        f"3.{env[3:]}" for env in re.findall(r"\bpy3\d+\b", tox["tox"]["envlist"])
+    ]  # py39 -> 3.9
+    (line,) = [
+        line
+        for line in readme_section("Known to work").splitlines()
+        if line.startswith("- CPython ")
+    ]
+    claimed = re.findall(r"\b3\.\d+\b", line.split(", with")[0])
+    classifiers = re.findall(
+        r"Programming Language :: Python :: (3\.\d+)", setup_cfg()["metadata"]["classifiers"]
+    )
+    assert tested and tested == claimed == classifiers
+
+
+def test_quick_start_is_two_commands_after_a_tox_that_installs_on_debian_12() -> None:
+    """The demo and the tests; tox itself comes from a venv (Debian 12's Python
+    refuses a plain `pip install tox`, PEP 668; its own tox 3.28 is too old)."""
+    section = readme_section("Quick start")
+    prose, block, _ = section.split("```", 2)
+    commands = [line.split("#")[0].strip() for line in block.splitlines()[1:] if line.strip()]
+    assert commands == ["tox -e demo", "tox"]
+    assert "(`pip install tox`)" not in prose
+    assert "`python3 -m venv ~/.local/tox && ~/.local/tox/bin/pip install 'tox>=4'`" in prose
+    assert (ROOT / "toxfile.py").is_file()  # the pyenv Pythons CI runs, found by tox
