@@ -33,6 +33,7 @@ from types import FrameType
 from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.core import redact
 from check_pop3_ipmon.core.private_files import PrivateFileError, read_text
 
 PROG = "pop3_ipmon_webhook"
@@ -90,8 +91,7 @@ class Config:
     @property
     def shown(self) -> str:
         """The URL without path, query or user: those may hold the token."""
-        parts = urllib.parse.urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        return redact.origin(self.url)
 
 
 def notification(given: Mapping[str, Optional[str]], env: Mapping[str, str]) -> Notification:

@@ -31,6 +31,15 @@ def url(text: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
+def origin(text: str) -> str:
+    """Scheme and host only: for a webhook, whose path is the secret itself."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return f"(a URL that does not parse, {HIDDEN})"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def urls_in(text: str) -> str:
     """`text` (an error message, say) with every URL in it redacted."""
     return _URL.sub(lambda found: url(found.group(0)), text)

@@ -233,3 +233,13 @@ def test_a_url_is_shown_without_user_information_or_query(given: str, shown: str
     message = f"cannot reach {given}: Connection refused"
     assert redact.urls_in(message) == f"cannot reach {shown}: Connection refused"
     assert "s3cret" not in redact.urls_in(f"API URL {given!r} takes no user")
+
+
+def test_a_webhook_url_is_shown_as_its_origin_only() -> None:
+    """A chat webhook's path is its token: nothing past the host is shown."""
+    assert redact.origin("https://hooks.example/services/T0/B1/s3cret?x=1") == (
+        "https://hooks.example"
+    )
+    assert redact.origin("https://user:s3cret@chat.example:8443/hook") == (
+        "https://chat.example:8443"
+    )
