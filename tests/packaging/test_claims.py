@@ -29,7 +29,8 @@ def readme_section(title: str) -> str:
 
 def test_description_and_readme_name_only_the_engines_tested() -> None:
     intro = (ROOT / "README.md").read_text().split("\n\n")[1]
-    for text in (setup_cfg()["metadata"]["description"], intro):
+    package_doc = (ROOT / "check_pop3_ipmon" / "__init__.py").read_text().split("\n", 1)[0]
+    for text in (setup_cfg()["metadata"]["description"], intro, package_doc):
         assert [name for name in TESTED_ENGINES if name in text] == list(TESTED_ENGINES), text
         assert [name for name in UNTESTED_ENGINES if name.lower() in text.lower()] == [], text
     for fixture in TESTED_ENGINES.values():
