@@ -128,14 +128,10 @@ class Ingester:
         reads on from where the first stopped.
         """
         self.db.execute("BEGIN IMMEDIATE")
-        try:
-            report = self._ingest(path, progress)
-        except BaseException:
-            self.db.rollback()
-            raise
-        # The rows and the new offset in one transaction: all or nothing.
-        self.db.commit()
-        return report
+        # The rows and the new offset in one transaction: all or nothing
+        # (the connection commits on success, rolls back on any exception).
+        with self.db:
+            return self._ingest(path, progress)
 
     def _ingest(self, path: Path, progress: Optional[Progress]) -> FileReport:
         report = FileReport(path)
