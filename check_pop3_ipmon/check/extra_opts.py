@@ -23,6 +23,7 @@ any argv, and the file holding it must be private, as --authfile must.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -123,13 +124,41 @@ def locate(locator: Optional[str], section: str, env: Mapping[str, str]) -> tupl
     return name or section, found
 
 
-def _read(path: str) -> tuple[str, Optional[int]]:
-    """The file's text and its mode (None for standard input)."""
+class _File:
+    """What the password rule needs to know of the file read: its fstat, and
+    whether its name was a symlink (None for standard input)."""
+
+    __slots__ = ("info", "symlink")
+
+    def __init__(self, info: os.stat_result, symlink: bool) -> None:
+        self.info = info
+        self.symlink = symlink
+
+
+def _open(path: str) -> tuple[int, bool]:
+    """A descriptor for `path`, and whether the name was a symlink.
+
+    A file of plain options may be a symlink (a shared ini linked into
+    place); one that holds a password may not, as --authfile may not. The
+    name is opened once without following a link, then (ELOOP) following
+    it, so what is checked is what is read.
+    """
+    # O_NONBLOCK: a FIFO must not hang the check.
+    flags = os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW), False
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    return os.open(path, flags), True
+
+
+def _read(path: str) -> tuple[str, Optional[_File]]:
+    """The file's text and what the password rule needs (None for standard input)."""
     if path == "-":
         return sys.stdin.read(MAX_FILE + 1), None
     try:
-        # O_NONBLOCK: a FIFO must not hang the check.
-        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        fd, symlink = _open(path)
     except OSError as exc:
         raise ExtraOptsError(
             f"--extra-opts: can't read config file {path}: {exc.strerror or exc}"
@@ -147,7 +176,7 @@ def _read(path: str) -> tuple[str, Optional[int]]:
         os.close(fd)
     if len(data) > MAX_FILE:
         raise ExtraOptsError(f"--extra-opts: {path} is longer than {MAX_FILE} bytes")
-    return data.decode("utf-8", "surrogateescape"), info.st_mode
+    return data.decode("utf-8", "surrogateescape"), _File(info, symlink)
 
 
 def _header(line: str, section: str) -> bool:
@@ -177,25 +206,33 @@ def section_items(text: str, section: str, path: str) -> Iterator[tuple[str, str
         yield key, value.strip(_SPACE)
 
 
-def _private(path: str, mode: Optional[int]) -> None:
-    if mode is not None and mode & (stat.S_IRGRP | stat.S_IROTH):
-        raise ExtraOptsError(
-            f"--extra-opts: {path} holds a password and is readable by group or others "
-            f"(mode {stat.S_IMODE(mode):04o}): refused; chmod 600 it"
-        )
+def _private(path: str, file: Optional[_File]) -> None:
+    """A file that holds a password follows --authfile's rule (core.private_files):
+    whoever may write it may turn the login into plaintext USER/PASS."""
+    if file is None:
+        return
+    label = f"--extra-opts: {path} holds a password and"
+    if file.symlink:
+        raise ExtraOptsError(f"{label} is a symlink: refused; name the file itself")
+    # Only here: a check without a password in its file does not load it.
+    from check_pop3_ipmon.core.private_files import refusal
+
+    problem = refusal(file.info, label, secret=True)
+    if problem:
+        raise ExtraOptsError(problem)
 
 
 def options(locator: Optional[str], plugin: str, env: Mapping[str, str]) -> Expanded:
     """The options of one --extra-opts, its password (if any) taken out."""
     section, path = locate(locator, plugin, env)
-    text, mode = _read(path)
+    text, file = _read(path)
     args: list[str] = []
     password: Optional[str] = None
     found = False
     for key, value in section_items(text, section, path):
         found = True
         if key == PASSWORD_KEY:
-            _private(path, mode)
+            _private(path, file)
             password = value
             continue
         # "key =" with no value is a flag: "--key", as parse_ini.c writes it.

@@ -280,3 +280,41 @@ def test_a_plain_check_does_not_load_the_ini_reader() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out == "[]\n"
+
+
+def _attack(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A password-holding ini as an attacker may have left it, and the line it must get."""
+    ini = write(tmp_path / "p.ini", f"[s]\npassword = {PASSWORD}\nlogin =\nusername = u\n")
+    label = f"--extra-opts: {ini} holds a password and"
+    if kind == "writable":
+        ini.chmod(0o602)
+        return ini, f"{label} is writable by group or others (mode 0602): refused; chmod 600 it"
+    if kind == "foreign":
+        os.chown(ini, 65534, 65534)
+        return ini, (
+            f"{label} belongs to uid 65534, not to root or this user (uid {os.geteuid()}): refused"
+        )
+    link = tmp_path / "link.ini"
+    link.symlink_to(ini)
+    return (
+        link,
+        f"--extra-opts: {link} holds a password and is a symlink: refused; name the file itself",
+    )
+
+
+@pytest.mark.parametrize("kind", ["writable", "foreign", "symlink"])
+def test_a_password_file_follows_the_authfile_rule(tmp_path: Path, kind: str) -> None:
+    """Whoever could append to it could add allow-plaintext-login (or change the server)."""
+    if kind == "foreign" and os.geteuid() != 0:
+        pytest.skip("giving the file to another user needs root")
+    ini, first = _attack(tmp_path, kind)
+    run = run_plugin(f"--extra-opts=s@{ini}", "-H", "x", "--tls", "implicit")
+    assert (run.code, run.lines) == (3, [f"POP3 UNKNOWN - {first}"])
+    assert PASSWORD not in run.stdout + run.stderr
+
+
+def test_a_symlinked_file_of_plain_options_is_still_read(tmp_path: Path) -> None:
+    ini = write(tmp_path / "plain.ini", "[s]\ntimeout = 7\n")
+    link = tmp_path / "link.ini"
+    link.symlink_to(ini)
+    assert cli.parse([f"--extra-opts=s@{link}", "-H", "x"]).settings.timeout == 7.0
