@@ -392,6 +392,7 @@ def _login_options(p: _Parser) -> None:
     a.add_argument(
         "--auth",
         choices=AUTH_METHODS,
+        type=str.lower,  # USER as RFC 1939 writes it, or user: the same method
         help="user (USER/PASS), apop (needs the greeting's timestamp) or plain "
         "(SASL PLAIN); default: the best the server offers (under TLS plain, "
         "user, apop; without TLS apop first)",

@@ -48,4 +48,10 @@ def from_env(name: str, shown: bool = True) -> str:
     value = os.environ.get(name)
     if value is None:
         raise CredentialError(f"--login needs a password: --authfile FILE or {label}")
+    try:
+        # Python keeps bytes that are not UTF-8 as surrogates, which would
+        # fail deep in the session; --authfile's rule, said the same way.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CredentialError(f"{label} is not UTF-8") from None
     return check_password(value, label)

@@ -106,6 +106,16 @@ def test_each_method_logs_in_and_reads_the_mailbox(
     assert "C: STAT" in run.lines and "C: QUIT" in run.lines
 
 
+@pytest.mark.parametrize(
+    ("given", "shown"), [("USER", "USER"), ("Apop", "APOP"), ("PLAIN", "SASL PLAIN")]
+)
+def test_auth_takes_any_case(given: str, shown: str, mailbox: Dovecot, authfile: Path) -> None:
+    """RFC 1939 writes the commands in upper case; an administrator may too."""
+    run = run_plugin(*login_args(mailbox, authfile, "--auth", given, "--allow-plaintext-login"))
+    assert run.code == 0, run.stdout
+    assert run.first.endswith(f"; alice ({shown}): 3 messages, {MAILBOX_SIZE} B"), run.first
+
+
 def test_default_method_is_the_best_offered(
     mailbox: Dovecot, dovecot_tls: Dovecot, authfile: Path, ca_file: Path
 ) -> None:

@@ -93,6 +93,20 @@ def test_password_file_problems(tmp_path: Path) -> None:
     assert run.first == "POP3 UNKNOWN - the environment variable CHECK_POP3_IPMON_PASSWORD is empty"
 
 
+def test_a_password_from_the_environment_that_is_not_utf8_gets_the_authfile_line() -> None:
+    """The bytes of the latin1 --authfile above, in the environment (kept as surrogates)."""
+    login = [*BASE, "--login", "-u", "alice", "--auth", "apop"]
+    latin1 = b"p\xe4ss".decode("utf-8", "surrogateescape")
+    run = run_plugin(*login, env={"CHECK_POP3_IPMON_PASSWORD": latin1})
+    assert (run.code, run.lines, run.stderr) == (
+        3,
+        ["POP3 UNKNOWN - the environment variable CHECK_POP3_IPMON_PASSWORD is not UTF-8"],
+        "",
+    )
+    run = run_plugin(*login, "--password-env", "MY_PASS", env={"MY_PASS": latin1})
+    assert run.lines == ["POP3 UNKNOWN - the --password-env variable is not UTF-8"]
+
+
 def test_forbid_plaintext_auth_with_implicit_tls_is_a_usage_error() -> None:
     run = run_plugin(*BASE, "-S", "--forbid-plaintext-auth")
     assert run.code == 3
