@@ -23,13 +23,34 @@ EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
 RECOVERY_FILE = "pop3_ipmon-recovery.ini"
 
 
+# argparse drops a value of "--" even in "--host=--" (it reads it as the end
+# of options and leaves []), but Nagios and Icinga 2 accept "--" as a host or
+# service name. Such a value stands in as this until parsing is done: argv
+# cannot hold a NUL, so no real argument can look like it.
+_DASHES = "\0--"
+
+
 class UsageError(Exception):
     pass
 
 
+def _dashes_kept(argv: Sequence[str]) -> list[str]:
+    """argv with every "--option=--" holding _DASHES as its value."""
+    return [
+        arg[: -len("--")] + _DASHES if arg.startswith("--") and arg.endswith("=--") else arg
+        for arg in argv
+    ]
+
+
+def _dashes_restored(given: dict[str, object]) -> None:
+    for name, value in given.items():
+        if value == _DASHES:
+            given[name] = "--"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(message.replace(repr(_DASHES), repr("--")).replace(_DASHES, "--"))
 
     def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
         if message:
@@ -41,7 +62,7 @@ def monitor_name(text: str) -> str:
     """ipMonitor's Monitor Name, display only: a longer one is shortened to 64
     characters in parse(), with a warning, rather than refused (an alert must
     not be lost to a display name)."""
-    if has_control(text):
+    if text != _DASHES and has_control(text):
         raise argparse.ArgumentTypeError(f"monitor name holds control characters: {text!r}")
     return text
 
@@ -101,6 +122,8 @@ def _path(text: str) -> Optional[Path]:
 
 
 def _name(text: str) -> str:
+    if text == _DASHES:
+        return text
     if not text or any(ord(ch) < 32 for ch in text):
         raise argparse.ArgumentTypeError(f"invalid object name {text!r}")
     return text
@@ -343,8 +366,9 @@ def parse(
     argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None
 ) -> Invocation:
     """The Invocation for argv; UsageError with one line if it is not valid."""
-    namespace = build_parser().parse_args(argv)
+    namespace = build_parser().parse_args(_dashes_kept(sys.argv[1:] if argv is None else argv))
     given = vars(namespace)
+    _dashes_restored(given)
     _settings_from(given, os.environ if env is None else env)
     name = str(given.get("monitor_name") or "")
     if too_long(name):

@@ -387,3 +387,60 @@ def test_events_do_not_block_each_other(tmp_path: Path, fifo: CommandFifo) -> No
         thread.join(60)
     assert results == [0, 0, 0, 0]
     assert len(list((tmp_path / "pop3_ipmon").glob("*.json"))) == 4
+
+
+def test_a_host_and_service_named_dashes_get_alerting_from_nagios(
+    tmp_path: Path, fifo: CommandFifo
+) -> None:
+    """Nagios accepts "--" as a name; argparse would read "--host=--" as []."""
+    args = nagios_args(tmp_path, "CRITICAL", 1)
+    args = [a for a in args if a not in ("--host", "mail1", "--service", "POP3")]
+    run = handler(*args, "--host=--", "--service=--", "--monitor-name=--")
+    assert (run.returncode, run.stderr) == (0, ""), (tmp_path / "handler.log").read_text()
+    assert fifo.lines()[:3] == [
+        "CHANGE_CUSTOM_SVC_VAR;--;--;POP3_IPMON_STATE;Warn",
+        "CHANGE_CUSTOM_SVC_VAR;--;--;POP3_IPMON_ALERT;0",
+        "CHANGE_CUSTOM_SVC_VAR;--;--;POP3_IPMON_FAILURES;1",
+    ]
+    assert "INFO --!--: CRITICAL SOFT attempt 1 -> Warn" in (tmp_path / "handler.log").read_text()
+
+
+def test_a_host_and_service_named_dashes_get_alerting_from_icinga2(
+    tmp_path: Path, ca: trustme.CA, ca_file: Path
+) -> None:
+    api = FakeApi(ca.issue_cert("127.0.0.1"))
+    try:
+        secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
+        run = handler(
+            "icinga2",
+            "--host=--",
+            "--service=--",
+            "--state=CRITICAL",
+            "--state-type=HARD",
+            "--attempt=1",
+            f"--check-time={time.time():.6f}",
+            "--failures-per-alert=1",
+            "--max-alerts=1",
+            "--up-interval=300",
+            "--down-interval=60",
+            "--lost-interval=900",
+            f"--state-dir={tmp_path / 'state'}",
+            f"--log-file={tmp_path / 'handler.log'}",
+            f"--api-url={api.url}",
+            f"--api-credentials={secret}",
+            f"--api-ca={ca_file}",
+        )
+        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
+        assert api.requests[0]["path"] == "/v1/objects/services/--!--"
+        assert api.requests[3]["body"]["service"] == "--!--"
+    finally:
+        api.close()
+
+
+def test_a_state_of_dashes_is_still_a_usage_error_said_as_given(tmp_path: Path) -> None:
+    args = [a for a in nagios_args(tmp_path, "CRITICAL", 1) if a not in ("--state", "CRITICAL")]
+    run = handler(*args, "--state=--")
+    assert (run.returncode, run.stderr) == (
+        3,
+        "pop3_ipmon_alert: ERROR bad arguments: argument --state: unknown service state '--'\n",
+    )
