@@ -46,6 +46,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     alerting/generate.py      pop3_ipmon_config: definitions to engine objects
     alerting/nagios_objects.py  checks on Nagios' resolved objects
     alerting/webhook.py       pop3_ipmon_webhook: an alert to a chat webhook
+    alerting/proxy.py         the HTTP proxy https_proxy/no_proxy name for the webhook's URL
 
     recovery/                 ipMonitor's recovery actions
     recovery/cli.py           pop3_ipmon_recovery: one alert's actions

@@ -8,7 +8,10 @@ from a config file its owner alone may read, and is never printed.
 
 The body is the JSON most chat webhooks take ({"text": ...}: Slack,
 Mattermost, Rocket.Chat, Zulip's Slack-compatible hook); `format = full` adds
-the facts as a "notification" object for a receiver of your own.
+the facts as a "notification" object for a receiver of your own; `format =
+teams` sends an Adaptive Card, which Microsoft Teams' workflow webhooks take.
+The request goes through the proxy that https_proxy / http_proxy name,
+unless no_proxy lists the host (alerting/proxy.py), as urllib's would.
 
 Exit status: 0 posted (HTTP 2xx), 1 not delivered (refused, unreachable,
 no answer within the timeout, HTTP error), 2 bad arguments or config.
@@ -22,6 +25,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import ssl
 import sys
@@ -33,13 +37,14 @@ from types import FrameType
 from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
+from check_pop3_ipmon.alerting import proxy
 from check_pop3_ipmon.core import redact
 from check_pop3_ipmon.core.private_files import PrivateFileError, read_text
 
 PROG = "pop3_ipmon_webhook"
 MAX_VALUE = 1000  # characters per fact: a chat line, not a log file
 MAX_ANSWER = 65536
-FORMATS = ("text", "full")
+FORMATS = ("text", "full", "teams")
 
 # Each fact: its option, and the Nagios environment variable it falls back to.
 FACTS = (
@@ -109,10 +114,25 @@ def notification(given: Mapping[str, Optional[str]], env: Mapping[str, str]) -> 
     return Notification(**values)
 
 
+# A zero-width space: invisible in the chat, but it breaks what follows it
+# as markup.
+_BREAK = "\u200b"
+# Mattermost's and Rocket.Chat's mentions (@channel, @here, @all, @user).
+_MENTION = re.compile(r"@(?=\w)")
+# Markdown's links and images: [label](target), ![alt](target). With the
+# break between ] and ( it is neither: the text stays, the link (or the
+# image fetched from an address of the sender's choosing) does not.
+_LINK = re.compile(r"\](?=\()")
+
+
 def _chat(text: str) -> str:
-    # Chat control sequences (Slack's <!channel>, <@user>, <url|label>) live
-    # in angle brackets: a server's banner must not page a whole channel.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Slack's control sequences (<!channel>, <@user>, <url|label>) live in
+    # angle brackets; the others' mentions and Markdown are broken with a
+    # zero-width space: a server's banner must not page a whole channel, nor
+    # put a link or a tracking image into it.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MENTION.sub("@" + _BREAK, text)
+    return _LINK.sub("]" + _BREAK, text)
 
 
 def message_text(n: Notification) -> str:
@@ -133,7 +153,27 @@ def message_text(n: Notification) -> str:
     return _chat(" - ".join(parts))
 
 
+def _teams(text: str) -> dict[str, object]:
+    """An Adaptive Card in a message: what a Teams workflow ("Post to a channel
+    when a webhook request is received") takes; Markdown in a TextBlock is
+    broken by _chat as in the other chats."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [{"type": "TextBlock", "text": text, "wrap": True}],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+        ],
+    }
+
+
 def body(n: Notification, config: Config) -> bytes:
+    if config.format == "teams":
+        return json.dumps(_teams(message_text(n))).encode("utf-8")
     payload: dict[str, object] = {"text": message_text(n)}
     if config.format == "full":
         payload["notification"] = asdict(n)
@@ -141,7 +181,19 @@ def body(n: Notification, config: Config) -> bytes:
 
 
 def _url(text: str) -> str:
-    parts = urllib.parse.urlsplit(text)
+    # Said without the URL, whose path is the token. http.client would send a
+    # space or control character as part of the request line (and quote the
+    # URL in its error) and fail on a non-ASCII one with a traceback.
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ConfigError("url holds a space or control character: percent-encode it")
+    if not text.isascii():
+        raise ConfigError(
+            "url holds non-ASCII characters: percent-encode them (and give the host in punycode)"
+        )
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        raise ConfigError("url does not parse") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("url must be https://HOST/... (or http://)")
     if parts.username is not None or parts.fragment:
@@ -179,7 +231,7 @@ def read_config(path: Path) -> Config:
         raise ConfigError(f"config {path}: timeout must be seconds from 0 to 300")
     form = values.get("format", "text")
     if form not in FORMATS:
-        raise ConfigError(f"config {path}: format must be text or full")
+        raise ConfigError(f"config {path}: format must be text, full or teams")
     try:
         url = _url(values["url"].strip())
     except ConfigError as exc:
@@ -208,38 +260,66 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _connection(config: Config) -> http.client.HTTPConnection:
-    parts = urllib.parse.urlsplit(config.url)
-    host, port = parts.hostname or "", parts.port
-    if parts.scheme == "http":
-        return http.client.HTTPConnection(host, port, timeout=config.timeout)
+def _context(config: Config) -> ssl.SSLContext:
     try:
-        context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+        return ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
     except (OSError, ssl.SSLError) as exc:
         raise WebhookError(f"ca_file {config.ca_file}: {exc}") from None
-    return http.client.HTTPSConnection(host, port, timeout=config.timeout, context=context)
 
 
-def post(config: Config, data: bytes) -> None:
-    """POST the body; WebhookError unless the answer is 2xx within the timeout."""
+def _connection(
+    config: Config, via: Optional[proxy.Proxy]
+) -> tuple[http.client.HTTPConnection, str]:
+    """The connection to open, and the request target to send on it."""
     parts = urllib.parse.urlsplit(config.url)
+    host, port = parts.hostname or "", parts.port
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "http":
+        if via is None:
+            return http.client.HTTPConnection(host, port, timeout=config.timeout), target
+        # A plain-HTTP target through a proxy: the absolute URL, as urllib sends it.
+        connection = http.client.HTTPConnection(via.host, via.port, timeout=config.timeout)
+        return connection, config.url
+    context = _context(config)
+    if via is None:
+        connection = http.client.HTTPSConnection(
+            host, port, timeout=config.timeout, context=context
+        )
+        return connection, target
+    # CONNECT through the proxy, then TLS with the chat server itself: the
+    # certificate is checked against the chat's name, the proxy sees no token.
+    connection = http.client.HTTPSConnection(
+        via.host, via.port, timeout=config.timeout, context=context
+    )
+    connection.set_tunnel(host, port, headers=via.headers)
+    return connection, target
+
+
+def post(config: Config, data: bytes, env: Optional[Mapping[str, str]] = None) -> None:
+    """POST the body; WebhookError unless the answer is 2xx within the timeout."""
+    try:
+        via = proxy.for_url(config.url, os.environ if env is None else env)
+    except proxy.ProxyError as exc:
+        raise WebhookError(str(exc)) from None
+    shown = config.shown + (f" via proxy {via.shown}" if via else "")
     headers = {"Content-Type": "application/json", "User-Agent": f"{PROG}/{__version__}"}
-    connection = _connection(config)
+    if via is not None and urllib.parse.urlsplit(config.url).scheme == "http":
+        headers.update(via.headers)
+    connection, target = _connection(config, via)
     try:
         with _deadline(config.timeout):
             connection.request("POST", target, body=data, headers=headers)
             response = connection.getresponse()
             response.read(MAX_ANSWER)
     except _Expired:
-        raise WebhookError(f"{config.shown}: no answer within {config.timeout:g}s") from None
+        raise WebhookError(f"{shown}: no answer within {config.timeout:g}s") from None
     except (OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-        raise WebhookError(f"{config.shown}: {reason}") from None
+        raise WebhookError(f"{shown}: {reason}") from None
     finally:
         connection.close()
     if not 200 <= response.status < 300:
-        raise WebhookError(f"{config.shown}: HTTP {response.status} {response.reason}")
+        raise WebhookError(f"{shown}: HTTP {response.status} {response.reason}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -259,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         required=True,
-        help="INI file, mode 0600: [webhook] url = ..., ca_file, timeout (10), format",
+        help="INI file, mode 0600: [webhook] url = ..., ca_file, timeout (10), "
+        "format (text, full or teams)",
     )
     for name, variable in FACTS:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"else ${variable}")
@@ -275,7 +356,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     try:
-        post(config, body(facts, config))
+        post(config, body(facts, config), env)
     except WebhookError as exc:
         print(f"{PROG}: not delivered: {exc}", file=sys.stderr)
         return 1
