@@ -69,19 +69,22 @@ Check:
             greeting (-M); QUIT unanswered or refused; certificate
             expiring within --cert-warn days; plaintext authentication offered
             before TLS (--forbid-plaintext-auth, --policy-state); messages or
-            mailbox size beyond --messages-warn/--size-warn.
+            mailbox size beyond --messages-warn/--size-warn; a login
+            refused for now, [LOGIN-DELAY] or [IN-USE] (--busy-state); CAPA's
+            LOGIN-DELAY longer than --check-interval.
   CRITICAL  no answer, refused connection (-r), timeout (--timeout-state),
             "-ERR" greeting, anything that is not a POP3 greeting (a "220"
             banner is an SMTP server), greeting over -m bytes, TLS failure or
             certificate not valid, STLS not offered, response time beyond
             -c, certificate within --cert-crit days; login failed (with the
             server's text and response code such as
-            [AUTH], [IN-USE], [LOGIN-DELAY], [SYS/TEMP]); no usable login
+            [AUTH], [SYS/TEMP]); no usable login
             method; STAT failed; a --require-capa capability missing;
             messages or size beyond --messages-crit/--size-crit.
   UNKNOWN   bad arguments; an --authfile (or an --extra-opts file holding
             a password) that group or others can read.
-  A state that -r, -M, --timeout-state or --policy-state changed says so:
+  A state that -r, -M, --timeout-state, --policy-state or --busy-state
+  changed says so:
   "connection refused by 127.0.0.1:110, reported OK as asked by -r".
 
   With --all-addresses, each address of -H is tested at once; the worst
@@ -421,6 +424,21 @@ def _login_options(p: _Parser) -> None:
         help="allow USER/PASS or SASL PLAIN without TLS (the password crosses the network "
         "in clear)",
     )
+    a.add_argument(
+        "--busy-state",
+        type=values.state,
+        default=1,
+        metavar="STATE",
+        help="state when the login is refused for now, [LOGIN-DELAY] or [IN-USE] "
+        "(default warning: the server is up, another login was too recent or holds the maildrop)",
+    )
+    a.add_argument(
+        "--check-interval",
+        type=values.positive_float,
+        metavar="SECONDS",
+        help="how often the engine runs this check: WARNING when CAPA's LOGIN-DELAY is "
+        "longer (the logins between would be refused); Icinga 2: $service.check_interval$",
+    )
     _warn_and_crit(a, "--messages", values.threshold_range, "RANGE", "messages giving {}")
     _warn_and_crit(a, "--size", values.threshold_range, "RANGE", "mailbox bytes giving {}")
 
@@ -525,8 +543,10 @@ class _NoPassword(argparse.Action):
 class Options(Record):
     __slots__ = (
         "all_addresses",
+        "busy_state",
         "cert_crit",
         "cert_warn",
+        "check_interval",
         "critical",
         "expect",
         "expect_all",
@@ -573,8 +593,12 @@ class Options(Record):
         all_addresses: bool = False,
         expect_all: bool = False,
         expect_regex: Optional[str] = None,
+        busy_state: int = 1,
+        check_interval: Optional[float] = None,
     ) -> None:
         self.settings = settings
+        self.busy_state = busy_state
+        self.check_interval = check_interval
         self.verbose = verbose
         self.warning = warning
         self.critical = critical
@@ -603,6 +627,7 @@ _AS_GIVEN = (
     "verbose", "warning", "critical", "timeout_state", "refuse_state", "expect_all",
     "expect_regex", "mismatch_state", "hide_banner", "forbid_plaintext_auth", "policy_state",
     "messages_warn", "messages_crit", "size_warn", "size_crit", "all_addresses",
+    "busy_state", "check_interval",
 )  # fmt: skip
 
 
@@ -719,6 +744,7 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         or required
         or (args.forbid_plaintext_auth and tls_mode == TLS_NONE)
         or (login is not None and login.method is None)
+        or args.check_interval is not None
     )
     settings = Settings(
         host=hostname,
@@ -773,6 +799,7 @@ _LOGIN_ONLY = (
     "messages_crit",
     "size_warn",
     "size_crit",
+    "check_interval",
 )
 
 

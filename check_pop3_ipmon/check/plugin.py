@@ -39,6 +39,8 @@ def failure_text(failure: session.Failure, options: cli.Options) -> str:
         return overridden(failure.message, options.refuse_state, 2, "-r")
     if failure.kind == session.TIMEOUT:
         return overridden(failure.message, options.timeout_state, 2, "--timeout-state")
+    if failure.kind == session.BUSY:
+        return overridden(failure.message, options.busy_state, 1, "--busy-state")
     return failure.message
 
 
@@ -48,6 +50,7 @@ def failure_state(kind: str, options: cli.Options) -> nagiosplugin.state.Service
     code = {
         session.REFUSED: options.refuse_state,
         session.TIMEOUT: options.timeout_state,
+        session.BUSY: options.busy_state,
         session.CONFIG: 3,
     }.get(kind, 2)
     return STATES[code]
@@ -78,6 +81,8 @@ def result_metrics(result: ProbeResult, options: cli.Options, prefix: str = "") 
         yield Metric(prefix + "capa", result, context="capa")
     if options.forbid_plaintext_auth and result.capa is not None:
         yield Metric(prefix + "plaintext_auth", result, context="plaintext_auth")
+    if options.check_interval is not None and result.final_capa:
+        yield Metric(prefix + "login_delay", result, context="login_delay")
     if result.messages is not None and result.mailbox_size is not None:
         yield Metric(prefix + "messages", result.messages, min=0, context="messages")
         size = result.mailbox_size
@@ -287,6 +292,39 @@ class RequiredCapa(nagiosplugin.Context):
         return None
 
 
+class LoginDelay(nagiosplugin.Context):
+    """CAPA's LOGIN-DELAY (RFC 2449 6.8) against --check-interval: a server that
+    refuses logins more often than every N seconds refuses every check between."""
+
+    def __init__(self, interval: Optional[float]) -> None:
+        super().__init__("login_delay")
+        self.interval = interval
+
+    def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
+        result: ProbeResult = metric.value
+        delay = login_delay(result.final_capa or ())
+        if delay is None or self.interval is None or delay <= self.interval:
+            return Result(Ok, None, metric)
+        return Result(
+            Warn,
+            f"CAPA LOGIN-DELAY {delay}s is longer than --check-interval {number(self.interval)}s: "
+            "logins in between are refused",
+            metric,
+        )
+
+    def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
+        return None
+
+
+def login_delay(capa: Sequence[str]) -> Optional[int]:
+    """Seconds of "LOGIN-DELAY n" (n may be followed by USER: it may vary by user)."""
+    for line in capa:
+        words = line.split()
+        if len(words) >= 2 and words[0].upper() == "LOGIN-DELAY" and words[1].isdigit():
+            return int(words[1])
+    return None
+
+
 class PlaintextAuth(nagiosplugin.Context):
     """--forbid-plaintext-auth: USER or SASL PLAIN/LOGIN offered before TLS."""
 
@@ -473,6 +511,7 @@ def contexts(options: cli.Options) -> list[nagiosplugin.Context]:
         CertDays(options.cert_warn, options.cert_crit),
         RequiredCapa(options.require_capa),
         PlaintextAuth(options.policy_state),
+        LoginDelay(options.check_interval),
         Thresholds("messages", options.messages_warn, options.messages_crit, messages, digits=0),
         Thresholds(
             "mailbox_size", options.size_warn, options.size_crit, "mailbox {value} B", digits=0

@@ -51,7 +51,10 @@ NOT_POP3 = "not-pop3"
 CONFIG = "config"  # our side is set up wrong (e.g. an unreadable --ca-file): UNKNOWN
 NO_AUTH = "no-auth"  # no usable login method (none offered, no APOP timestamp)
 LOGIN = "login"
+BUSY = "busy"  # the login refused for now: [LOGIN-DELAY], [IN-USE] (RFC 2449 8.1, 3206)
 STAT = "stat"
+# Response codes that say "not now", not "not you" (RFC 2449 8.1.1, 8.1.2).
+BUSY_CODES = ("LOGIN-DELAY", "IN-USE")
 
 
 class Settings(Record):
@@ -432,10 +435,34 @@ class _Session:
         self.result.login_method = method
         with _Phase(self, "login", "during login", "login reply"):
             reply = auth.authenticate(conn, method, login, timestamp, "login")
+            refused = reply
+            # GNU mailutils and solid-pop3d put a timestamp in every greeting,
+            # but most users have no APOP secret: with no --auth, USER/PASS is
+            # tried next where it may be (TLS, or --allow-plaintext-login) -
+            # what choose() would have picked without the timestamp.
+            fallback = (
+                None
+                if reply.ok or login.method is not None or method != AUTH_APOP or _busy(reply)
+                else auth.choose(self.result.final_capa, None, encrypted, login.allow_plaintext)
+            )
+            if fallback is not None:
+                self.result.login_method = fallback
+                reply = auth.authenticate(conn, fallback, login, None, "login")
         self._lap("login")  # a refusal's time counts too: servers delay failed logins
         if not reply.ok:
-            what = f"login as {sanitise(login.username)} failed ({auth.NAMES[method]})"
-            raise self._stop(LOGIN, f"{what}: {sanitise(reply.line, LOGIN_REPLY_WIDTH)}")
+            user = sanitise(login.username)
+            kind = BUSY if _busy(reply) else LOGIN
+            line = sanitise(reply.line, LOGIN_REPLY_WIDTH)
+            if fallback is not None:
+                first = sanitise(refused.line, LOGIN_REPLY_WIDTH)
+                raise self._stop(
+                    kind,
+                    f"login as {user} failed (APOP: {first}; then {auth.NAMES[fallback]}: {line})",
+                )
+            what = f"login as {user} failed ({auth.NAMES[method]})"
+            if kind == BUSY:
+                what += ", refused for now"
+            raise self._stop(kind, f"{what}: {line}")
 
     def _stat(self, conn: Connection) -> None:
         """STAT: messages and octets in the maildrop (RFC 1939 5); read-only."""
@@ -471,6 +498,11 @@ class _Session:
         self.phase = "done"
         if not reply.ok:
             self.result.quit_problem = f"QUIT answered {sanitise(reply.line)!r}"
+
+
+def _busy(reply: Response) -> bool:
+    code = (reply.code or "").split(" ", 1)[0].upper()
+    return code in BUSY_CODES
 
 
 class _Stop(Exception):

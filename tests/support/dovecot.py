@@ -13,6 +13,8 @@ directory: the chroot is entered before privileges are dropped.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import pwd
 import signal
@@ -54,12 +56,16 @@ class Dovecot:
         auth_mechanisms: str = "plain login",
         disable_plaintext_auth: bool = False,
         also_listen: Sequence[str] = (),
+        no_apop_secret: Sequence[str] = (),
     ) -> None:
         """`auth_mechanisms` as Dovecot spells it ("apop" adds the greeting's
         timestamp); `disable_plaintext_auth` hides USER and PLAIN before TLS,
         but only for a client on another address than the server's (Dovecot
         trusts a connection from its own address, so use host="127.0.0.2");
-        `also_listen`: more addresses on the same ports."""
+        `also_listen`: more addresses on the same ports; `no_apop_secret`: users
+        whose password is stored hashed, so APOP (which needs it in clear)
+        fails for them while USER/PASS works, as for most users of GNU
+        mailutils and solid-pop3d."""
         require_root("Dovecot")
         self.binary = find_program("dovecot", "dovecot-pop3d")
         if not Path("/usr/lib/dovecot/pop3-login").exists():
@@ -72,6 +78,7 @@ class Dovecot:
         self.auth_mechanisms = auth_mechanisms
         self.disable_plaintext_auth = disable_plaintext_auth
         self.listen = [host, *also_listen]
+        self.no_apop_secret = tuple(no_apop_secret)
         self.port = free_port(host)
         self.tls_port = free_port(host)
         self.process: Optional[subprocess.Popen[bytes]] = None
@@ -84,7 +91,7 @@ class Dovecot:
         # Dovecot's login processes run as dovenull and must reach base_dir.
         os.chmod(w, 0o755)  # noqa: S103 - a directory, not a secret
         (w / "passwd").write_text(
-            "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in USERS.items())
+            "".join(f"{user}:{self._stored(user, pw)}::::::\n" for user, pw in USERS.items())
         )
         owner = pwd.getpwnam(MAIL_USER)
         for user in USERS:
@@ -144,6 +151,12 @@ service auth {{
 {self.extra_config}
 """
         )
+
+    def _stored(self, user: str, password: str) -> str:
+        if user not in self.no_apop_secret:
+            return f"{{PLAIN}}{password}"
+        digest = hashlib.sha256(password.encode()).digest()
+        return "{SHA256}" + base64.b64encode(digest).decode("ascii")
 
     @property
     def command(self) -> list[str]:
