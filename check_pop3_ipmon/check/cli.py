@@ -425,6 +425,15 @@ def _login_options(p: _Parser) -> None:
         "in clear)",
     )
     a.add_argument(
+        "--probe",
+        action="append",
+        choices=("UIDL", "TOP"),
+        type=str.upper,
+        metavar="COMMAND",
+        help="after STAT, try UIDL or TOP itself (on message 1, read-only): CRITICAL if "
+        "refused; for a server without CAPA, where --require-capa cannot tell; repeatable",
+    )
+    a.add_argument(
         "--busy-state",
         type=values.state,
         default=1,
@@ -760,6 +769,7 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         max_greeting=args.maxbytes,
         read_capa=read_capa,
         login=login,
+        probe=tuple(dict.fromkeys(args.probe or ())),
     )
     return Options(
         settings=settings,
@@ -800,6 +810,7 @@ _LOGIN_ONLY = (
     "size_warn",
     "size_crit",
     "check_interval",
+    "probe",
 )
 
 

@@ -39,6 +39,8 @@ NAMES = tuple(phase.name for phase in PHASES)
 WAITING_FOR = {phase.name: phase.waiting_for for phase in PHASES}
 # Read within the deadline, but timed as part of the TLS phase.
 WAITING_FOR["ca-file"] = "--ca-file data"
+# After STAT, timed with it (a phase of its own would add a perfdata label).
+WAITING_FOR["probe"] = "--probe reply"
 
 
 def help_lines(width: int = 15) -> list[str]:

@@ -81,6 +81,8 @@ def result_metrics(result: ProbeResult, options: cli.Options, prefix: str = "") 
         yield Metric(prefix + "capa", result, context="capa")
     if options.forbid_plaintext_auth and result.capa is not None:
         yield Metric(prefix + "plaintext_auth", result, context="plaintext_auth")
+    if result.probed:
+        yield Metric(prefix + "probe", result, context="probe")
     if options.check_interval is not None and result.final_capa:
         yield Metric(prefix + "login_delay", result, context="login_delay")
     if result.messages is not None and result.mailbox_size is not None:
@@ -280,13 +282,47 @@ class RequiredCapa(nagiosplugin.Context):
         from check_pop3_ipmon.check.capabilities import missing
 
         result: ProbeResult = metric.value
-        absent = missing(self.required, result.final_capa, result.capa)
+        # A command --probe tried is decided by the probe, not by CAPA.
+        wanted = [name for name in self.required if name not in result.settings.probe]
+        absent = missing(wanted, result.final_capa, result.capa)
         if not absent:
             return Result(Ok, None, metric)
+        if result.capa_refused and not result.final_capa:
+            # popa3d, solid-pop3d: no CAPA at all, though UIDL and TOP work.
+            text = (
+                f"server has no CAPA (it answered {result.capa_refused!r}): cannot tell "
+                f"whether it offers {', '.join(absent)}"
+            )
+            commands = [name for name in absent if name in ("UIDL", "TOP")]
+            if commands:
+                text += f"; --login --probe {commands[0]} tries the command itself"
+            return Result(Critical, text, metric)
         text = f"server does not offer {', '.join(absent)}"
         if result.capa_refused:
             text += f" (CAPA answered {result.capa_refused!r})"
         return Result(Critical, text, metric)
+
+    def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
+        return None
+
+
+class Probe(nagiosplugin.Context):
+    """--probe: each command refused is CRITICAL, as a missing --require-capa is."""
+
+    def __init__(self) -> None:
+        super().__init__("probe")
+
+    def evaluate(self, metric: Metric, resource: nagiosplugin.Resource) -> Result:
+        result: ProbeResult = metric.value
+        refused = [f"{name}: {reply}" for name, reply in result.probed.items() if reply]
+        if refused:
+            return Result(Critical, f"--probe refused ({'; '.join(refused)})", metric)
+        untried = [name for name, reply in result.probed.items() if reply is None]
+        if untried:
+            return Result(
+                Unknown, f"--probe {untried[0]} needs a message: the mailbox is empty", metric
+            )
+        return Result(Ok, None, metric)
 
     def performance(self, metric: Metric, resource: nagiosplugin.Resource) -> None:
         return None
@@ -512,6 +548,7 @@ def contexts(options: cli.Options) -> list[nagiosplugin.Context]:
         RequiredCapa(options.require_capa),
         PlaintextAuth(options.policy_state),
         LoginDelay(options.check_interval),
+        Probe(),
         Thresholds("messages", options.messages_warn, options.messages_crit, messages, digits=0),
         Thresholds(
             "mailbox_size", options.size_warn, options.size_crit, "mailbox {value} B", digits=0

@@ -26,6 +26,7 @@ from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
 # typing costs start-up time too; annotations are strings here anyway.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, Optional
 
     from check_pop3_ipmon.check.tls import TLSInfo
@@ -53,6 +54,10 @@ NO_AUTH = "no-auth"  # no usable login method (none offered, no APOP timestamp)
 LOGIN = "login"
 BUSY = "busy"  # the login refused for now: [LOGIN-DELAY], [IN-USE] (RFC 2449 8.1, 3206)
 STAT = "stat"
+# --probe's multi-line answers: message 1's header (RFC 5322 lines may be
+# 998 octets) or an empty UIDL list.
+PROBE_LINE_LIMIT = 1002
+PROBE_MAX_LINES = 10000
 # Response codes that say "not now", not "not you" (RFC 2449 8.1.1, 8.1.2).
 BUSY_CODES = ("LOGIN-DELAY", "IN-USE")
 
@@ -68,6 +73,7 @@ class Settings(Record):
         "login",
         "max_greeting",
         "port",
+        "probe",
         "read_capa",
         "sni",
         "timeout",
@@ -90,7 +96,9 @@ class Settings(Record):
         max_greeting: int = RESPONSE_LIMIT,
         read_capa: bool = False,  # CAPA where the session ends up (after TLS, if any)
         login: Optional[Login] = None,
+        probe: tuple[str, ...] = (),  # commands tried after STAT (--probe): UIDL, TOP
     ) -> None:
+        self.probe = probe
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -125,6 +133,7 @@ class ProbeResult(Record):
         "login_method",
         "mailbox_size",
         "messages",
+        "probed",
         "quit_problem",
         "settings",
         "timings",
@@ -148,6 +157,8 @@ class ProbeResult(Record):
         self.capa: Optional[list[str]] = None  # the first CAPA read (before STLS, if any)
         self.capa_tls: Optional[list[str]] = None  # read again after STLS
         self.capa_refused: Optional[str] = None  # the server's -ERR to CAPA
+        # --probe: each command's refusal ("" when it worked, None: not tried)
+        self.probed: dict[str, Optional[str]] = {}
         self.login_method: Optional[str] = None
         self.messages: Optional[int] = None  # STAT after login
         self.mailbox_size: Optional[int] = None
@@ -266,6 +277,8 @@ class _Session:
             if s.login is not None:
                 self._login(conn, s.login)
                 self._stat(conn)
+                if s.probe:
+                    self._probe(conn, s.probe)
             self._quit(conn)
         except _Stop:
             pass
@@ -474,6 +487,24 @@ class _Session:
             raise self._stop(STAT, f"STAT failed: {sanitise(reply.line)}")
         self.result.messages, self.result.mailbox_size = figures
         self._lap("stat")
+
+    def _probe(self, conn: Connection, names: Sequence[str]) -> None:
+        """--probe: try each command itself, for a server without CAPA (popa3d,
+        solid-pop3d answer it -ERR but speak UIDL and TOP). Read-only, on
+        message 1 at most; its time is not a phase of its own."""
+        with _Phase(self, "probe", "during --probe", "--probe reply"):
+            for name in names:
+                if name == "TOP" and not self.result.messages:
+                    self.result.probed[name] = None  # TOP needs a message to show
+                    continue
+                command = {"UIDL": "UIDL 1", "TOP": "TOP 1 0"}[name]
+                if not self.result.messages:
+                    command = "UIDL"  # every message's id: none, in an empty mailbox
+                conn.send_line(command, "probe")
+                reply = self._read(conn, "probe")
+                if reply.ok and command != "UIDL 1":
+                    conn.read_multiline("probe", PROBE_LINE_LIMIT, PROBE_MAX_LINES)
+                self.result.probed[name] = "" if reply.ok else sanitise(reply.line)
 
     def _quit(self, conn: Connection) -> None:
         # The service has answered; a missing or bad QUIT reply is a WARNING

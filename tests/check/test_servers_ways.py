@@ -158,3 +158,73 @@ def test_busy_state_changes_the_state_and_says_so(
         "POP3 CRITICAL - login as alice failed (USER), refused for now: -ERR [IN-USE] Mailbox "
         "is locked by another session, reported CRITICAL as asked by --busy-state"
     ), run.first
+
+
+def _no_capa(refuse_top: bool = False) -> Script:
+    """popa3d's and solid-pop3d's ways: CAPA is an unknown command, UIDL and TOP work."""
+
+    def script(server: FakePOP3, conn: socket.socket) -> None:
+        conn.sendall(b"+OK\r\n")
+        while True:
+            line = server.read_line(conn)
+            if line is None:
+                return
+            command = line.strip().upper()
+            if command == b"CAPA":
+                conn.sendall(b"-ERR Unknown or unsupported command\r\n")
+            elif command.startswith((b"USER", b"PASS")):
+                conn.sendall(b"+OK\r\n")
+            elif command == b"STAT":
+                conn.sendall(b"+OK 1 120\r\n")
+            elif command == b"UIDL 1":
+                conn.sendall(b"+OK 1 4a5b6c\r\n")
+            elif command == b"TOP 1 0" and not refuse_top:
+                conn.sendall(b"+OK\r\nSubject: hello\r\n..dot-stuffed\r\n\r\n.\r\n")
+            elif command == b"QUIT":
+                conn.sendall(b"+OK\r\n")
+                return
+            else:
+                conn.sendall(b"-ERR Unknown or unsupported command\r\n")
+
+    return script
+
+
+def test_require_capa_on_a_server_without_capa_says_so_and_the_probe_decides(
+    fake_pop3: Callable[[Script], FakePOP3], authfile: Path
+) -> None:
+    server = fake_pop3(_no_capa())
+    where = ["-H", "127.0.0.1", "-p", str(server.port)]
+    run = run_plugin(*where, "--require-capa", "UIDL")
+    assert run.code == 2, run.stdout
+    assert run.first.startswith(
+        "POP3 CRITICAL - server has no CAPA (it answered '-ERR Unknown or unsupported "
+        "command'): cannot tell whether it offers UIDL; --login --probe UIDL tries the command "
+        "itself; greeting in "
+    ), run.first
+    login = [*where, "--login", "-u", "alice", "--authfile", str(authfile)]
+    login += ["--allow-plaintext-login", "--auth", "user"]
+    run = run_plugin(*login, "--require-capa", "UIDL", "--probe", "uidl", "--probe", "TOP", "-vvv")
+    assert run.code == 0, run.stdout
+    assert run.first.endswith("; alice (USER): 1 message, 120 B"), run.first
+    assert "C: UIDL 1" in run.lines and "C: TOP 1 0" in run.lines
+    refusing = fake_pop3(_no_capa(refuse_top=True))
+    login[login.index(str(server.port))] = str(refusing.port)
+    run = run_plugin(*login, "--probe", "TOP")
+    assert run.code == 2, run.stdout
+    assert run.first.startswith(
+        "POP3 CRITICAL - --probe refused (TOP: -ERR Unknown or unsupported command); "
+    ), run.first
+
+
+def test_probe_against_dovecot(dovecot: Dovecot, authfile: Path) -> None:
+    args = login_args(dovecot, authfile, "--auth", "user", "--allow-plaintext-login")
+    run = run_plugin(*args, "--probe", "UIDL", "--probe", "TOP")
+    # An empty mailbox: UIDL lists nothing, TOP has nothing to show.
+    assert run.code == 3, run.stdout
+    assert run.first.startswith("POP3 UNKNOWN - --probe TOP needs a message: the mailbox is empty")
+    dovecot.add_message("alice", b"Subject: first\r\n\r\nbody\r\n")
+    run = run_plugin(*args, "--probe", "UIDL", "--probe", "TOP", "-vvv")
+    assert run.code == 0, run.stdout
+    assert "C: UIDL 1" in run.lines and "C: TOP 1 0" in run.lines
+    run = run_plugin("-H", "127.0.0.1", "-p", str(dovecot.port), "--probe", "UIDL")
+    assert (run.code, run.lines[0]) == (3, "POP3 UNKNOWN - --probe needs --login")
