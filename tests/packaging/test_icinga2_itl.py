@@ -110,3 +110,86 @@ def test_check_address_follows_the_ipv4_ipv6_flags(
         assert result["command"] == argv, service
         assert (result["exit_status"], first.split(" - ", 1)[0]) == (0, "POP3 OK"), first
         assert first.endswith(f" from {peer}: +OK Dovecot ready."), (service, first)
+
+
+ITL_SERVICES = """\
+object Host "mail" {{
+  check_command = "dummy"
+  address = "127.0.0.1"
+}}
+// As a site has it with the ITL's pop; then the one line changed.
+object Service "was-pop" {{
+  host_name = "mail"
+  check_command = "pop3_ipmon"
+  check_interval = 1s
+  retry_interval = 1s
+  vars.pop_port = {port}
+  vars.pop_expect = "Dovecot"
+  vars.pop_all = true
+  vars.pop_warning = 5
+  vars.pop_critical = 8
+  vars.pop_timeout = 9
+  vars.pop_refuse = "warn"
+  vars.pop_ipv4 = true
+}}
+// Our own variables win over the ITL's.
+object Service "both" {{
+  host_name = "mail"
+  check_command = "pop3_ipmon"
+  check_interval = 1s
+  retry_interval = 1s
+  vars.pop_port = 1
+  vars.pop3_ipmon_port = {port}
+  vars.pop_address = "127.0.0.2"
+  vars.pop3_ipmon_address = "127.0.0.1"
+}}
+// vars.pop_address alone is the address.
+object Service "address" {{
+  host_name = "mail"
+  check_command = "pop3_ipmon"
+  check_interval = 1s
+  retry_interval = 1s
+  vars.pop_port = {port}
+  vars.pop_address = "localhost"
+  vars.pop_jail = true
+}}
+"""
+
+
+def test_the_itls_pop_variables_are_fallbacks(
+    dovecot_factory: Callable[..., Dovecot], tmp_path: Path
+) -> None:
+    dovecot = dovecot_factory()
+    port = str(dovecot.port)
+    contrib = tmp_path / "plugins-contrib"
+    contrib.mkdir()
+    (contrib / "check_pop3_ipmon").symlink_to(BIN / "check_pop3_ipmon")
+    services = tmp_path / "services.conf"
+    services.write_text(ITL_SERVICES.format(port=port))
+    icinga = Icinga2(
+        tmp_path / "icinga2",
+        [COMMANDS, services],
+        constants={"PluginDir": str(tmp_path), "PluginContribDir": str(contrib)},
+    )
+    names = ("was-pop", "both", "address")
+    icinga.start()
+    try:
+        icinga.follow_events(("CheckResult",))
+        wait_until(
+            lambda: all(icinga.check_results("mail", name) for name in names),
+            60,
+            "a check result of each service",
+        )
+    finally:
+        icinga.stop()
+    plugin = str(contrib / "check_pop3_ipmon")
+    results = {name: icinga.check_results("mail", name)[0] for name in names}
+    assert results["was-pop"]["command"] == [
+        plugin, "-4", "-A", "-H", "127.0.0.1", "-c", "8", "-e", "Dovecot", "-p", port,
+        "-r", "warn", "-t", "9", "-w", "5",
+    ]  # fmt: skip
+    assert results["both"]["command"] == [plugin, "-H", "127.0.0.1", "-p", port]
+    assert results["address"]["command"] == [plugin, "-H", "localhost", "-j", "-p", port]
+    for name, result in results.items():
+        first = result["output"].rstrip()
+        assert (result["exit_status"], first.split(" - ", 1)[0]) == (0, "POP3 OK"), (name, first)
