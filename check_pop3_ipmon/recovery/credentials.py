@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Optional
 
 from check_pop3_ipmon.core import private_files
 from check_pop3_ipmon.core.values import boolean
@@ -26,7 +27,7 @@ from check_pop3_ipmon.recovery.config import duration
 from check_pop3_ipmon.recovery.transport import TRANSPORTS, CredentialSet
 
 METHODS = tuple(TRANSPORTS)
-KEYS = {"method", "user", "port", "sudo", "connect_timeout"}
+KEYS = {"method", "user", "port", "sudo", "connect_timeout", "proxy_jump"}
 KEYS.update(key for transport in TRANSPORTS.values() for key in transport.keys)
 SECRETS = {"password", "passphrase", "sudo_password", "pass", "secret"}
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\\-]{0,63}")
@@ -91,6 +92,9 @@ def _set(name: str, values: Mapping[str, str]) -> CredentialSet:
     for key in TRANSPORTS[method].keys:
         if key not in values:
             raise ValueError(f"method = {method} needs {key}")
+    jump = _proxy_jump(values["proxy_jump"], user) if "proxy_jump" in values else None
+    if jump is not None and method != "ssh":
+        raise ValueError("proxy_jump needs method = ssh")
     return CredentialSet(
         name=name,
         method=method,
@@ -100,7 +104,35 @@ def _set(name: str, values: Mapping[str, str]) -> CredentialSet:
         port=int(port),
         sudo=boolean(values.get("sudo", "no")),
         connect_timeout=duration(values.get("connect_timeout", "10")),
+        proxy_jump=jump,
     )
+
+
+def _proxy_jump(text: str, user: Optional[str]) -> tuple[str, str, int]:
+    """`[user@]host[:port]` (`[v6]:port` for an IPv6 address), as ssh -J takes
+    one hop; the user defaults to the set's. One hop: a chain would need each
+    hop's own key and known_hosts."""
+    if "," in text:
+        raise ValueError("proxy_jump takes one jump host, not a chain")
+    jump_user, at, rest = text.rpartition("@")
+    if not at:
+        jump_user = user or ""
+    port = "22"
+    if rest.startswith("["):
+        host, bracket, tail = rest[1:].partition("]")
+        if not bracket or (tail and not tail.startswith(":")):
+            raise ValueError(f"proxy_jump {validate.shown(text)} is not [user@]host[:port]")
+        port = tail[1:] or port
+    elif rest.count(":") == 1:
+        host, _, port = rest.partition(":")
+    else:
+        host = rest
+    if not _USER.fullmatch(jump_user):
+        raise ValueError(f"proxy_jump user {validate.shown(jump_user)} is not a valid user name")
+    host = validate.target(host, "proxy_jump host")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"proxy_jump port {validate.shown(port)} is not a port number")
+    return jump_user, host, int(port)
 
 
 def check_identity(credentials: CredentialSet) -> None:

@@ -39,6 +39,9 @@ class CredentialSet:
     port: int = 22
     sudo: bool = False
     connect_timeout: float = 10.0
+    # proxy_jump = [user@]host[:port]: (user, host, port) of the jump host,
+    # reached with the same key and known_hosts file as the target.
+    proxy_jump: Optional[tuple[str, str, int]] = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,23 @@ def ssh_options(credentials: CredentialSet) -> list[str]:
     argv = ["-F", "/dev/null"]
     for key, value in options.items():
         argv += ["-o", f"{key}={value}"]
+    if credentials.proxy_jump is not None:
+        argv += ["-o", f"ProxyCommand={_jump_command(argv, credentials.proxy_jump)}"]
     return argv
+
+
+def _jump_command(options: Sequence[str], jump: tuple[str, str, int]) -> str:
+    """ssh's own ProxyJump would start the jump host's ssh with none of the
+    options above (only -F, here /dev/null: no BatchMode, the user's
+    known_hosts and keys, the agent). So the jump's ssh is spelt out, with
+    the same fixed options. ssh runs a ProxyCommand through /bin/sh, as it
+    does for ProxyJump: every word is a validated value, quoted, and a % in
+    it doubled (ssh expands %h and %p)."""
+    user, host, port = jump
+    words = [SSH, *options, "-T", "-W", "[%h]:%p", "-p", str(port), "-l", user, "--", host]
+    return " ".join(
+        word if word == "[%h]:%p" else shlex.quote(word.replace("%", "%%")) for word in words
+    )
 
 
 def _sudo(command: Command, credentials: CredentialSet) -> list[str]:

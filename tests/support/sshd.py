@@ -23,7 +23,9 @@ PRIVSEP_DIR = Path("/run/sshd")
 
 
 class Sshd:
-    def __init__(self, workdir: Path, user: str = "root") -> None:
+    def __init__(self, workdir: Path, user: str = "root", *, jump_host: bool = False) -> None:
+        """`jump_host`: allows TCP forwarding, as a jump host (ssh -J, -W) needs."""
+        self.jump_host = jump_host
         require_root("sshd")
         self.binary = find_program("sshd", "openssh-server")
         self.keygen = find_program("ssh-keygen", "openssh-client")
@@ -71,7 +73,7 @@ AllowUsers {self.user}
 UsePAM no
 PrintMotd no
 X11Forwarding no
-AllowTcpForwarding no
+AllowTcpForwarding {"yes" if self.jump_host else "no"}
 AllowAgentForwarding no
 LogLevel VERBOSE
 """
