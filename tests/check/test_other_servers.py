@@ -1,0 +1,49 @@
+"""The check against Debian 12's other POP3 servers, run from their packages.
+
+popa3d greets and answers QUIT as an RFC 1939 server, and answers CAPA -ERR
+(it predates RFC 2449): --require-capa must say the server has no CAPA
+rather than that UIDL is missing. (solid-pop3d, which behaves the same, is
+not here yet: started this way it exits before its greeting.) Logins there go through PAM and the
+system's users, which a test must not touch: the login paths they need
+(APOP fallback, --probe) are tested against Dovecot in test_servers_ways.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.other_pop3 import InetdServer
+from tests.support.output import run_plugin
+
+GREETINGS = {"popa3d": r"\+OK"}
+
+
+@pytest.fixture(params=sorted(GREETINGS))
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InetdServer]:
+    with InetdServer(request.param, tmp_path) as running:
+        yield running
+
+
+def test_greeting_and_quit(server: InetdServer) -> None:
+    run = run_plugin("-H", server.host, "-p", str(server.port), "-vvv")
+    assert run.code == 0, run.stdout
+    assert re.fullmatch(
+        rf"POP3 OK - greeting in \d+\.\d{{3}}s from 127\.0\.0\.1:{server.port}: "
+        + GREETINGS[server.name],
+        run.first,
+    ), run.first
+    assert "C: QUIT" in run.lines
+
+
+def test_require_capa_says_the_server_has_no_capa(server: InetdServer) -> None:
+    run = run_plugin("-H", server.host, "-p", str(server.port), "--require-capa", "UIDL")
+    assert run.code == 2, run.stdout
+    assert re.match(
+        r"POP3 CRITICAL - server has no CAPA \(it answered '-ERR[^']*'\): cannot tell whether "
+        r"it offers UIDL; --login --probe UIDL tries the command itself; greeting in ",
+        run.first,
+    ), run.first
