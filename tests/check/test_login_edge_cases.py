@@ -173,7 +173,8 @@ def test_server_without_capa(fake_pop3: Callable[[Script], FakePOP3]) -> None:
     run = run_plugin(*base, "--require-capa", "UIDL", "--forbid-plaintext-auth", "-vv")
     assert run.code == 2, run.stdout
     assert run.first.startswith(
-        "POP3 CRITICAL - server does not offer UIDL (CAPA answered '-ERR unknown command'); "
+        "POP3 CRITICAL - server has no CAPA (it answered '-ERR unknown command'): cannot tell "
+        "whether it offers UIDL; --login --probe UIDL tries the command itself; "
         "CAPA refused before TLS: cannot tell whether plaintext authentication is offered; "
     ), run.first
     assert "capa refused: -ERR unknown command" in run.lines
