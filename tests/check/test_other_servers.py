@@ -1,9 +1,9 @@
 """The check against Debian 12's other POP3 servers, run from their packages.
 
-popa3d greets and answers QUIT as an RFC 1939 server, and answers CAPA -ERR
-(it predates RFC 2449): --require-capa must say the server has no CAPA
-rather than that UIDL is missing. (solid-pop3d, which behaves the same, is
-not here yet: started this way it exits before its greeting.) Logins there go through PAM and the
+popa3d and solid-pop3d greet and answer QUIT as RFC 1939 servers, and answer
+CAPA -ERR (they predate RFC 2449): --require-capa must say the server has no
+CAPA rather than that UIDL is missing. solid-pop3d's greeting carries an APOP
+timestamp, which it sends to every user. Logins there go through PAM and the
 system's users, which a test must not touch: the login paths they need
 (APOP fallback, --probe) are tested against Dovecot in test_servers_ways.py.
 """
@@ -19,7 +19,7 @@ import pytest
 from tests.support.other_pop3 import InetdServer
 from tests.support.output import run_plugin
 
-GREETINGS = {"popa3d": r"\+OK"}
+GREETINGS = {"popa3d": r"\+OK", "solid-pop3d": r"\+OK Solid POP3 server ready <[^>]+@[^>]+>"}
 
 
 @pytest.fixture(params=sorted(GREETINGS))
