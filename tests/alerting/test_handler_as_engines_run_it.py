@@ -124,25 +124,33 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
     delay = "DELAY_SVC_NOTIFICATION;mail1;POP3;"
     interval = "CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;"
     schedule = "SCHEDULE_FORCED_SVC_CHECK;mail1;POP3;"
+    # The delays end half a Down interval after the test that should alert
+    # (never far ahead: Nagios goes on alone should the handler stop); after
+    # alert M none (Nagios' escalation stops it), at the recovery F Down
+    # intervals after the next (Up) test.
     assert [plain(lines) for lines in sent] == [
         [var("STATE", "Warn"), var("ALERT", 0), var("FAILURES", 1), delay + "0", interval + "1"],
-        [var("STATE", "Down"), var("ALERT", 1), var("FAILURES", 2), delay + "never"],
+        [
+            var("STATE", "Down"),
+            var("ALERT", 1),
+            var("FAILURES", 2),
+            delay + str(BASE + 20 + 1 + 1),
+        ],
         [delay + "0"],
-        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4), delay + "never"],
+        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4)],
         [
             var("STATE", "Lost"),
             var("ALERT", 2),
             var("FAILURES", 5),
-            delay + "never",
             interval + "15",
             schedule + str(BASE + 50 + 15),
         ],
-        [delay + "never"],
+        [],
         [
             var("STATE", "Up"),
             var("ALERT", 2),
             var("FAILURES", 0),
-            delay + "never",
+            delay + str(BASE + 71 + 5 + 1),
             interval + "5",
             schedule + str(BASE + 71 + 5),
         ],
@@ -198,8 +206,12 @@ def test_result_in_downtime_is_counted_as_maintenance(tmp_path: Path, fifo: Comm
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;0",
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_FAILURES;0",
     ]
-    # Counting afresh after the downtime: the next alert is F failures away.
-    assert "DELAY_SVC_NOTIFICATION;mail1;POP3;never" in lines
+    # Counting afresh after the downtime: the next alert is F failures away,
+    # from the next test (at Up): each result in downtime pushes the delay on.
+    delays = [line for line in lines if line.startswith("DELAY_SVC_NOTIFICATION")]
+    assert delays == [
+        f"DELAY_SVC_NOTIFICATION;mail1;POP3;{BASE + 10 * attempt + 5 + 1}" for attempt in (1, 2, 3)
+    ]
     assert not any("POP3_IPMON_STATE;Warn" in line or "Down" in line for line in lines)
 
 
