@@ -118,7 +118,7 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
             ("last_notification", "0", ""),
             ("notification_interval", "0", ""),
         ]
-        return blocks + [*_nagios_block("serviceescalation", pairs), ""]
+        return [*blocks, *_nagios_block("serviceescalation", pairs), ""]
 
     for monitor in monitors:
         up, down = units(monitor.up_interval), units(monitor.down_interval)

@@ -265,6 +265,16 @@ def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
         # acknowledgement or a missed run of ours holds PROBLEMs back. The
         # alert stays due for recovery actions, which are alerts of their own.
         notes.append(f"the engine sent {notified} alert(s), not {alerts}")
+        if notified > alerts and not alert and memory.last_result:
+            # It alerted on its own since our last run (a HARD state change
+            # right after a downtime that held the SOFT ones; its own
+            # re-notification while we could not act): that alert starts
+            # the next F failures. Not with a state started afresh: the
+            # number may be from long ago.
+            failures = max(
+                failures, (min(notified, policy.max_alerts) - offset) * left.failures_per_alert
+            )
+            left, counted = view(policy, offset, failures)
         alerts = min(notified, policy.max_alerts)
     phase = left.phase(counted)
     return _Count(phase, failures, alerts, alert, notes=tuple(notes), offset=offset)
