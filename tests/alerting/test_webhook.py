@@ -136,7 +136,7 @@ def test_hostile_output_cannot_ping_the_channel(config: Path, chat: ChatServer) 
     assert run(config, "--type=PROBLEM", "--host=mail1", "--service=POP3", banner).returncode == 0
     (post,) = chat.posts
     assert post.body["text"] == (
-        "PROBLEM: POP3 on mail1 - +OK &lt;!channel&gt; &lt;https://evil.example|click&gt; "
+        "PROBLEM: POP3 on mail1 (ipMonitor Down) - +OK &lt;!channel&gt; &lt;https://evil.example|click&gt; "
         '&amp; "quotes" $(reboot)'
     )
 
@@ -241,4 +241,7 @@ def test_the_message_caps_each_value() -> None:
         },
     )
     assert len(facts.output) == webhook.MAX_VALUE
-    assert webhook.message_text(facts) == "PROBLEM: POP3 on mail1 - " + "x" * webhook.MAX_VALUE
+    assert (
+        webhook.message_text(facts)
+        == "PROBLEM: POP3 on mail1 (ipMonitor Down) - " + "x" * webhook.MAX_VALUE
+    )
