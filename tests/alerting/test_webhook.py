@@ -136,7 +136,8 @@ def test_hostile_output_cannot_ping_the_channel(config: Path, chat: ChatServer) 
     assert run(config, "--type=PROBLEM", "--host=mail1", "--service=POP3", banner).returncode == 0
     (post,) = chat.posts
     assert post.body["text"] == (
-        "PROBLEM: POP3 on mail1 (ipMonitor Down) - +OK &lt;!channel&gt; &lt;https://evil.example|click&gt; "
+        "PROBLEM: POP3 on mail1 (ipMonitor Down) - "
+        "+OK &lt;!channel&gt; &lt;https://evil.example|click&gt; "
         '&amp; "quotes" $(reboot)'
     )
 
