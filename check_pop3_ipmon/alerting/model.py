@@ -323,11 +323,13 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         after, number = 1, count.alerts + 1
     settled = memory.last_result and memory.phase == count.phase and not memory.failures
     interval = left.interval(counted)
-    if counting or not result.ok or not settled or (after == 1) != memory.gate:
+    nagios = result.notified is not None  # only Nagios passes its number
+    if counting or (nagios and not result.ok) or not settled or (after == 1) != memory.gate:
         # Each failure moves the next alert on, and so does the end of an
         # outage or downtime (Icinga 2 needs its number reset for alert 1);
-        # each result in downtime too (Nagios' delay must reach past the
-        # next test, or the first failure after it would alert); passing
+        # each failed result in downtime too on Nagios (its delay must reach
+        # past the next test, or the first failure after it would alert;
+        # Icinga 2's gate stays closed by itself); passing
         # tests in a row tell the engine nothing.
         actions.append(NextAlert(after, number, interval))
     move = result.enabled and _engine_interval(memory, result) != interval

@@ -155,6 +155,14 @@ def has_problem(run: Run, service: str, number: int) -> bool:
     return number in [n for n, _ in run.problems(service)]
 
 
+def handled(run: Run, service: str, number: int) -> bool:
+    """The handler has acted on the failure that sent PROBLEM `number`."""
+    return any(
+        f" INFO {HOST}!{service}: " in line and f"the engine sent alert {number} of" in line
+        for line in run.handler_log().splitlines()
+    )
+
+
 def assert_timeline(run: Run, service: str, since: float, expected: list[tuple[int, int]]) -> None:
     """Each PROBLEM (number, failure k after `since`) went with failure k or,
     at most one test later (Nagios alone), with failure k + 1: and no other."""
@@ -187,9 +195,10 @@ def test_nagios_alone_goes_on_and_downtimes_count_afresh(
     dthard_end = run.downtime("dthard", 28)
     dovecot.stop()
 
-    wait_until(lambda: has_problem(run, "noobsess", 1), 60, "noobsess's PROBLEM 1")
+    # Each break comes once the handler has acted on PROBLEM 1's failure.
+    wait_until(lambda: handled(run, "noobsess", 1), 60, "noobsess's PROBLEM 1")
     run.command(f"STOP_OBSESSING_OVER_SVC;{HOST};noobsess")
-    wait_until(lambda: has_problem(run, "badvar", 1), 30, "badvar's PROBLEM 1")
+    wait_until(lambda: handled(run, "badvar", 1), 30, "badvar's PROBLEM 1")
     run.command(f"CHANGE_CUSTOM_SVC_VAR;{HOST};badvar;POP3_IPMON_FAILURES_PER_ALERT;three")
     wait_until(lambda: has_problem(run, "dtmid", 1), 30, "dtmid's PROBLEM 1")
     dtmid_end = run.downtime("dtmid", 7)
@@ -249,7 +258,7 @@ def test_nagios_alone_goes_on_when_the_handler_cannot_act(
     stop_nagios.append(run.nagios)
     killed = time.time() - 1
     dovecot.stop()
-    wait_until(lambda: has_problem(run, "broken", 1), 60, "PROBLEM 1")
+    wait_until(lambda: handled(run, "broken", 1), 60, "the handler's run for PROBLEM 1")
     if breakage == "state directory":
         # Others may write it: the handler refuses it (exit 2), every run.
         (run.nagios.retention_file.parent / "pop3_ipmon").chmod(0o777)
