@@ -7,9 +7,9 @@ twice (check_interval and retry_interval, which the handler changes, and the
 copies it sets them from); max_check_attempts is the failures per alert, so
 the service turns HARD with alert 1; and two serviceescalations make
 Nagios follow ipMonitor on its own, should the handler stop acting:
-notifications 1..M-1 re-notify every (F - 1/2) Down intervals (so alert k+1
-goes with failure (k+1)F while tests come a Down interval apart, with half
-an interval of jitter either way), and from notification M the interval is
+notifications 1..M-1 re-notify every (F - 1/4) Down intervals (so alert k+1
+goes with failure (k+1)F while tests come a Down interval apart, with a
+quarter of an interval of lag early, most of one late), and from notification M the interval is
 0, which Nagios 4 reads as "no more notifications" until the state changes
 (base/notifications.c, get_next_service_notification_time). The
 escalations name no contacts: Nagios gives them the service's.
@@ -104,12 +104,17 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
         blocks: list[str] = []
         m = monitor.max_alerts
         if m > 1:
-            every = (monitor.failures_per_alert - 0.5) * monitor.down_interval
+            # A quarter interval short of F: Nagios counts whole seconds and
+            # handles a result a moment after its test started, so with half
+            # an interval, a second of lag on a short Down interval let
+            # failure (k+1)F - 1 alert (seen with Down 2 s). Biased this way
+            # a lag costs at most one test late, never one early.
+            every = (monitor.failures_per_alert - 0.25) * monitor.down_interval
             pairs = [
                 *names,
                 ("first_notification", "1", "alerts 1 .. M-1"),
                 ("last_notification", str(m - 1), ""),
-                ("notification_interval", renotify(every), "(F - 1/2) x Down"),
+                ("notification_interval", renotify(every), "(F - 1/4) x Down"),
             ]
             blocks += [*_nagios_block("serviceescalation", pairs), ""]
         pairs = [

@@ -181,7 +181,7 @@ def test_script_writes_files_and_reports_errors(tmp_path: Path) -> None:
 
 
 def test_nagios_gets_escalations_that_keep_ipmonitors_pace_without_the_handler() -> None:
-    """Notifications 1..M-1 every (F - 1/2) Down intervals, none from M (issue 18, item 1)."""
+    """Notifications 1..M-1 every (F - 1/4) Down intervals, none from M (issue 18, item 1)."""
     text = nagios_config(parse_text(BASE + "failures_per_alert = 3\nmax_alerts = 4\n"), 60)
     blocks = [block for block in text.split("define ")[1:] if block.startswith("serviceescalation")]
     fields = [
@@ -191,6 +191,6 @@ def test_nagios_gets_escalations_that_keep_ipmonitors_pace_without_the_handler()
     assert [
         (f["first_notification"], f["last_notification"], f["notification_interval"])
         for f in fields
-    ] == [("1", "3", "2.5"), ("4", "0", "0")]
+    ] == [("1", "3", "2.75"), ("4", "0", "0")]
     single = nagios_config(parse_text(BASE + "max_alerts = 1\n"), 60)
     assert single.count("define serviceescalation") == 1
