@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Protocol
 
-from check_pop3_ipmon.alerting.arguments import Invocation
+from check_pop3_ipmon.alerting.arguments import MAX_SECONDS, MIN_SECONDS, Invocation
+from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Action, Interval, Memory
 
 if TYPE_CHECKING:  # each run needs one engine's module only: startup is per failure
@@ -61,6 +62,18 @@ def intervals(inv: Invocation) -> dict[Interval, float]:
     }
 
 
+def check_seconds(inv: Invocation, unit: int) -> None:
+    """Each interval, in seconds, within the bounds (EngineError, one line, if not)."""
+    for interval, value in intervals(inv).items():
+        seconds = value * unit
+        if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+            per = f" ({value:g} x interval_length {unit})" if unit != 1 else ""
+            raise EngineError(
+                f"--{interval.value}-interval is {seconds:g}s{per}: an interval must be "
+                f"{MIN_SECONDS}s to {MAX_SECONDS}s (a week); nothing done"
+            )
+
+
 def build_actor(inv: Invocation, memory: Memory) -> Actor:
     """The actor for the invocation's engine (CommandError/ApiError if it cannot be)."""
     check_time = float(inv.check_time)
@@ -69,16 +82,19 @@ def build_actor(inv: Invocation, memory: Memory) -> Actor:
 
         if inv.command_file is None or inv.main_config is None:
             raise nagios.CommandError("--command-file and --main-config are required")
+        unit = nagios.interval_length(inv.main_config)
+        check_seconds(inv, unit)
         commands = nagios.NagiosCommands(
             inv.host,
             inv.service,
             intervals=intervals(inv),
             check_time=int(check_time),
-            interval_length=nagios.interval_length(inv.main_config),
+            interval_length=unit,
         )
         return NagiosActor(commands, inv.command_file, inv.command_timeout)
     from check_pop3_ipmon.alerting import icinga2
 
+    check_seconds(inv, 1)  # Icinga 2: seconds
     credentials = icinga2.read_credentials(inv.api_credentials) if inv.api_credentials else None
     api = icinga2.Icinga2Api(
         inv.api_url,

@@ -21,6 +21,13 @@ PROG = "pop3_ipmon_alert"
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 EXIT_UNDELIVERED, EXIT_STATE, EXIT_USAGE, EXIT_RECOVERY = 1, 2, 3, 4
 RECOVERY_FILE = "pop3_ipmon-recovery.ini"
+# Bounds on what the engine passes: a test at least a second and at most a
+# week apart (Nagios took 0.0000001 as check interval 0 and 999999999 as a
+# check in 2058, and never tested the service again); F and M as ipMonitor
+# would be set by a person. The interval's seconds (units x Nagios'
+# interval_length) are checked where that is known (actors.check_seconds).
+MIN_SECONDS, MAX_SECONDS = 1, 7 * 86400
+MAX_FAILURES_PER_ALERT = MAX_ALERTS = 100
 
 
 # argparse drops a value of "--" even in "--host=--" (it reads it as the end
@@ -77,7 +84,19 @@ def _count(low: int) -> Callable[[str], int]:
 def _interval(text: str) -> float:
     if not re.fullmatch(r"\d{1,9}(\.\d{1,9})?", text.strip()) or float(text) <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive interval, not {text!r}")
+    if float(text) > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than a week in any unit")
     return float(text)
+
+
+def _bounded(high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = _usage(values.count, text, 1)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"expected 1 to {high}, not {text!r}")
+        return value
+
+    return parse
 
 
 def _state(text: str) -> str:
@@ -149,8 +168,18 @@ def _settings_arguments(sub: argparse.ArgumentParser) -> None:
     """ipMonitor's settings for the monitor."""
     p = sub.add_argument_group("ipMonitor settings")
     # Each may instead come from Nagios' environment macro (FROM_ENVIRONMENT).
-    p.add_argument("--failures-per-alert", type=_count(1), metavar="F", help="default 3")
-    p.add_argument("--max-alerts", type=_count(1), metavar="M", help="default 3")
+    p.add_argument(
+        "--failures-per-alert",
+        type=_bounded(MAX_FAILURES_PER_ALERT),
+        metavar="F",
+        help=f"1 to {MAX_FAILURES_PER_ALERT}, default 3",
+    )
+    p.add_argument(
+        "--max-alerts",
+        type=_bounded(MAX_ALERTS),
+        metavar="M",
+        help=f"1 to {MAX_ALERTS}, default 3",
+    )
     p.add_argument(
         "--down-interval",
         type=_interval,
@@ -335,8 +364,12 @@ class Invocation:
 # custom variable changed at run time could carry shell code: option ->
 # (variable, parser, default; None: required).
 FROM_ENVIRONMENT: dict[str, tuple[str, Callable[[str], object], Optional[object]]] = {
-    "failures_per_alert": ("NAGIOS__SERVICEPOP3_IPMON_FAILURES_PER_ALERT", _count(1), 3),
-    "max_alerts": ("NAGIOS__SERVICEPOP3_IPMON_MAX_ALERTS", _count(1), 3),
+    "failures_per_alert": (
+        "NAGIOS__SERVICEPOP3_IPMON_FAILURES_PER_ALERT",
+        _bounded(MAX_FAILURES_PER_ALERT),
+        3,
+    ),
+    "max_alerts": ("NAGIOS__SERVICEPOP3_IPMON_MAX_ALERTS", _bounded(MAX_ALERTS), 3),
     "up_interval": ("NAGIOS__SERVICEPOP3_IPMON_UP_INTERVAL", _interval, None),
     "down_interval": ("NAGIOS__SERVICEPOP3_IPMON_DOWN_INTERVAL", _interval, None),
     "lost_interval": ("NAGIOS__SERVICEPOP3_IPMON_LOST_INTERVAL", _interval, None),
@@ -360,6 +393,26 @@ def _settings_from(given: dict[str, object], env: Mapping[str, str]) -> None:
             raise UsageError(f"{option} is required (or, for Nagios, {variable})")
         else:
             given[name] = default
+
+
+def log_path_in(argv: Optional[Sequence[str]]) -> Optional[Path]:
+    """The handler's log file named in argv, read without parsing the rest:
+    a run refused for a bad value must say why where its other runs log
+    (pop3_ipmon.log), not only in syslog."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    for index, word in enumerate(words):
+        for option, beside in (("--log-file", False), ("--log-beside", True)):
+            if word == option and index + 1 < len(words):
+                value = words[index + 1]
+            elif word.startswith(option + "="):
+                value = word[len(option) + 1 :]
+            else:
+                continue
+            path = _path(value)
+            if path is None:
+                return None
+            return path.parent / "pop3_ipmon.log" if beside else path
+    return None
 
 
 def parse(

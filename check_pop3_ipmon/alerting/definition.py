@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
+from check_pop3_ipmon.alerting.arguments import MAX_ALERTS, MAX_SECONDS
 from check_pop3_ipmon.check import values as argument_values
 from check_pop3_ipmon.check.session import TLS_IMPLICIT, TLS_NONE, TLS_STARTTLS
 from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
@@ -110,14 +111,15 @@ def object_name(kind: str, text: str) -> str:
 
 
 def _seconds(text: str) -> int:
-    if not re.fullmatch(r"\d{1,7}", text) or int(text) < 1:
-        raise ValueError(f"expected whole seconds (1 or more), not {text!r}")
+    if not re.fullmatch(r"\d{1,7}", text) or not 1 <= int(text) <= MAX_SECONDS:
+        raise ValueError(f"expected whole seconds, 1 to {MAX_SECONDS} (a week), not {text!r}")
     return int(text)
 
 
 def _positive(text: str) -> int:
-    if not re.fullmatch(r"\d{1,6}", text) or int(text) < 1:
-        raise ValueError(f"expected a whole number, 1 or more, not {text!r}")
+    """F or M: the handler's bounds (arguments.MAX_ALERTS)."""
+    if not re.fullmatch(r"\d{1,6}", text) or not 1 <= int(text) <= MAX_ALERTS:
+        raise ValueError(f"expected a whole number, 1 to {MAX_ALERTS}, not {text!r}")
     return int(text)
 
 

@@ -5,10 +5,14 @@ intervals in units of interval_length (60 s unless changed) and truncates
 each scheduled time to whole seconds; the Up and Down intervals are written
 twice (check_interval and retry_interval, which the handler changes, and the
 copies it sets them from); max_check_attempts is the failures per alert, so
-the service turns HARD with alert 1; and Nagios' own re-notification
-interval is (F - 1/2) Down intervals (at least the Up interval, or Nagios
-warns), the fallback should the handler not run (it tolerates check jitter
-up to half a Down interval).
+the service turns HARD with alert 1; and two serviceescalations make
+Nagios follow ipMonitor on its own, should the handler stop acting:
+notifications 1..M-1 re-notify every (F - 1/4) Down intervals (so alert k+1
+goes with failure (k+1)F while tests come a Down interval apart, with a
+quarter of an interval of lag early, most of one late), and from notification M the interval is
+0, which Nagios 4 reads as "no more notifications" until the state changes
+(base/notifications.c, get_next_service_notification_time). The
+escalations name no contacts: Nagios gives them the service's.
 """
 
 from __future__ import annotations
@@ -91,13 +95,35 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
     def units(seconds: int) -> str:
         return nagios_units(seconds, interval_length)
 
-    def renotify(monitor: Monitor) -> str:
-        # Nagios warns about a notification interval below check_interval.
-        seconds = max(
-            (monitor.failures_per_alert - 0.5) * monitor.down_interval, monitor.up_interval
-        )
+    def renotify(seconds: float) -> str:
         value = round(seconds / interval_length, 6)
         return f"{value:.6f}".rstrip("0").rstrip(".")
+
+    def escalations(monitor: Monitor) -> list[str]:
+        names = [("host_name", monitor.host, ""), ("service_description", monitor.service, "")]
+        blocks: list[str] = []
+        m = monitor.max_alerts
+        if m > 1:
+            # A quarter interval short of F: Nagios counts whole seconds and
+            # handles a result a moment after its test started, so with half
+            # an interval, a second of lag on a short Down interval let
+            # failure (k+1)F - 1 alert (seen with Down 2 s). Biased this way
+            # a lag costs at most one test late, never one early.
+            every = (monitor.failures_per_alert - 0.25) * monitor.down_interval
+            pairs = [
+                *names,
+                ("first_notification", "1", "alerts 1 .. M-1"),
+                ("last_notification", str(m - 1), ""),
+                ("notification_interval", renotify(every), "(F - 1/4) x Down"),
+            ]
+            blocks += [*_nagios_block("serviceescalation", pairs), ""]
+        pairs = [
+            *names,
+            ("first_notification", str(m), "alert M: Lost, no more"),
+            ("last_notification", "0", ""),
+            ("notification_interval", "0", ""),
+        ]
+        return [*blocks, *_nagios_block("serviceescalation", pairs), ""]
 
     for monitor in monitors:
         up, down = units(monitor.up_interval), units(monitor.down_interval)
@@ -112,7 +138,18 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
             ("check_interval", up, f"Up: {monitor.up_interval} s"),
             ("retry_interval", down, f"Down: {monitor.down_interval} s"),
             ("max_check_attempts", str(monitor.failures_per_alert), "HARD (Down) at failure F"),
-            ("notification_interval", renotify(monitor), "(F - 1/2) x Down, at least Up"),
+            # The escalations below time the re-notifications; this one
+            # serves only without them (Nagios warns below check_interval).
+            (
+                "notification_interval",
+                renotify(
+                    max(
+                        (monitor.failures_per_alert - 0.5) * monitor.down_interval,
+                        monitor.up_interval,
+                    )
+                ),
+                "escalations below",
+            ),
         ]
         if monitor.contacts:
             pairs.append(("contacts", ",".join(monitor.contacts), ""))
@@ -131,6 +168,7 @@ def nagios_config(monitors: Sequence[Monitor], interval_length: int = 60) -> str
         ]
         out += _nagios_block("service", pairs)
         out.append("")
+        out += escalations(monitor)
     out += engine_settings.nagios_settings(monitors)
     return "\n".join(out)
 

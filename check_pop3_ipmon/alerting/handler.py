@@ -34,6 +34,7 @@ from check_pop3_ipmon.alerting.arguments import (
     Invocation,
     UsageError,
     build_parser,
+    log_path_in,
     parse,
 )
 from check_pop3_ipmon.alerting.errors import EngineError
@@ -205,9 +206,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         inv = parse(argv)
     except UsageError as exc:
-        if setup_logging(None) != "stderr":
+        if setup_logging(log_path_in(argv)) != "stderr":
             print(f"{PROG}: error: {exc}", file=sys.stderr)
-        log.error("bad arguments: %s", exc)
+        log.error("bad arguments: %s; nothing done (the engine notifies on its own)", exc)
         return EXIT_USAGE
     setup_logging(inv.log_path)
     for warning in inv.warnings:

@@ -20,7 +20,7 @@ the engine must be told so that its next results follow that timeline:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Optional, Union
 
 
@@ -122,6 +122,10 @@ class Memory:
     interval: Interval = Interval.UP  # the engine's check_interval, as last set
     gate: bool = True  # Icinga 2: the service's notifications may send a PROBLEM
     last_result: str = ""
+    # Nagios: PROBLEMs its count held when ours started afresh (a downtime in
+    # the outage). Nagios numbers an outage's PROBLEMs on and stops at M on
+    # its own (pop3_ipmon_config's escalation): those alerts are spent.
+    offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,9 @@ class NextAlert:
 
     after: Optional[int]
     number: int = 0  # the number that alert has (0: none)
+    # The interval at which the next test comes (then Down ones): Nagios
+    # bounds its delay by the time of the `after`-th next test.
+    interval: Interval = field(default=Interval.DOWN, compare=False)
 
     @property
     def gate(self) -> bool:
@@ -204,6 +211,15 @@ class _Count:
     alert: int = 0  # the PROBLEM this result sent
     recovery: int = 0
     notes: tuple[str, ...] = ()
+    offset: int = 0
+
+
+def view(policy: Policy, offset: int, failures: int) -> tuple[Policy, int]:
+    """The policy and failure count that decide once `offset` alerts are spent:
+    the M - offset alerts left, or, none left, a count already past the last."""
+    if offset < policy.max_alerts:
+        return Policy(policy.failures_per_alert, policy.max_alerts - offset), failures
+    return policy, failures + policy.last_alert_at if failures > 0 else 0
 
 
 def _on_pass(memory: Memory, result: Result) -> _Count:
@@ -233,14 +249,15 @@ def engine_count(memory: Memory, result: Result) -> Optional[int]:
 
 
 def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
-    failures, alerts, notes = memory.failures, memory.alerts, []
+    failures, alerts, offset, notes = memory.failures, memory.alerts, memory.offset, []
     notified = engine_count(memory, result)
     if failures and result.attempt == 1 and not result.hard:
         # The engine starts a new problem: we missed the passing test.
         notes.append(f"engine restarted its count; dropping {failures} failure(s)")
-        failures, alerts = 0, 0
+        failures, alerts, offset = 0, 0, 0
     failures += 1
-    alert = policy.alert_at(failures)
+    left, counted = view(policy, offset, failures)
+    alert = offset + left.alert_at(counted) if left.alert_at(counted) else 0
     if alert:
         alerts = alert
     if notified is not None and notified != alerts:
@@ -248,8 +265,19 @@ def _on_failure(policy: Policy, memory: Memory, result: Result) -> _Count:
         # acknowledgement or a missed run of ours holds PROBLEMs back. The
         # alert stays due for recovery actions, which are alerts of their own.
         notes.append(f"the engine sent {notified} alert(s), not {alerts}")
+        if notified > alerts and not alert and memory.last_result:
+            # It alerted on its own since our last run (a HARD state change
+            # right after a downtime that held the SOFT ones; its own
+            # re-notification while we could not act): that alert starts
+            # the next F failures. Not with a state started afresh: the
+            # number may be from long ago.
+            failures = max(
+                failures, (min(notified, policy.max_alerts) - offset) * left.failures_per_alert
+            )
+            left, counted = view(policy, offset, failures)
         alerts = min(notified, policy.max_alerts)
-    return _Count(policy.phase(failures), failures, alerts, alert, notes=tuple(notes))
+    phase = left.phase(counted)
+    return _Count(phase, failures, alerts, alert, notes=tuple(notes), offset=offset)
 
 
 def _count(policy: Policy, memory: Memory, result: Result) -> _Count:
@@ -258,8 +286,11 @@ def _count(policy: Policy, memory: Memory, result: Result) -> _Count:
     if result.in_downtime or not result.enabled:
         # ipMonitor does not test a monitor in maintenance or disabled: what
         # the engine still runs here neither counts nor alerts, and counting
-        # starts afresh when the downtime ends.
-        return _Count(Phase.MAINTENANCE if result.in_downtime else Phase.DISABLED, 0, 0)
+        # starts afresh when the downtime ends. Nagios' number goes on
+        # (only a recovery resets it): what it sent is spent (Memory.offset).
+        spent = min(result.notified or 0, policy.max_alerts)
+        phase = Phase.MAINTENANCE if result.in_downtime else Phase.DISABLED
+        return _Count(phase, 0, spent, offset=spent)
     return _on_failure(policy, memory, result)
 
 
@@ -280,24 +311,35 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         shown = count.recovery or count.alerts
         actions.append(Publish(count.phase, shown, count.failures))
     counting = not result.ok and not (result.in_downtime or not result.enabled)
-    after = policy.failures_to_next_alert(count.failures) if counting else policy.failures_per_alert
-    number = policy.alert_at(count.failures + after) if after else 0
-    behind = count.alerts < policy.due_alert(count.failures)
+    left, counted = view(policy, count.offset, count.failures)
+    after = left.failures_to_next_alert(counted) if counting else left.failures_per_alert
+    if not counting and not result.ok and count.offset >= policy.max_alerts:
+        after = None  # in downtime after alert M: Nagios sends no more in this outage
+    number = count.offset + left.alert_at(counted + after) if after else 0
+    behind = count.alerts < count.offset + left.due_alert(counted)
     if counting and engine_count(memory, result) is not None and behind:
         # The engine is behind (it did not take our last word in time):
         # the alert it owes goes out with the very next failure.
         after, number = 1, count.alerts + 1
     settled = memory.last_result and memory.phase == count.phase and not memory.failures
-    if counting or not settled or (after == 1) != memory.gate:
+    interval = left.interval(counted)
+    nagios = result.notified is not None  # only Nagios passes its number
+    if counting or (nagios and not result.ok) or not settled or (after == 1) != memory.gate:
         # Each failure moves the next alert on, and so does the end of an
         # outage or downtime (Icinga 2 needs its number reset for alert 1);
-        # passing tests in a row tell the engine nothing.
-        actions.append(NextAlert(after, number))
-    interval = policy.interval(count.failures)
+        # each failed result in downtime too on Nagios (its delay must reach
+        # past the next test, or the first failure after it would alert;
+        # Icinga 2's gate stays closed by itself); passing
+        # tests in a row tell the engine nothing.
+        actions.append(NextAlert(after, number, interval))
     move = result.enabled and _engine_interval(memory, result) != interval
     if move or interval != memory.interval:
         actions.append(Schedule(interval, move))
     base = replace(
-        memory, failures=count.failures, alerts=count.alerts, last_result=result.identity
+        memory,
+        failures=count.failures,
+        alerts=count.alerts,
+        offset=count.offset,
+        last_result=result.identity,
     )
     return Decision(base, tuple(actions), count.notes, count.alert, count.recovery)

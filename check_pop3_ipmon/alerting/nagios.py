@@ -15,6 +15,7 @@ import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
@@ -44,11 +45,6 @@ def number(value: float) -> str:
     """Interval units as Nagios parses them (a decimal, never an exponent)."""
     text = f"{value:.6f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-# DELAY_SVC_NOTIFICATION to "never" while no PROBLEM is due: a state change
-# (recovery, a new outage) resets it in Nagios, so this only bounds the wait.
-NEVER = 10 * 365 * 86400
 
 
 class NagiosCommands:
@@ -82,15 +78,9 @@ class NagiosCommands:
                 ),
             ]
         if isinstance(action, NextAlert):
-            # Nagios re-notifies a HARD problem with the first result at or
-            # after next_notification: 0 lets the very next failure notify.
-            # Not when this run comes too late for that failure (a machine
-            # too busy to run us in time): it would let the one after notify
-            # too; the next run, for that failure, says what is owed.
-            late = now >= self.check_time + self.seconds(Interval.DOWN)
-            if action.after == 1 and late:
+            when = self.next_notification(action, now)
+            if when is None:
                 return []
-            when = 0 if action.after == 1 else now + NEVER
             return [self._line(now, "DELAY_SVC_NOTIFICATION", str(when))]
         units = self.intervals[action.interval]
         lines = [self._line(now, "CHANGE_NORMAL_SVC_CHECK_INTERVAL", number(units))]
@@ -102,6 +92,30 @@ class NagiosCommands:
         if action.move and when > now:
             lines.append(self._line(now, "SCHEDULE_FORCED_SVC_CHECK", str(when)))
         return lines
+
+    def next_notification(self, action: NextAlert, now: int) -> Optional[int]:
+        """The time before which Nagios may not re-notify; None: leave it.
+
+        Nagios re-notifies a HARD problem with the first result at or after
+        next_notification: 0 lets the very next failure notify. Otherwise
+        the delay ends half a Down interval after the `after`-th next test,
+        so Nagios notifies on its own one test later should we stop acting
+        (never silent), and never before the failure we would have let
+        through (never early). Nothing further: after alert M Nagios stops
+        by itself (pop3_ipmon_config's serviceescalation, interval 0), and
+        nothing we set outlives the next few tests.
+        """
+        if action.after is None:
+            return None
+        if action.after == 1:
+            # Not when this run comes too late for that failure (a machine
+            # too busy to run us in time): it would let the one after
+            # notify too; the next run, for that failure, says what is owed.
+            late = now >= self.check_time + self.seconds(Interval.DOWN)
+            return None if late else 0
+        down = self.seconds(Interval.DOWN)
+        first = self.check_time + self.seconds(action.interval)
+        return int(first + (action.after - 0.5) * down)
 
     def seconds(self, interval: Interval) -> float:
         return self.intervals[interval] * self.interval_length

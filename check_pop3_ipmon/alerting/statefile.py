@@ -63,7 +63,12 @@ def _memory_from(data: Any, host: str, service: str) -> Memory:
     gate = data.get("gate", True)
     if not isinstance(gate, bool):
         raise ValueError("gate is not true or false")
-    return Memory(failures, alerts, Phase(data["phase"]), Interval(data["interval"]), gate, last)
+    offset = data.get("offset", 0)  # absent in files from before it existed
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ValueError("offset is not a count")
+    return Memory(
+        failures, alerts, Phase(data["phase"]), Interval(data["interval"]), gate, last, offset
+    )
 
 
 class Slot:

@@ -111,6 +111,7 @@ def notification(given: Mapping[str, Optional[str]], env: Mapping[str, str]) -> 
     if missing:
         wanted = ", ".join(f"--{name} (or {dict(FACTS)[name]})" for name in missing)
         raise ConfigError(f"missing {wanted}")
+    _describe_the_alert(values, nagios_number=given.get("number") is None)
     return Notification(**values)
 
 
@@ -123,6 +124,26 @@ _MENTION = re.compile(r"@(?=\w)")
 # break between ] and ( it is neither: the text stays, the link (or the
 # image fetched from an address of the sender's choosing) does not.
 _LINK = re.compile(r"\](?=\()")
+
+
+def _describe_the_alert(values: dict[str, str], nagios_number: bool) -> None:
+    """ipMonitor's state and alert as of the notification being sent.
+
+    The handler sets the service's variables after the engine notified for
+    a result, so they hold the test before (Warn, alert 0 at PROBLEM 1).
+    The type says more: a PROBLEM is always Down, its alert the engine's
+    number; a RECOVERY is Up, and Nagios (which counts the recovery too)
+    sent its number less one PROBLEMs. Others (ACKNOWLEDGEMENT) keep them.
+    """
+    kind, number = values["type"], values["number"]
+    if kind == "PROBLEM":
+        values["ipmon_state"] = "Down"
+        if number.isdigit():
+            values["alert"] = number
+    elif kind == "RECOVERY":
+        values["ipmon_state"] = "Up"
+        if nagios_number and number.isdigit() and int(number) > 0:
+            values["alert"] = str(int(number) - 1)
 
 
 def _chat(text: str) -> str:

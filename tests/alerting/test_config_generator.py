@@ -79,7 +79,9 @@ def test_plugin_arguments_parse_as_the_plugin_does() -> None:
         ("tls = ssl", "tls: expected none, starttls or implicit"),
         ("warning = fast", "warning: invalid range 'fast'"),
         ("timeout = 60", "timeout: 60s must be shorter than the Down interval (60s): "),
-        ("max_alerts = 0", "max_alerts: expected a whole number, 1 or more"),
+        ("max_alerts = 0", "max_alerts: expected a whole number, 1 to 100, not '0'"),
+        ("failures_per_alert = 101", "failures_per_alert: expected a whole number, 1 to 100"),
+        ("up_interval = 604801", "up_interval: expected whole seconds, 1 to 604800 (a week)"),
         ("down_interval = 1.5", "down_interval: expected whole seconds"),
         ("enabled = maybe", "enabled: expected yes or no"),
         ("contacts = a;b", "contacts: 'a;b' is not a contact or group name"),
@@ -176,3 +178,19 @@ def test_script_writes_files_and_reports_errors(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 1 and "No such file" in run.stderr
+
+
+def test_nagios_gets_escalations_that_keep_ipmonitors_pace_without_the_handler() -> None:
+    """Notifications 1..M-1 every (F - 1/4) Down intervals, none from M (issue 18, item 1)."""
+    text = nagios_config(parse_text(BASE + "failures_per_alert = 3\nmax_alerts = 4\n"), 60)
+    blocks = [block for block in text.split("define ")[1:] if block.startswith("serviceescalation")]
+    fields = [
+        {line.split()[0]: line.split()[1] for line in block.splitlines() if len(line.split()) > 1}
+        for block in blocks
+    ]
+    assert [
+        (f["first_notification"], f["last_notification"], f["notification_interval"])
+        for f in fields
+    ] == [("1", "3", "2.75"), ("4", "0", "0")]
+    single = nagios_config(parse_text(BASE + "max_alerts = 1\n"), 60)
+    assert single.count("define serviceescalation") == 1

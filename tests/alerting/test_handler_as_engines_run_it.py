@@ -124,25 +124,33 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
     delay = "DELAY_SVC_NOTIFICATION;mail1;POP3;"
     interval = "CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;"
     schedule = "SCHEDULE_FORCED_SVC_CHECK;mail1;POP3;"
+    # The delays end half a Down interval after the test that should alert
+    # (never far ahead: Nagios goes on alone should the handler stop); after
+    # alert M none (Nagios' escalation stops it), at the recovery F Down
+    # intervals after the next (Up) test.
     assert [plain(lines) for lines in sent] == [
         [var("STATE", "Warn"), var("ALERT", 0), var("FAILURES", 1), delay + "0", interval + "1"],
-        [var("STATE", "Down"), var("ALERT", 1), var("FAILURES", 2), delay + "never"],
+        [
+            var("STATE", "Down"),
+            var("ALERT", 1),
+            var("FAILURES", 2),
+            delay + str(BASE + 20 + 1 + 1),
+        ],
         [delay + "0"],
-        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4), delay + "never"],
+        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4)],
         [
             var("STATE", "Lost"),
             var("ALERT", 2),
             var("FAILURES", 5),
-            delay + "never",
             interval + "15",
             schedule + str(BASE + 50 + 15),
         ],
-        [delay + "never"],
+        [],
         [
             var("STATE", "Up"),
             var("ALERT", 2),
             var("FAILURES", 0),
-            delay + "never",
+            delay + str(BASE + 71 + 5 + 1),
             interval + "5",
             schedule + str(BASE + 71 + 5),
         ],
@@ -198,8 +206,12 @@ def test_result_in_downtime_is_counted_as_maintenance(tmp_path: Path, fifo: Comm
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_ALERT;0",
         "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_FAILURES;0",
     ]
-    # Counting afresh after the downtime: the next alert is F failures away.
-    assert "DELAY_SVC_NOTIFICATION;mail1;POP3;never" in lines
+    # Counting afresh after the downtime: the next alert is F failures away,
+    # from the next test (at Up): each result in downtime pushes the delay on.
+    delays = [line for line in lines if line.startswith("DELAY_SVC_NOTIFICATION")]
+    assert delays == [
+        f"DELAY_SVC_NOTIFICATION;mail1;POP3;{BASE + 10 * attempt + 5 + 1}" for attempt in (1, 2, 3)
+    ]
     assert not any("POP3_IPMON_STATE;Warn" in line or "Down" in line for line in lines)
 
 
@@ -212,6 +224,11 @@ def test_result_in_downtime_is_counted_as_maintenance(tmp_path: Path, fifo: Comm
         ({"--failures-per-alert": "0"}, "expected a whole number >= 1, not '0'"),
         ({"--lost-interval": "1e3"}, "expected a positive interval, not '1e3'"),
         ({"--check-time": "$LASTSERVICECHECK$"}, "expected a UNIX time"),
+        # Bounds (issue 18, item 4): no interval beyond a week in any unit,
+        # F and M as a person would set them.
+        ({"--up-interval": "999999999"}, "'999999999' is more than a week in any unit"),
+        ({"--max-alerts": "101"}, "argument --max-alerts: expected 1 to 100, not '101'"),
+        ({"--failures-per-alert": "1000"}, "expected 1 to 100, not '1000'"),
         # A long --monitor-name is shortened with a warning now (issue 10, item 8):
         # tests/alerting/test_log_and_state_directory.py.
         ({"--monitor-name": "x\ty"}, "monitor name holds control characters"),
@@ -231,6 +248,51 @@ def test_bad_arguments_exit_3_with_one_clear_line(
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "pop3_ipmon").exists()
     assert not (tmp_path / "pop3_ipmon.log").exists()
+
+
+@pytest.mark.parametrize(
+    ("interval_length", "change", "message"),
+    [
+        (1, {"--down-interval": "0.0000001"}, "--down-interval is 1e-07s: an interval must be"),
+        (60, {"--up-interval": "10081"}, "--up-interval is 604860s (10081 x interval_length 60)"),
+        (60, {"--lost-interval": "0.01"}, "--lost-interval is 0.6s (0.01 x interval_length 60)"),
+    ],
+)
+def test_intervals_outside_a_second_to_a_week_are_refused(
+    tmp_path: Path, fifo: CommandFifo, interval_length: int, change: dict[str, str], message: str
+) -> None:
+    """In seconds, as Nagios will use them: 0.0000001 became check interval 0 and
+    999999999 a check in 2058, and Nagios never tested the service again."""
+    (tmp_path / "nagios.cfg").write_text(f"interval_length={interval_length}\n")
+    run = handler(*nagios_args(tmp_path, "CRITICAL", 1, **change))
+    assert run.returncode == 3
+    (line,) = (tmp_path / "handler.log").read_text().splitlines()
+    assert message in line and line.endswith("1s to 604800s (a week); nothing done"), line
+    assert fifo.lines() == []
+
+
+def test_a_variable_gone_bad_at_run_time_is_logged_where_the_handler_logs(
+    tmp_path: Path, fifo: CommandFifo
+) -> None:
+    """CHANGE_CUSTOM_SVC_VAR made F a word: every run is refused, and the reason
+    is in pop3_ipmon.log (not only syslog), once per run; nothing is sent."""
+    args = nagios_args(tmp_path, "CRITICAL", 1)
+    i = args.index("--failures-per-alert")
+    del args[i : i + 2]
+    i = args.index("--log-file")
+    args[i : i + 2] = ["--log-beside", str(tmp_path / "nagios.log")]
+    env = {**os.environ, "NAGIOS__SERVICEPOP3_IPMON_FAILURES_PER_ALERT": "three"}
+    run = subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert run.returncode == 3
+    (line,) = (tmp_path / "pop3_ipmon.log").read_text().splitlines()
+    assert line.endswith(
+        "ERROR bad arguments: NAGIOS__SERVICEPOP3_IPMON_FAILURES_PER_ALERT "
+        "(for --failures-per-alert): expected a whole number >= 1, not 'three'; "
+        "nothing done (the engine notifies on its own)"
+    ), line
+    assert fifo.lines() == []
 
 
 def test_monitor_name_of_64_characters_is_fine(tmp_path: Path, fifo: CommandFifo) -> None:

@@ -314,3 +314,37 @@ def test_a_delayed_run_does_not_bring_back_an_old_engine_count() -> None:
     stale = decide(policy, memory, Result(False, "CRITICAL", True, 1, "220", notified=1))
     assert stale.memory.alerts == 2
     assert NextAlert(None, 0) in stale.actions
+
+
+def test_nagios_numbers_an_outage_on_across_a_downtime() -> None:
+    """Alert 1, then a downtime: counting starts at 1 after it, and the alerts
+    left are Nagios' 2 and 3 (it resets its number only at a recovery and
+    stops at M on its own), at failures 3 and 6 after it; then Lost."""
+    policy = Policy(3, 3)
+    results = [
+        fail(1, notified=0),
+        fail(2, notified=0),
+        fail(3, True, notified=1),
+        fail(3, True, in_downtime=True, notified=1),
+        fail(3, True, in_downtime=True, notified=1),
+    ]
+    results += [fail(3, True, notified=n) for n in (1, 1, 2, 2, 2, 3, 3)]
+    decisions = run(policy, results)
+    assert alerts(decisions) == [(3, "alert", 1), (8, "alert", 2), (11, "alert", 3)]
+    assert [d.memory.phase for d in decisions[5:]] == [Phase.WARN] * 2 + [Phase.DOWN] * 4 + [
+        Phase.LOST
+    ]
+    # In the downtime: the next alert F failures after it, past the next test.
+    assert NextAlert(3, 2) in decisions[4].actions
+    assert NextAlert(None) in decisions[-1].actions
+
+
+def test_a_downtime_in_lost_leaves_no_alert() -> None:
+    policy = Policy(1, 2)
+    results = [fail(1, True, notified=1), fail(1, True, notified=2)]
+    results += [fail(1, True, in_downtime=True, notified=2)]
+    results += [fail(1, True, notified=2) for _ in range(3)]
+    decisions = run(policy, results)
+    assert alerts(decisions) == [(1, "alert", 1), (2, "alert", 2)]
+    assert NextAlert(None) in decisions[2].actions
+    assert {d.memory.phase for d in decisions[3:]} == {Phase.LOST}

@@ -35,12 +35,18 @@ def test_lines_for_every_action() -> None:
     assert c.lines(NextAlert(1, 2), 1001) == [
         "[1001] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;0\n"
     ]
-    # Not the next one, or no more: far away (a state change resets it).
-    never = 1001 + nagios.NEVER
-    for action in (NextAlert(2, 2), NextAlert(None)):
-        assert c.lines(action, 1001) == [
-            f"[1001] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;{never}\n"
-        ]
+    # Two failures away (Down 60 s, checked at 1000): until half a Down
+    # interval after the second next test, 1000 + 2.5 x 60, no further: if
+    # the handler stops, Nagios' own re-notification comes one test late.
+    assert c.lines(NextAlert(2, 2), 1001) == [
+        "[1001] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;1150\n"
+    ]
+    # The next test at the Up interval (in downtime), then Down ones.
+    assert c.lines(NextAlert(3, 1, Interval.UP), 1001) == [
+        "[1001] DELAY_SVC_NOTIFICATION;mail1;POP3 head office;1450\n"
+    ]
+    # No more (alert M sent): Nagios' escalation stops it; nothing to set.
+    assert c.lines(NextAlert(None), 1001) == []
     assert c.lines(Schedule(Interval.LOST, False), 1001) == [
         "[1001] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3 head office;1.5\n"
     ]

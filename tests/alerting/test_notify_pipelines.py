@@ -98,8 +98,10 @@ define service {
     notification_period     24x7
     notification_options    w,u,c,r
     contacts                pop3-mail,pop3-pagerduty,pop3-chat
-    _POP3_IPMON_STATE       Down
-    _POP3_IPMON_ALERT       1
+    ; What the handler has set when Nagios sends PROBLEM 1 (it runs after
+    ; the notification): the test before, Warn, alert 0.
+    _POP3_IPMON_STATE       Warn
+    _POP3_IPMON_ALERT       0
 }
 """
 
@@ -160,21 +162,25 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
     ]
     first = read_lines(mails)[0]
     assert first["to"] == ["pop3-admin@example.com"]
+    # What the mail says is the alert being sent (issue 18, item 3).
     assert "ipMonitor: Down, alert 1 (notification 1)" in first["body"]
+    assert "ipMonitor: Warn (notification 1)" in read_lines(mails)[1]["body"]
+    assert "ipMonitor: Up after 1 alert(s) (notification 2)" in read_lines(mails)[2]["body"]
     assert pd_nagios.refused(pages) == []
     paged = pd_nagios.accepted(pages)
     assert [(p["type"], p["host"], p["service"]) for p in paged] == [
         (kind, "mail1", "POP3") for kind in TYPES
     ]
     assert paged[0]["number"] == 1 and paged[0]["state"] == "CRITICAL"
-    assert paged[0]["fields"]["POP3_IPMON_STATE"] == "Down"
+    assert [p["fields"]["POP3_IPMON_STATE"] for p in paged] == ["Down", "Warn", "Up"]
     assert {p["argv"][p["argv"].index("-k") + 1] for p in paged} == {"YOUR-INTEGRATION-KEY"}
     facts = [post.body["notification"] for post in chat.posts]
     assert [(f["type"], f["state"], f["ipmon_state"]) for f in facts] == [
         ("PROBLEM", "CRITICAL", "Down"),
-        ("ACKNOWLEDGEMENT", "CRITICAL", "Down"),
-        ("RECOVERY", "OK", "Down"),
+        ("ACKNOWLEDGEMENT", "CRITICAL", "Warn"),
+        ("RECOVERY", "OK", "Up"),
     ]
+    assert [(f["alert"], f["number"]) for f in facts] == [("1", "1"), ("0", "1"), ("1", "2")]
     assert (facts[0]["number"], facts[1]["author"], facts[1]["comment"]) == ("1", "alice", "on it")
     # The display name is free text: it reaches the webhook intact, and no shell.
     assert facts[0]["monitor_name"] == f'Mail POP3 "$(touch {marker})" `touch {marker}`'

@@ -138,7 +138,8 @@ def test_hostile_output_cannot_ping_the_channel(config: Path, chat: ChatServer) 
     assert run(config, "--type=PROBLEM", "--host=mail1", "--service=POP3", banner).returncode == 0
     (post,) = chat.posts
     assert post.body["text"] == (
-        "PROBLEM: POP3 on mail1 - +OK &lt;!channel&gt; &lt;https://evil.example|click&gt; "
+        "PROBLEM: POP3 on mail1 (ipMonitor Down) - "
+        "+OK &lt;!channel&gt; &lt;https://evil.example|click&gt; "
         '&amp; "quotes" $(reboot)'
     )
 
@@ -247,7 +248,10 @@ def test_the_message_caps_each_value() -> None:
         },
     )
     assert len(facts.output) == webhook.MAX_VALUE
-    assert webhook.message_text(facts) == "PROBLEM: POP3 on mail1 - " + "x" * webhook.MAX_VALUE
+    assert (
+        webhook.message_text(facts)
+        == "PROBLEM: POP3 on mail1 (ipMonitor Down) - " + "x" * webhook.MAX_VALUE
+    )
 
 
 def test_hostile_text_cannot_mention_everyone_or_post_links(config: Path, chat: ChatServer) -> None:
@@ -258,7 +262,7 @@ def test_hostile_text_cannot_mention_everyone_or_post_links(config: Path, chat: 
     (post,) = chat.posts
     z = "\u200b"
     assert post.body["text"] == (
-        f"PROBLEM: POP3 on mail1 - +OK @{z}channel @{z}here @{z}all "
+        f"PROBLEM: POP3 on mail1 (ipMonitor Down) - +OK @{z}channel @{z}here @{z}all "
         f"![x]{z}(https://evil.example/t.png) [login]{z}(https://evil.example)"
     )
     # A mail address, or an @ alone, is no mention and no markup.
@@ -266,7 +270,7 @@ def test_hostile_text_cannot_mention_everyone_or_post_links(config: Path, chat: 
         {"type": "PROBLEM", "output": "mail to a@b - @ 5 [1] (2)"},
         {"NAGIOS_HOSTNAME": "m", "NAGIOS_SERVICEDESC": "s"},
     )
-    assert webhook.message_text(facts) == f"PROBLEM: s on m - mail to a@{z}b - @ 5 [1] (2)"
+    assert webhook.message_text(facts) == f"PROBLEM: s on m (ipMonitor Down) - mail to a@{z}b - @ 5 [1] (2)"
 
 
 @pytest.mark.parametrize(
