@@ -228,7 +228,7 @@ def _mass_outage(work: Path, services: int, down: int) -> None:
         generated,
     ]
     settings = {
-        **main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+        **main_settings(CONTRIB / "nagios-main" / "pop3_ipmon_main.cfg"),
         "process_performance_data": "1",
         "service_perfdata_file": str(work / "perfdata"),
         "service_perfdata_file_template": "$LASTSERVICECHECK$\\t$SERVICEDESC$",

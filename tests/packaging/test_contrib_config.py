@@ -66,6 +66,22 @@ def test_nagios_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
     assert "Checked 1 services." in out
 
 
+def test_nagios_reads_the_contrib_directory_as_a_cfg_dir(tmp_path: Path) -> None:
+    """Issue 20: cfg_dir on contrib/nagios (or its copy in share/) reads every
+    .cfg there as object files; the nagios.cfg settings live apart, in
+    contrib/nagios-main/, or Nagios stops at their first line."""
+    nagios = Nagios(
+        tmp_path,
+        stock(STOCK_NAGIOS, "nagios4-common"),
+        resource={"USER1": str(BIN)},
+        settings={"cfg_dir": str(NAGIOS)},
+    )
+    assert "Checked 1 services." in nagios_verdict(nagios)
+    assert list((NAGIOS.parent / "nagios-main").glob("*.cfg")) == [
+        NAGIOS.parent / "nagios-main" / "pop3_ipmon_main.cfg"
+    ]
+
+
 def test_nagios_accepts_the_generated_example(tmp_path: Path) -> None:
     services = generate("nagios", EXAMPLE_INI, tmp_path / "services.cfg")
     contact = tmp_path / "contact.cfg"
@@ -390,12 +406,12 @@ def test_nagios_steps_set_what_the_handler_and_recovery_need() -> None:
     read (Debian's nagios.cfg has enable_environment_macros=0)."""
     from tests.support.nagios import main_settings
 
-    settings = main_settings(NAGIOS / "pop3_ipmon_main.cfg")
+    settings = main_settings(NAGIOS.parent / "nagios-main" / "pop3_ipmon_main.cfg")
     assert settings["enable_environment_macros"] == "1"
     assert settings["check_external_commands"] == "1"
     assert (settings["obsess_over_services"], settings["ocsp_command"]) == ("1", "pop3-ipmon-alert")
     readme = (NAGIOS.parent / "README.md").read_text()
-    assert "cat contrib/nagios/pop3_ipmon_main.cfg >> /etc/nagios4/nagios.cfg" in readme
+    assert "cat contrib/nagios-main/pop3_ipmon_main.cfg >> /etc/nagios4/nagios.cfg" in readme
     # The handler's log goes beside Nagios' own: stderr would be thrown away.
     commands = (NAGIOS / "pop3_ipmon_commands.cfg").read_text()
     assert "--log-beside '$LOGFILE$'" in commands
