@@ -65,3 +65,15 @@ def test_quick_start_is_two_commands_after_a_tox_that_installs_on_debian_12() ->
     assert "(`pip install tox`)" not in prose
     assert "`python3 -m venv ~/.local/tox && ~/.local/tox/bin/pip install 'tox>=4'`" in prose
     assert (ROOT / "toxfile.py").is_file()  # the pyenv Pythons CI runs, found by tox
+
+
+def test_every_test_file_the_docs_name_exists() -> None:
+    """Issue 20: contrib/notify/README.md named a test file that did not exist."""
+    docs = [ROOT / "README.md", *ROOT.glob("*.md"), *ROOT.glob("contrib/**/*.md"), *ROOT.glob("bench/*.md")]
+    named = {
+        (doc.relative_to(ROOT), path)
+        for doc in docs
+        for path in re.findall(r"\btests/[\w/]+\.py\b", doc.read_text())
+    }
+    assert named
+    assert [(str(doc), path) for doc, path in sorted(named) if not (ROOT / path).is_file()] == []
