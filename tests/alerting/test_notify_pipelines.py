@@ -218,11 +218,12 @@ def test_icinga2_accepts_the_notify_files(tmp_path: Path) -> None:
     check = icinga(
         tmp_path,
         ROOT / "contrib" / "icinga2" / "pop3_ipmon_example.conf",
+        ROOT / "contrib" / "icinga2" / "pop3_ipmon_notifications.conf",
         NOTIFY / "pop3_ipmon_notify.conf",
         NOTIFY / "pop3_ipmon_notify_example.conf",
     ).validate()
     assert check.returncode == 0, check.stdout
-    # The example's own rule plus the three pipelines, for its one service.
+    # pop3_ipmon_notifications.conf's rule plus the three pipelines, for its one service.
     assert "Instantiated 4 Notifications." in check.stdout
 
 

@@ -77,3 +77,17 @@ def test_every_test_file_the_docs_name_exists() -> None:
     }
     assert named
     assert [(str(doc), path) for doc, path in sorted(named) if not (ROOT / path).is_file()] == []
+
+
+def test_contrib_steps_link_the_scripts_from_where_the_install_put_them() -> None:
+    """Issue 20: contrib/README.md linked them from /usr/local/bin, where the
+    README's venv install on Debian 12 had put them in its venv's bin/."""
+    install = readme_section("Install")
+    (venv,) = re.findall(r"python3 -m venv --system-site-packages (\S+)\n", install)
+    steps = (ROOT / "contrib" / "README.md").read_text()
+    links = re.findall(r"ln -sf? (\S+)/\$p /usr/lib/nagios/plugins/\$p", steps)
+    assert links == [f"{venv}/bin"] * 2
+    assert f'export PATH="{venv}/bin:$PATH"' in steps
+    for doc in ("README.md", "REPORTS.md", "RECOVERY.md", "notify/README.md"):
+        text = (ROOT / "contrib" / doc).read_text()
+        assert not re.findall(r"/usr/local/bin/(?:check_pop3_ipmon|pop3_ipmon_\w+)", text), doc

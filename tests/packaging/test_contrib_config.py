@@ -159,18 +159,24 @@ def icinga(tmp_path: Path, *files: Path) -> Icinga2:
 
 
 def test_icinga2_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
-    check = icinga(tmp_path, ICINGA2 / "pop3_ipmon_example.conf").validate()
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path, ICINGA2 / "pop3_ipmon_example.conf", notifications).validate()
     assert check.returncode == 0, check.stdout
     assert "Instantiated 1 Notification." in check.stdout
+    # Issue 20: the steps copy the notifications, and the example (its objects
+    # to be replaced by the generated ones) holds none of them.
+    assert "Notification" not in (ICINGA2 / "pop3_ipmon_example.conf").read_text()
+    readme = (ICINGA2.parent / "README.md").read_text()
+    assert "cp contrib/icinga2/pop3_ipmon_notifications.conf /etc/icinga2/conf.d/" in readme
 
 
 def test_icinga2_accepts_the_generated_example(tmp_path: Path) -> None:
     services = generate("icinga2", EXAMPLE_INI, tmp_path / "services.conf")
-    rule = tmp_path / "rule.conf"
-    # The example's notification command and apply rule, for the generated services.
-    example = (ICINGA2 / "pop3_ipmon_example.conf").read_text().split("object NotificationCommand")
-    rule.write_text('object User "pop3-admin" { }\nobject NotificationCommand' + example[1])
-    check = icinga(tmp_path / "icinga2", services, rule).validate()
+    users = tmp_path / "users.conf"
+    users.write_text('object User "pop3-admin" { }\n')  # the definition's contacts
+    # The shipped notification rule, for the generated services as they are.
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path / "icinga2", services, users, notifications).validate()
     assert check.returncode == 0, check.stdout
     assert "Instantiated 2 Services." in check.stdout
     assert "Instantiated 2 Notifications." in check.stdout
@@ -183,7 +189,9 @@ def test_icinga2_refuses_a_monitor_name_over_64_characters(tmp_path: Path) -> No
         .read_text()
         .replace('"Mail POP3 (head office)"', '"' + "M" * 65 + '"')
     )
-    check = icinga(tmp_path / "icinga2", conf).validate()
+    # The Notification template refuses it (pop3_ipmon_notifications.conf applies it).
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path / "icinga2", conf, notifications).validate()
     assert check.returncode != 0
     assert (
         "pop3_ipmon: service 'mail1!POP3': the monitor name (display_name) is 65 characters "
