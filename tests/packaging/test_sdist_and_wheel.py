@@ -142,7 +142,13 @@ def test_wheel_installs_the_contrib_configuration_under_share(dists: Dists, tmp_
     contrib = ROOT / "contrib"
     expected = {
         Path(name): contrib / name
-        for name in ("README.md", "RECOVERY.md", "REPORTS.md", "pop3_ipmon_example.ini")
+        for name in (
+            "README.md",
+            "INTERNALS.md",
+            "RECOVERY.md",
+            "REPORTS.md",
+            "pop3_ipmon_example.ini",
+        )
     }
     for directory, pattern in (
         ("nagios", "*.cfg"),
