@@ -58,7 +58,10 @@ def parser_of(script: str) -> argparse.ArgumentParser:
 
 def _raw(parser: argparse.ArgumentParser) -> bool:
     """Description and epilog laid out by hand (the check's), not to be refilled."""
-    return issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter)
+    formatter = parser.formatter_class
+    return isinstance(formatter, type) and issubclass(
+        formatter, argparse.RawDescriptionHelpFormatter
+    )
 
 
 def _text(text: str, raw: bool) -> list[str]:

@@ -160,7 +160,10 @@ def _statistics(plugin: Path, cases: list[tuple[str, list[str]]], work: Path, ke
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--keep", type=Path, metavar="DIR", help="write the report and its database here, and keep them"
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="write the report and its database here, and keep them",
     )
     args = parser.parse_args()
     plugin = Path(sys.executable).parent / "check_pop3_ipmon"

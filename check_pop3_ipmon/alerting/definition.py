@@ -40,6 +40,7 @@ _BAD_OBJECT_CHARS = set("`~!$%^&*|'\"<>?,()=;\\")
 _ADDRESS = re.compile(r"[A-Za-z0-9._:-]+(%[A-Za-z0-9._-]+)?")
 _LIST_ITEM = re.compile(r"[A-Za-z0-9._@+-]+")
 
+
 class Key(NamedTuple):
     default: Optional[str]  # None: required, or left out (no default shown)
     help: str

@@ -193,4 +193,9 @@ def test_help_lists_every_definition_key_with_its_default() -> None:
     (monitor,) = parse_text("[POP3]\nhost = mail1\n")
     assert (monitor.up_interval, monitor.down_interval, monitor.lost_interval) == (300, 60, 900)
     assert (monitor.failures_per_alert, monitor.max_alerts, monitor.timeout) == (3, 3, 10.0)
-    assert (monitor.name, monitor.tls, monitor.enabled, monitor.contacts) == ("POP3", "none", True, ())
+    assert (monitor.name, monitor.tls, monitor.enabled, monitor.contacts) == (
+        "POP3",
+        "none",
+        True,
+        (),
+    )

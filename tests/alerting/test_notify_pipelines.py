@@ -42,7 +42,7 @@ TYPES = ["PROBLEM", "ACKNOWLEDGEMENT", "RECOVERY"]
 
 def pd_nagios_at(path: Path, record: Path) -> Path:
     """The stand-in as one program, as pd-nagios is (the engines name one path)."""
-    path.write_text(f"#!/bin/sh\nexec {shlex.join(pd_nagios.command(record))} \"$@\"\n")
+    path.write_text(f'#!/bin/sh\nexec {shlex.join(pd_nagios.command(record))} "$@"\n')
     path.chmod(0o755)
     return path
 

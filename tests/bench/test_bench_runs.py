@@ -35,7 +35,14 @@ def test_bench_runs_every_section_with_icinga2_capacity() -> None:
     find_program("icinga2", "icinga2-bin")
     find_program("dovecot", "dovecot-pop3d")
     out = run_bench(
-        str(BENCH / "bench.py"), "--quick", "--reps", "4", "--engine-seconds", "3", "--services", "2"
+        str(BENCH / "bench.py"),
+        "--quick",
+        "--reps",
+        "4",
+        "--engine-seconds",
+        "3",
+        "--services",
+        "2",
     )
     assert "\n3. Capacity in Icinga 2 (2 services per command" in out, out
     capacity = out.split("\n3. Capacity in Icinga 2", 1)[1].split("\n\n", 1)[0]

@@ -71,7 +71,12 @@ def test_quick_start_is_two_commands_after_a_tox_that_installs_on_debian_12() ->
 
 def test_every_test_file_the_docs_name_exists() -> None:
     """Issue 20: contrib/notify/README.md named a test file that did not exist."""
-    docs = [ROOT / "README.md", *ROOT.glob("*.md"), *ROOT.glob("contrib/**/*.md"), *ROOT.glob("bench/*.md")]
+    docs = [
+        ROOT / "README.md",
+        *ROOT.glob("*.md"),
+        *ROOT.glob("contrib/**/*.md"),
+        *ROOT.glob("bench/*.md"),
+    ]
     named = {
         (doc.relative_to(ROOT), path)
         for doc in docs
