@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from common import PLUGINS
+
 from tests.support.icinga2 import Icinga2, string
 
 INTERVAL_S = 1.0
@@ -132,7 +134,8 @@ def capacity(
     engine_dir.mkdir()
     config = engine_dir / "bench.conf"
     config.write_text(_config(commands, services))
-    icinga = Icinga2(engine_dir, [config])
+    # The ITL's command definitions read PluginDir (Debian's constants.conf).
+    icinga = Icinga2(engine_dir, [config], constants={"PluginDir": str(PLUGINS)})
     icinga.start()
     lines = [
         f"3. Capacity in Icinga 2 ({services} services per command, {INTERVAL_S:g} s interval, "

@@ -89,7 +89,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--keep", type=Path, help="leave the database and reports here")
+    parser.add_argument("--quick", action="store_true", help="CI's short run: 2 days, 10 services")
     args = parser.parse_args()
+    if args.quick:  # tests/test_bench.py: the code path, not the figures
+        args.days, args.services = 2, 10
     work = args.keep or Path(tempfile.mkdtemp(prefix="report-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "stats.sqlite"

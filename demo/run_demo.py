@@ -9,11 +9,14 @@ rounds, with a fourth server that is stopped for two of them; each result is
 written as the perfdata line an engine would write (one round a minute, as
 if tested every minute; HARD at the second failure), ingested with the
 installed pop3_ipmon_report into a temporary database, and rendered as an
-HTML report whose path is printed.
+HTML report. The temporary directory is removed at the end; with --keep DIR
+the perfdata, the database and the reports are written to DIR instead, and
+stay there to be opened (tox -e demo -- --keep DIR).
 """
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import json
 import shlex
@@ -90,12 +93,20 @@ def perfdata_line(t: int, service: str, proc: subprocess.CompletedProcess[str], 
     )
 
 
-def statistics(plugin: Path, cases: list[tuple[str, list[str]]]) -> int:
-    """More rounds of the checks, written as perfdata, ingested, reported."""
+def statistics(plugin: Path, cases: list[tuple[str, list[str]]], keep: Path | None) -> int:
+    """More rounds of the checks, written as perfdata, ingested, reported:
+    into keep, or a temporary directory removed at the end."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        return _statistics(plugin, cases, keep, kept=True)
+    with tempfile.TemporaryDirectory(prefix="pop3-ipmon-demo-") as work:
+        return _statistics(plugin, cases, Path(work), kept=False)
+
+
+def _statistics(plugin: Path, cases: list[tuple[str, list[str]]], work: Path, kept: bool) -> int:
     flaky = serve(Responder)
     flaky_port = int(flaky.server_address[1])
     cases = [*cases, ("flaky", ["-p", str(flaky_port)])]
-    work = Path(tempfile.mkdtemp(prefix="pop3-ipmon-demo-"))
     start_time = int(time.time()) - ROUNDS * 60
     failures = dict.fromkeys([name for name, _ in cases], 0)
     lines = []
@@ -138,11 +149,23 @@ def statistics(plugin: Path, cases: list[tuple[str, list[str]]]) -> int:
             f"{service['availability_from_first_failure_percent']:.1f} % from the first "
             f"failure; {len(service['outages'])} outage(s)"
         )
-    print(f"report: {page}")
+    if kept:
+        print(f"report: {page} (kept, with its database and perfdata, as --keep asked)")
+    else:
+        print("report: removed with the demo's temporary directory; to open it, run")
+        print("        tox -e demo -- --keep DIR  (then DIR/report.html)")
     return 0
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="write the report and its database here, and keep them",
+    )
+    args = parser.parse_args()
     plugin = Path(sys.executable).parent / "check_pop3_ipmon"
     cases = [
         ("healthy", "a healthy server", 0, ["-p", str(start(Responder))]),
@@ -155,15 +178,15 @@ def main() -> int:
         ("busy", "a server refusing service", 2, ["-p", str(start(Busy))]),
     ]
     failed = 0
-    for _, what, expected, args in cases:
-        print(f"# {what}\n$ {shlex.join(['check_pop3_ipmon', '-H', '127.0.0.1', *args])}")
-        proc = run_check(plugin, args)
+    for _, what, expected, argv in cases:
+        print(f"# {what}\n$ {shlex.join(['check_pop3_ipmon', '-H', '127.0.0.1', *argv])}")
+        proc = run_check(plugin, argv)
         print(proc.stdout + proc.stderr, end="")
         print(f"(exit {proc.returncode})\n")
         failed += proc.returncode != expected
     if failed:
         print(f"{failed} case(s) did not give the expected state", file=sys.stderr)
-    failed += statistics(plugin, [(name, args) for name, _, _, args in cases])
+    failed += statistics(plugin, [(name, argv) for name, _, _, argv in cases], args.keep)
     return 1 if failed else 0
 
 

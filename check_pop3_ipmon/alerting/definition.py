@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Callable, NamedTuple, Optional, TypeVar
 
 from check_pop3_ipmon.alerting.arguments import MAX_ALERTS, MAX_SECONDS
 from check_pop3_ipmon.check import values as argument_values
@@ -41,25 +41,46 @@ _BAD_OBJECT_CHARS = set("`~!$%^&*|'\"<>?,()=;\\")
 _ADDRESS = re.compile(r"[A-Za-z0-9._:-]+(%[A-Za-z0-9._-]+)?")
 _LIST_ITEM = re.compile(r"[A-Za-z0-9._@+-]+")
 
+
+class Key(NamedTuple):
+    default: Optional[str]  # None: required, or left out (no default shown)
+    help: str
+
+
+# Every key of a monitor's section, its default and what it means: the one
+# place they are defined (parsing below, `pop3_ipmon_config --help`).
 KEYS = {
-    "name",
-    "host",
-    "address",
-    "enabled",
-    "store_statistics",
-    "port",
-    "tls",
-    "timeout",
-    "warning",
-    "critical",
-    "up_interval",
-    "down_interval",
-    "lost_interval",
-    "failures_per_alert",
-    "max_alerts",
-    "contacts",
-    "contact_groups",
+    "name": Key(None, "Monitor Name, 64 characters at most (or section)"),
+    "host": Key(None, "required: the service's host object"),
+    "address": Key(None, "define the host, with this address"),
+    "enabled": Key("yes", "Enabled: the service's active checks (yes/no)"),
+    "store_statistics": Key("yes", "Store Monitor Statistics: perfdata (yes/no)"),
+    "port": Key(None, "the POP3 port (the check's -p)"),
+    "tls": Key(TLS_NONE, "none, starttls or implicit (--tls)"),
+    "timeout": Key("10", "Maximum Test Duration, s (-t); < down_interval"),
+    "warning": Key(None, "response time range for WARNING (-w)"),
+    "critical": Key(None, "response time range for CRITICAL (-c)"),
+    "up_interval": Key("300", "seconds between tests while Up"),
+    "down_interval": Key("60", "seconds between tests while Warn or Down"),
+    "lost_interval": Key("900", "seconds between tests while Lost"),
+    "failures_per_alert": Key("3", "F: an alert every F failures"),
+    "max_alerts": Key("3", "M: at most M alerts, then Lost"),
+    "contacts": Key("", "contacts (Icinga 2: users) to notify"),
+    "contact_groups": Key("", "contact groups (user groups) to notify"),
 }
+
+
+def keys_help() -> str:
+    """The keys for --help: one line each, with the default."""
+    width = max(map(len, KEYS)) + 2
+    lines = [
+        "monitor definition keys (an INI file: one [section] per monitor, named as",
+        "its service; [DEFAULT] for all):",
+        f"  {'key':{width}}{'default':9}(lists: comma- or space-separated)",
+    ]
+    for key, (default, text) in KEYS.items():
+        lines.append(f"  {key:{width}}{default or '-':9}{text}")
+    return "\n".join(lines)
 
 
 class DefinitionError(Exception):
@@ -144,12 +165,12 @@ def _address(text: str) -> str:
 
 
 def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
-    unknown = sorted(set(values) - KEYS)
+    unknown = sorted(set(values) - set(KEYS))
     if unknown:
         raise DefinitionError(f"[{section}]: unknown setting(s) {', '.join(unknown)}")
 
     def get(key: str, parse: Callable[[str], T], default: Optional[str] = None) -> T:
-        raw = values.get(key, default)
+        raw = values.get(key, KEYS[key].default if default is None else default)
         if raw is None:
             raise DefinitionError(f"[{section}]: {key} is required")
         try:
@@ -173,26 +194,26 @@ def monitor_from(section: str, values: Mapping[str, str]) -> Monitor:
         )
     if has_control(name):
         raise DefinitionError(f"[{section}] name: control characters in {name!r}")
-    tls = get("tls", _tls, TLS_NONE)
+    tls = get("tls", _tls)
     monitor = Monitor(
         service=service,
         name=name,
         host=get("host", lambda text: object_name("host name", text)),
         address=optional("address", _address),
-        enabled=get("enabled", boolean, "yes"),
-        store_statistics=get("store_statistics", boolean, "yes"),
+        enabled=get("enabled", boolean),
+        store_statistics=get("store_statistics", boolean),
         port=optional("port", argument_values.port),
         tls=tls,
-        timeout=get("timeout", argument_values.positive_float, "10"),
+        timeout=get("timeout", argument_values.positive_float),
         warning=optional("warning", argument_values.threshold_range),
         critical=optional("critical", argument_values.threshold_range),
-        up_interval=get("up_interval", _seconds, "300"),
-        down_interval=get("down_interval", _seconds, "60"),
-        lost_interval=get("lost_interval", _seconds, "900"),
-        failures_per_alert=get("failures_per_alert", _positive, "3"),
-        max_alerts=get("max_alerts", _positive, "3"),
-        contacts=get("contacts", _names, ""),
-        contact_groups=get("contact_groups", _names, ""),
+        up_interval=get("up_interval", _seconds),
+        down_interval=get("down_interval", _seconds),
+        lost_interval=get("lost_interval", _seconds),
+        failures_per_alert=get("failures_per_alert", _positive),
+        max_alerts=get("max_alerts", _positive),
+        contacts=get("contacts", _names),
+        contact_groups=get("contact_groups", _names),
     )
     problem = timeout_problem(monitor.timeout, monitor.down_interval)
     if problem:

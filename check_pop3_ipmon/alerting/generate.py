@@ -25,7 +25,7 @@ from typing import NoReturn, Optional
 
 from check_pop3_ipmon import __version__
 from check_pop3_ipmon.alerting import nagios_objects
-from check_pop3_ipmon.alerting.definition import DefinitionError, Monitor, parse_file
+from check_pop3_ipmon.alerting.definition import DefinitionError, Monitor, keys_help, parse_file
 from check_pop3_ipmon.report import engine_settings
 
 PROG = "pop3_ipmon_config"
@@ -251,8 +251,12 @@ def _interval_length(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Turn an ipMonitor-style monitor definition file into Nagios 4 "
+        description="Turn an ipMonitor-style monitor definition file into Nagios 4\n"
         "or Icinga 2 objects (written to standard output or --output).",
+        # The keys, laid out one a line (RawDescription keeps the lines).
+        epilog=keys_help()
+        + "\n\nAn example: pop3_ipmon_example.ini in share/check_pop3_ipmon/ (contrib/).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(

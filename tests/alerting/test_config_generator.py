@@ -194,3 +194,26 @@ def test_nagios_gets_escalations_that_keep_ipmonitors_pace_without_the_handler()
     ] == [("1", "3", "2.75"), ("4", "0", "0")]
     single = nagios_config(parse_text(BASE + "max_alerts = 1\n"), 60)
     assert single.count("define serviceescalation") == 1
+
+
+def test_help_lists_every_definition_key_with_its_default() -> None:
+    """Issue 20: --help listed none of the keys; they come from definition.KEYS."""
+    from check_pop3_ipmon.alerting.definition import KEYS
+
+    proc = subprocess.run([SCRIPT, "--help"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("monitor definition keys (", 1)[1].splitlines()
+    listed = {line.split()[0]: line.split()[1] for line in lines[3 : 3 + len(KEYS)]}
+    assert listed == {key: key_.default or "-" for key, key_ in KEYS.items()}
+    assert "\n  timeout             10       Maximum Test Duration" in proc.stdout
+    assert max(map(len, proc.stdout.splitlines())) <= 79
+    # The defaults --help shows are the ones parsing uses.
+    (monitor,) = parse_text("[POP3]\nhost = mail1\n")
+    assert (monitor.up_interval, monitor.down_interval, monitor.lost_interval) == (300, 60, 900)
+    assert (monitor.failures_per_alert, monitor.max_alerts, monitor.timeout) == (3, 3, 10.0)
+    assert (monitor.name, monitor.tls, monitor.enabled, monitor.contacts) == (
+        "POP3",
+        "none",
+        True,
+        (),
+    )

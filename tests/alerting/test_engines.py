@@ -1,7 +1,7 @@
 """ipMonitor's alerting, end to end, through a real Nagios 4's and Icinga 2's own model.
 
 Each engine runs the shipped contrib configuration (Nagios: plus the
-nagios.cfg settings of contrib/nagios/pop3_ipmon_main.cfg on top of Debian's
+nagios.cfg settings of contrib/nagios-main/pop3_ipmon_main.cfg on top of Debian's
 stock values) and the services pop3_ipmon_config generates from one monitor
 definition, the installed plugin against a real Dovecot, and the installed
 handler. The notification command behaves like PagerDuty's pd-nagios: it
@@ -316,7 +316,7 @@ def nagios_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
         "service_perfdata_file_template": PERFDATA_TEMPLATE,
         "service_perfdata_file_mode": "a",
         "service_perfdata_file_processing_interval": "0",
-        **main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+        **main_settings(CONTRIB / "nagios-main" / "pop3_ipmon_main.cfg"),
     }
     nagios = Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)}, settings=settings)
     verify = nagios.verify()

@@ -5,13 +5,16 @@ stock configuration. Then each engine runs them for one service through a
 PROBLEM, an ACKNOWLEDGEMENT and a RECOVERY, with only what leaves the
 machine swapped: /usr/bin/mail for a recorder, pd-nagios for the stand-in
 (tests/support/pd_nagios.py, which refuses any other type as pd-nagios
-does), the chat's webhook URL for a server on loopback. The real
+does; named where an administrator names another pd-nagios, the contact's
+_PD_NAGIOS and the user's vars.pop3_ipmon_pd_nagios), the chat's webhook
+URL for a server on loopback. The real
 pop3_ipmon_webhook posts there.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -35,6 +38,13 @@ BIN = Path(sys.executable).parent
 MAIL_RECORDER = ROOT / "tests" / "support" / "mail_recorder.py"
 PD_NAGIOS = "/usr/share/pdagent-integrations/bin/pd-nagios"
 TYPES = ["PROBLEM", "ACKNOWLEDGEMENT", "RECOVERY"]
+
+
+def pd_nagios_at(path: Path, record: Path) -> Path:
+    """The stand-in as one program, as pd-nagios is (the engines name one path)."""
+    path.write_text(f'#!/bin/sh\nexec {shlex.join(pd_nagios.command(record))} "$@"\n')
+    path.chmod(0o755)
+    return path
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
@@ -116,16 +126,22 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
         (NOTIFY / "pop3_ipmon_notify.cfg")
         .read_text()
         .replace("/usr/bin/mail ", f"{sys.executable} {MAIL_RECORDER} {mails} ")
-        .replace(PD_NAGIOS, " ".join(pd_nagios.command(pages)))
         .replace("/etc/nagios4/pop3_ipmon-webhook.ini", str(config))
     )
+    # The contact's _PD_NAGIOS names pd-nagios, not the command line.
+    assert "command_line    $_CONTACTPD_NAGIOS$ -n service " in commands.read_text()
+    contacts = tmp_path / "contacts.cfg"
+    stand_in = pd_nagios_at(tmp_path / "pd-nagios", pages)
+    example = (NOTIFY / "pop3_ipmon_notify_example.cfg").read_text()
+    assert f"    _PD_NAGIOS                      {PD_NAGIOS}\n" in example
+    contacts.write_text(example.replace(PD_NAGIOS, str(stand_in)))
     objects = tmp_path / "objects.cfg"
     marker = tmp_path / "shell-ran"
     objects.write_text(NAGIOS_OBJECTS.replace("MARKER", str(marker)))
     files = [
         ROOT / "contrib" / "nagios" / "pop3_ipmon_templates.cfg",
         commands,
-        NOTIFY / "pop3_ipmon_notify_example.cfg",
+        contacts,
         objects,
         *stock(STOCK_NAGIOS, "nagios4-common"),
     ]
@@ -173,6 +189,7 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
     ]
     assert paged[0]["number"] == 1 and paged[0]["state"] == "CRITICAL"
     assert [p["fields"]["POP3_IPMON_STATE"] for p in paged] == ["Down", "Warn", "Up"]
+    assert [p["fields"]["SERVICESTATETYPE"] for p in paged] == ["HARD"] * 3
     assert {p["argv"][p["argv"].index("-k") + 1] for p in paged} == {"YOUR-INTEGRATION-KEY"}
     facts = [post.body["notification"] for post in chat.posts]
     assert [(f["type"], f["state"], f["ipmon_state"]) for f in facts] == [
@@ -207,11 +224,12 @@ def test_icinga2_accepts_the_notify_files(tmp_path: Path) -> None:
     check = icinga(
         tmp_path,
         ROOT / "contrib" / "icinga2" / "pop3_ipmon_example.conf",
+        ROOT / "contrib" / "icinga2" / "pop3_ipmon_notifications.conf",
         NOTIFY / "pop3_ipmon_notify.conf",
         NOTIFY / "pop3_ipmon_notify_example.conf",
     ).validate()
     assert check.returncode == 0, check.stdout
-    # The example's own rule plus the three pipelines, for its one service.
+    # pop3_ipmon_notifications.conf's rule plus the three pipelines, for its one service.
     assert "Instantiated 4 Notifications." in check.stdout
 
 
@@ -230,7 +248,10 @@ object Service "POP3" {
   vars.pop3_ipmon_state = "Down"
   vars.pop3_ipmon_alert = 1
 }
-object User "pop3-pagerduty" { pager = "YOUR-INTEGRATION-KEY" }
+object User "pop3-pagerduty" {
+  pager = "YOUR-INTEGRATION-KEY"
+  vars.pop3_ipmon_pd_nagios = PD_NAGIOS
+}
 object User "pop3-chat" { }
 // The pipelines' commands with the types the engine sends for an alert.
 apply Notification "pagerduty" to Service {
@@ -254,15 +275,12 @@ def test_icinga2_pipelines_receive_problem_acknowledgement_recovery(
     tmp_path: Path, chat: ChatServer
 ) -> None:
     pages = tmp_path / "pd.jsonl"
-    commands = tmp_path / "notify.conf"
-    commands.write_text(
-        (NOTIFY / "pop3_ipmon_notify.conf")
-        .read_text()
-        .replace(string(PD_NAGIOS), ", ".join(string(part) for part in pd_nagios.command(pages)))
-    )
+    stand_in = pd_nagios_at(tmp_path / "pd-nagios", pages)
     objects = tmp_path / "objects.conf"
-    objects.write_text(ICINGA_OBJECTS)
-    engine = icinga(tmp_path / "icinga2", commands, objects)
+    objects.write_text(ICINGA_OBJECTS.replace("PD_NAGIOS", string(str(stand_in))))
+    # The shipped commands as they are: the user's vars.pop3_ipmon_pd_nagios
+    # names another pd-nagios than the default.
+    engine = icinga(tmp_path / "icinga2", NOTIFY / "pop3_ipmon_notify.conf", objects)
     webhook_config(engine.dirs["ConfigDir"] / "pop3_ipmon-webhook.ini", chat)
     check = engine.validate()
     assert check.returncode == 0, check.stdout
@@ -296,6 +314,7 @@ def test_icinga2_pipelines_receive_problem_acknowledgement_recovery(
     ]
     assert paged[0]["number"] == 1 and paged[0]["state"] == "CRITICAL"
     assert paged[0]["fields"]["POP3_IPMON_STATE"] == "Down"
+    assert [p["fields"]["SERVICESTATETYPE"] for p in paged] == ["HARD"] * 3
     facts = [post.body["notification"] for post in chat.posts]
     assert [(f["type"], f["state"], f["ipmon_state"]) for f in facts] == [
         ("PROBLEM", "CRITICAL", "Down"),

@@ -12,6 +12,8 @@ import configparser
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TESTED_ENGINES = {"Nagios 4": "nagios.py", "Icinga 2": "icinga2.py"}
 UNTESTED_ENGINES = ("Naemon", "Checkmk", "Check_MK", "Shinken", "Sensu", "Zabbix", "Opsview")
@@ -65,3 +67,83 @@ def test_quick_start_is_two_commands_after_a_tox_that_installs_on_debian_12() ->
     assert "(`pip install tox`)" not in prose
     assert "`python3 -m venv ~/.local/tox && ~/.local/tox/bin/pip install 'tox>=4'`" in prose
     assert (ROOT / "toxfile.py").is_file()  # the pyenv Pythons CI runs, found by tox
+
+
+def test_every_test_file_the_docs_name_exists() -> None:
+    """Issue 20: contrib/notify/README.md named a test file that did not exist."""
+    docs = [
+        ROOT / "README.md",
+        *ROOT.glob("*.md"),
+        *ROOT.glob("contrib/**/*.md"),
+        *ROOT.glob("bench/*.md"),
+    ]
+    named = {
+        (doc.relative_to(ROOT), path)
+        for doc in docs
+        for path in re.findall(r"\btests/[\w/]+\.py\b", doc.read_text())
+    }
+    assert named
+    assert [(str(doc), path) for doc, path in sorted(named) if not (ROOT / path).is_file()] == []
+
+
+def test_contrib_steps_link_the_scripts_from_where_the_install_put_them() -> None:
+    """Issue 20: contrib/README.md linked them from /usr/local/bin, where the
+    README's venv install on Debian 12 had put them in its venv's bin/."""
+    install = readme_section("Install")
+    (venv,) = re.findall(r"python3 -m venv --system-site-packages (\S+)\n", install)
+    steps = (ROOT / "contrib" / "README.md").read_text()
+    links = re.findall(r"ln -sf? (\S+)/\$p /usr/lib/nagios/plugins/\$p", steps)
+    assert links == [f"{venv}/bin"] * 2
+    assert f'export PATH="{venv}/bin:$PATH"' in steps
+    for doc in ("README.md", "REPORTS.md", "RECOVERY.md", "notify/README.md"):
+        text = (ROOT / "contrib" / doc).read_text()
+        assert not re.findall(r"/usr/local/bin/(?:check_pop3_ipmon|pop3_ipmon_\w+)", text), doc
+
+
+def anchor(title: str) -> str:
+    """The anchor GitHub gives a heading."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    """(level, title) of the ## and ### headings, outside code blocks."""
+    found, fenced = [], False
+    for line in text.splitlines():
+        fenced ^= line.startswith("```")
+        match = re.fullmatch(r"(##|###) (.+)", line)
+        if match and not fenced:
+            found.append((len(match.group(1)), match.group(2)))
+    return found
+
+
+TOC_PAGES = ("README.md", "contrib/README.md")
+
+
+@pytest.mark.parametrize("page", TOC_PAGES)
+def test_table_of_contents_lists_every_section_in_order(page: str) -> None:
+    """Issue 20: the long pages have a table of contents, and it stays true."""
+    text = (ROOT / page).read_text()
+    toc = text.split("**Contents**\n\n", 1)[1].split("\n\n", 1)[0]
+    expected = [
+        f"{'  ' * (level - 2)}- [{title}](#{anchor(title)})" for level, title in headings(text)
+    ]
+    assert toc.splitlines() == expected
+
+
+def test_relative_links_in_the_docs_lead_somewhere() -> None:
+    pages = [*ROOT.glob("*.md"), *ROOT.glob("contrib/**/*.md"), *ROOT.glob("bench/*.md")]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # https: and mailto:, not ours to check offline
+            path, _, fragment = target.partition("#")
+            resolved = (page.parent / path) if path else page
+            if not resolved.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+            elif fragment and resolved.suffix == ".md":
+                anchors = {anchor(title) for _, title in headings(resolved.read_text())}
+                anchors |= {anchor(t) for t in re.findall(r"^# (.+)$", resolved.read_text(), re.M)}
+                if fragment not in anchors:
+                    broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []

@@ -66,6 +66,22 @@ def test_nagios_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
     assert "Checked 1 services." in out
 
 
+def test_nagios_reads_the_contrib_directory_as_a_cfg_dir(tmp_path: Path) -> None:
+    """Issue 20: cfg_dir on contrib/nagios (or its copy in share/) reads every
+    .cfg there as object files; the nagios.cfg settings live apart, in
+    contrib/nagios-main/, or Nagios stops at their first line."""
+    nagios = Nagios(
+        tmp_path,
+        stock(STOCK_NAGIOS, "nagios4-common"),
+        resource={"USER1": str(BIN)},
+        settings={"cfg_dir": str(NAGIOS)},
+    )
+    assert "Checked 1 services." in nagios_verdict(nagios)
+    assert list((NAGIOS.parent / "nagios-main").glob("*.cfg")) == [
+        NAGIOS.parent / "nagios-main" / "pop3_ipmon_main.cfg"
+    ]
+
+
 def test_nagios_accepts_the_generated_example(tmp_path: Path) -> None:
     services = generate("nagios", EXAMPLE_INI, tmp_path / "services.cfg")
     contact = tmp_path / "contact.cfg"
@@ -143,18 +159,24 @@ def icinga(tmp_path: Path, *files: Path) -> Icinga2:
 
 
 def test_icinga2_accepts_the_shipped_files_and_example(tmp_path: Path) -> None:
-    check = icinga(tmp_path, ICINGA2 / "pop3_ipmon_example.conf").validate()
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path, ICINGA2 / "pop3_ipmon_example.conf", notifications).validate()
     assert check.returncode == 0, check.stdout
     assert "Instantiated 1 Notification." in check.stdout
+    # Issue 20: the steps copy the notifications, and the example (its objects
+    # to be replaced by the generated ones) holds none of them.
+    assert "Notification" not in (ICINGA2 / "pop3_ipmon_example.conf").read_text()
+    readme = (ICINGA2.parent / "README.md").read_text()
+    assert "cp contrib/icinga2/pop3_ipmon_notifications.conf /etc/icinga2/conf.d/" in readme
 
 
 def test_icinga2_accepts_the_generated_example(tmp_path: Path) -> None:
     services = generate("icinga2", EXAMPLE_INI, tmp_path / "services.conf")
-    rule = tmp_path / "rule.conf"
-    # The example's notification command and apply rule, for the generated services.
-    example = (ICINGA2 / "pop3_ipmon_example.conf").read_text().split("object NotificationCommand")
-    rule.write_text('object User "pop3-admin" { }\nobject NotificationCommand' + example[1])
-    check = icinga(tmp_path / "icinga2", services, rule).validate()
+    users = tmp_path / "users.conf"
+    users.write_text('object User "pop3-admin" { }\n')  # the definition's contacts
+    # The shipped notification rule, for the generated services as they are.
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path / "icinga2", services, users, notifications).validate()
     assert check.returncode == 0, check.stdout
     assert "Instantiated 2 Services." in check.stdout
     assert "Instantiated 2 Notifications." in check.stdout
@@ -167,7 +189,9 @@ def test_icinga2_refuses_a_monitor_name_over_64_characters(tmp_path: Path) -> No
         .read_text()
         .replace('"Mail POP3 (head office)"', '"' + "M" * 65 + '"')
     )
-    check = icinga(tmp_path / "icinga2", conf).validate()
+    # The Notification template refuses it (pop3_ipmon_notifications.conf applies it).
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path / "icinga2", conf, notifications).validate()
     assert check.returncode != 0
     assert (
         "pop3_ipmon: service 'mail1!POP3': the monitor name (display_name) is 65 characters "
@@ -390,12 +414,12 @@ def test_nagios_steps_set_what_the_handler_and_recovery_need() -> None:
     read (Debian's nagios.cfg has enable_environment_macros=0)."""
     from tests.support.nagios import main_settings
 
-    settings = main_settings(NAGIOS / "pop3_ipmon_main.cfg")
+    settings = main_settings(NAGIOS.parent / "nagios-main" / "pop3_ipmon_main.cfg")
     assert settings["enable_environment_macros"] == "1"
     assert settings["check_external_commands"] == "1"
     assert (settings["obsess_over_services"], settings["ocsp_command"]) == ("1", "pop3-ipmon-alert")
     readme = (NAGIOS.parent / "README.md").read_text()
-    assert "cat contrib/nagios/pop3_ipmon_main.cfg >> /etc/nagios4/nagios.cfg" in readme
+    assert "cat contrib/nagios-main/pop3_ipmon_main.cfg >> /etc/nagios4/nagios.cfg" in readme
     # The handler's log goes beside Nagios' own: stderr would be thrown away.
     commands = (NAGIOS / "pop3_ipmon_commands.cfg").read_text()
     assert "--log-beside '$LOGFILE$'" in commands

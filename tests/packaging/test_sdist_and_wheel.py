@@ -142,10 +142,17 @@ def test_wheel_installs_the_contrib_configuration_under_share(dists: Dists, tmp_
     contrib = ROOT / "contrib"
     expected = {
         Path(name): contrib / name
-        for name in ("README.md", "RECOVERY.md", "REPORTS.md", "pop3_ipmon_example.ini")
+        for name in (
+            "README.md",
+            "INTERNALS.md",
+            "RECOVERY.md",
+            "REPORTS.md",
+            "pop3_ipmon_example.ini",
+        )
     }
     for directory, pattern in (
         ("nagios", "*.cfg"),
+        ("nagios-main", "*.cfg"),
         ("icinga2", "*.conf"),
         ("recovery", "*"),
         ("notify", "*"),
@@ -172,7 +179,8 @@ def test_sdist_holds_the_tests_and_pytest_runs_them(dists: Dists, tmp_path: Path
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 relative = path.relative_to(ROOT)
                 assert (unpacked / relative).is_file(), f"{relative} not in the sdist"
-    for name in ("LICENSE", "README.md", "tox.ini", "setup.cfg", "pyproject.toml"):
+    top = ("LICENSE", "README.md", "CONTRIBUTING.md", "CHANGELOG.md", "tox.ini", "setup.cfg")
+    for name in (*top, "pyproject.toml"):
         assert (unpacked / name).is_file(), f"{name} not in the sdist"
 
     python = venv(tmp_path / "venv", borrow=True)

@@ -162,7 +162,7 @@ def nagios(
         tmp_path / "nagios",
         files,
         resource={"USER1": str(BIN)},
-        settings=main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+        settings=main_settings(CONTRIB / "nagios-main" / "pop3_ipmon_main.cfg"),
     )
     # Where the shipped command looks: beside nagios.cfg.
     recovery_config(

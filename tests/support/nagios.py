@@ -246,7 +246,7 @@ class Nagios:
 
 
 def main_settings(path: Path) -> dict[str, str]:
-    """The KEY=VALUE lines of a nagios.cfg snippet (contrib/nagios/pop3_ipmon_main.cfg)."""
+    """The KEY=VALUE lines of a nagios.cfg snippet (contrib/nagios-main/pop3_ipmon_main.cfg)."""
     settings = {}
     for raw in path.read_text().splitlines():
         line = raw.strip()
