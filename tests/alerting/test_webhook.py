@@ -270,7 +270,10 @@ def test_hostile_text_cannot_mention_everyone_or_post_links(config: Path, chat: 
         {"type": "PROBLEM", "output": "mail to a@b - @ 5 [1] (2)"},
         {"NAGIOS_HOSTNAME": "m", "NAGIOS_SERVICEDESC": "s"},
     )
-    assert webhook.message_text(facts) == f"PROBLEM: s on m (ipMonitor Down) - mail to a@{z}b - @ 5 [1] (2)"
+    assert (
+        webhook.message_text(facts)
+        == f"PROBLEM: s on m (ipMonitor Down) - mail to a@{z}b - @ 5 [1] (2)"
+    )
 
 
 @pytest.mark.parametrize(
