@@ -130,7 +130,7 @@ def start_nagios(tmp_path: Path, dovecot: Dovecot, services: list[str]) -> Run:
         "service_perfdata_file_template": TEMPLATE,
         "service_perfdata_file_mode": "a",
         "service_perfdata_file_processing_interval": "0",
-        **main_settings(CONTRIB / "nagios" / "pop3_ipmon_main.cfg"),
+        **main_settings(CONTRIB / "nagios-main" / "pop3_ipmon_main.cfg"),
     }
     nagios = Nagios(tmp_path / "nagios", files, resource={"USER1": str(BIN)}, settings=settings)
     verify = nagios.verify()

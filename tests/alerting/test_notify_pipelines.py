@@ -129,7 +129,7 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
         .replace("/etc/nagios4/pop3_ipmon-webhook.ini", str(config))
     )
     # The contact's _PD_NAGIOS names pd-nagios, not the command line.
-    assert "command_line    $_CONTACTPD_NAGIOS$ -n service " in commands.read_text()
+    assert "esac\\; $_CONTACTPD_NAGIOS$ -n service " in commands.read_text()
     contacts = tmp_path / "contacts.cfg"
     stand_in = pd_nagios_at(tmp_path / "pd-nagios", pages)
     example = (NOTIFY / "pop3_ipmon_notify_example.cfg").read_text()
@@ -319,7 +319,8 @@ def test_icinga2_pipelines_receive_problem_acknowledgement_recovery(
     assert [(f["type"], f["state"], f["ipmon_state"]) for f in facts] == [
         ("PROBLEM", "CRITICAL", "Down"),
         ("ACKNOWLEDGEMENT", "CRITICAL", "Down"),
-        ("RECOVERY", "OK", "Down"),
+        # A RECOVERY is ipMonitor's Up, whatever the variable still says.
+        ("RECOVERY", "OK", "Up"),
     ]
     assert (facts[0]["number"], facts[1]["author"], facts[1]["comment"]) == ("1", "alice", "on it")
     assert facts[0]["monitor_name"] == "Mail POP3 (head office)"
