@@ -42,6 +42,9 @@ def run_once(
         text=True,
         env=run_env,
         check=False,
+        # Not the caller's directory: -m puts it first on sys.path, ahead of
+        # PYTHONPATH, so --source would silently time the tree one stands in.
+        cwd="/",
     )
     wall = (time.perf_counter() - start) * 1000
     total_us = package_us = 0

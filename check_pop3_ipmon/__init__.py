@@ -87,6 +87,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     core/deadline.py          one deadline over a whole run
     core/monitor_name.py      ipMonitor's Monitor Name rule
     core/values.py            yes/no words, whole numbers, engine flags and depths
+    core/perflabel.py         per-address perfdata labels every metric store keeps as one name
 """
 
 __version__ = "0.1.0"

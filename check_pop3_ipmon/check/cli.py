@@ -104,9 +104,10 @@ _PERFDATA_TAIL = """\
   mailbox_size   bytes in the mailbox (B); --size-warn/--size-crit apply
 """
 EPILOG_REST = """\
-  With --all-addresses, each address's items are prefixed with it
-  ("127.0.0.1_time", where -w/-c apply); time and resolve_time are the
-  whole test's.
+  With --all-addresses, each address's items are prefixed with it in
+  letters, digits and "_" only, which Graphite and InfluxDB keep as one name
+  ("ip4_127_0_0_1_time", "ip6_0_0_0_0_0_0_0_1_time", where -w/-c apply);
+  time and resolve_time are the whole test's.
 
 check_pop compatibility:
   check_pop's command lines run unchanged (-e is its plain substring, -M

@@ -1,7 +1,8 @@
 """nagiosplugin glue for --all-addresses: each address's metrics, the pool's summary.
 
 Each address's metrics are the single check's, their names prefixed with the
-address ("127.0.0.1_time"), evaluated by the same contexts; the worst state
+address in a form every metric store keeps as one name ("ip4_127_0_0_1_time",
+core/perflabel.py), evaluated by the same contexts; the worst state
 is the exit code. Imported only with --all-addresses.
 """
 
@@ -25,6 +26,7 @@ from check_pop3_ipmon.check.plugin import (
     target_line,
 )
 from check_pop3_ipmon.check.session import ProbeResult
+from check_pop3_ipmon.core.perflabel import address_label
 
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class Pop3Pool(nagiosplugin.Resource):
         if pool.resolve_time is not None:
             yield Metric("resolve_time", pool.resolve_time, "s", min=0, context="phase")
         for index, (ip, result) in enumerate(pool.results):
-            for metric in result_metrics(result, self.options, f"{ip}_"):
+            for metric in result_metrics(result, self.options, address_label(ip) + "_"):
                 self.owner[metric.name] = index
                 yield metric
 

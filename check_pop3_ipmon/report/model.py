@@ -107,7 +107,8 @@ def _per_day(
 
 
 def _per_address(extras: Sequence[Optional[str]]) -> dict[str, dict[str, Summary]]:
-    """--all-addresses checks' per-address labels ('127.0.0.1_time')."""
+    """--all-addresses checks' per-address labels ('ip4_127_0_0_1_time', or an
+    earlier version's '127.0.0.1_time': the same address)."""
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for text in extras:
         if text:

@@ -14,11 +14,12 @@ counted, the result itself is kept (its state and time still count).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Optional
+
+from check_pop3_ipmon.core.perflabel import label_address
 
 # The plugin's per-phase labels (README, "Perfdata"), in the order charts use.
 PHASES = (
@@ -34,6 +35,9 @@ PHASES = (
     "quit_time",
 )
 _PHASE_SET = frozenset(PHASES)
+# Longest first: 'ip6_..._1_greeting_time' is ::1's greeting_time, not the
+# time of ::1 in a zone named "greeting".
+_BY_LENGTH = sorted(PHASES, key=len, reverse=True)
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 STATE_NAMES = {value: key for key, value in STATES.items()}
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
@@ -102,15 +106,13 @@ def _timet(text: str) -> int:
 
 
 def split_address(label: str) -> Optional[tuple[str, str]]:
-    """'127.0.0.1_greeting_time' -> ('127.0.0.1', 'greeting_time'), else None."""
-    for phase in PHASES:
+    """'ip4_127_0_0_1_greeting_time' (or an earlier version's
+    '127.0.0.1_greeting_time') -> ('127.0.0.1', 'greeting_time'), else None."""
+    for phase in _BY_LENGTH:
         if label.endswith("_" + phase):
-            address = label[: -len(phase) - 1]
-            try:
-                ipaddress.ip_address(address.split("%", 1)[0])
-            except ValueError:
-                continue
-            return address, phase
+            address = label_address(label[: -len(phase) - 1])
+            if address is not None:
+                return address, phase
     return None
 
 

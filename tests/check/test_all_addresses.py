@@ -6,6 +6,7 @@ loopback addresses where a real Dovecot listens on some and nothing on others.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from pathlib import Path
@@ -38,12 +39,16 @@ def test_every_address_is_tested_and_summed_up(pool: Dovecot, tmp_path: Path) ->
         run.first == "POP3 CRITICAL - 3 addresses: 2 OK, 1 CRITICAL (127.0.0.3: connection refused)"
     )
     perf = run.perfdata
-    for ip in ("127.0.0.1", "127.0.0.2"):
+    # Letters, digits and "_" only: Graphite and InfluxDB keep each as one name.
+    assert all(re.fullmatch(r"[a-z0-9_]+", label) for label in perf), sorted(perf)
+    for ip in ("ip4_127_0_0_1", "ip4_127_0_0_2"):
         assert {f"{ip}_time", f"{ip}_connect_time", f"{ip}_greeting_time"} <= set(perf)
         assert perf[f"{ip}_time"].max == "10"
-    assert "127.0.0.3_time" in perf and "127.0.0.3_greeting_time" not in perf
+    assert "ip4_127_0_0_3_time" in perf and "ip4_127_0_0_3_greeting_time" not in perf
     assert {"time", "resolve_time"} <= set(perf)
-    assert perf["time"].value >= max(perf[f"{ip}_time"].value for ip in ("127.0.0.1", "127.0.0.2"))
+    assert perf["time"].value >= max(
+        perf[f"{ip}_time"].value for ip in ("ip4_127_0_0_1", "ip4_127_0_0_2")
+    )
     results = [line for line in run.lines if line.startswith("127.0.0.")]
     assert [line.split(" - ")[0] for line in results] == [
         "127.0.0.1: OK",
@@ -57,6 +62,7 @@ def test_every_address_is_tested_and_summed_up(pool: Dovecot, tmp_path: Path) ->
     run = run_plugin("-H", POOL, "-p", port, "--all-addresses", "-6", env=env)
     assert run.code == 2, run.stdout
     assert run.first == "POP3 CRITICAL - 1 address: 1 CRITICAL (::1: connection refused)"
+    assert set(run.perfdata) == {"time", "resolve_time", "ip6_0_0_0_0_0_0_0_1_time"}
 
     run = run_plugin("-H", POOL, "-p", port, "--all-addresses", env=env)
     assert run.first == (
@@ -79,7 +85,7 @@ def test_login_and_thresholds_per_address(pool: Dovecot, tmp_path: Path) -> None
     run = run_plugin(*args, env=env)
     assert run.code == 0, run.stdout
     assert run.first == "POP3 OK - 2 addresses: 2 OK"
-    for ip in ("127.0.0.1", "127.0.0.2"):
+    for ip in ("ip4_127_0_0_1", "ip4_127_0_0_2"):
         assert run.perfdata[f"{ip}_messages"].value == 1
         assert (
             run.perfdata[f"{ip}_mailbox_size"].value,
@@ -96,7 +102,7 @@ def test_login_and_thresholds_per_address(pool: Dovecot, tmp_path: Path) -> None
         "POP3 WARNING - 2 addresses: 2 WARNING (127.0.0.1: 1 message (outside warning range 0); "
         "127.0.0.2: 1 message (outside warning range 0))"
     )
-    assert run.perfdata["127.0.0.2_messages"].warn == "0"
+    assert run.perfdata["ip4_127_0_0_2_messages"].warn == "0"
 
 
 def test_addresses_are_tested_at_once(fake_pop3: Callable[..., FakePOP3], tmp_path: Path) -> None:

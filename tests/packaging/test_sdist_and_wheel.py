@@ -156,6 +156,7 @@ def test_wheel_installs_the_contrib_configuration_under_share(dists: Dists, tmp_
         ("icinga2", "*.conf"),
         ("recovery", "*"),
         ("notify", "*"),
+        ("pnp4nagios", "*.cfg"),
     ):
         files = sorted((contrib / directory).glob(pattern))
         assert files or directory == "notify", f"contrib/{directory} is empty"

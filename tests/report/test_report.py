@@ -81,7 +81,8 @@ def test_pipe_and_tab_in_output_stay_output() -> None:
 def test_unknown_and_per_address_labels_and_units() -> None:
     perf = (
         "'127.0.0.1_time'=0.02s;;;0;10 '::1_greeting_time'=3ms;;;0 cert_days=88.5 "
-        "messages=3;;;0 'odd label'=1 time=250ms;;;0"
+        "messages=3;;;0 'odd label'=1 time=250ms;;;0 ip4_127_0_0_2_time=4ms;;;0;10 "
+        "ip6_0_0_0_0_0_0_0_1_connect_time=500us;;;0"
     )
     result = parse_line(line(T0, perf=perf).encode())
     assert result is not None
@@ -89,6 +90,8 @@ def test_unknown_and_per_address_labels_and_units() -> None:
     assert result.extra == {
         "127.0.0.1_time": 0.02,
         "::1_greeting_time": 0.003,
+        "ip4_127_0_0_2_time": 0.004,
+        "ip6_0_0_0_0_0_0_0_1_connect_time": 0.0005,
         "cert_days": 88.5,
         "messages": 3.0,
         "odd label": 1.0,
@@ -339,7 +342,9 @@ def test_nearest_rank_percentiles() -> None:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """Two services over two days: one with an outage and per-address figures."""
+    """Two services over two days: one with an outage and per-address figures,
+    the first day in an earlier version's labels ('192.0.2.1_time', 20 ms), the
+    second in today's (ip4_192_0_2_1_time, 10 ms)."""
     pd = tmp_path / "perfdata"
     with open(pd, "w") as out:
         for i in range(48 * 60 // 5):
@@ -351,7 +356,8 @@ def db(tmp_path: Path) -> Path:
                 "time=0.000400s;;;0;10"
                 if failing
                 else f"time={0.01 + (i % 10) / 1000:.6f}s;0.5;1;0;10 greeting_time=0.008s "
-                f"'192.0.2.1_time'=0.02s '=evil'=1"
+                + ("'192.0.2.1_time'=0.02s" if i < 288 else "ip4_192_0_2_1_time=0.01s")
+                + " '=evil'=1"
             )
             out.write(line(t, state, kind, perf=perf, output="POP3 CRITICAL - <b>refused</b>"))
             out.write(line(t, host="=cmd|' /C calc'!A0", service="<script>x</script>"))
@@ -378,7 +384,8 @@ def test_json_shape(db: Path, tmp_path: Path) -> None:
     assert mail["phases"]["time"] == {"p50": 0.014, "p95": 0.019, "p99": 0.019}
     assert mail["phases"]["greeting_time"] == {"p50": 0.008, "p95": 0.008, "p99": 0.008}
     assert set(mail["phases_per_day"]) == {"2026-11-30", "2026-12-01", "2026-12-02"}
-    assert mail["addresses"] == {"192.0.2.1": {"time": {"p50": 0.02, "p95": 0.02, "p99": 0.02}}}
+    # One address from both label forms: 288 results of 10 ms, 278 of 20 ms.
+    assert mail["addresses"] == {"192.0.2.1": {"time": {"p50": 0.01, "p95": 0.02, "p99": 0.02}}}
     only = json_report(db, tmp_path / "o.json", "--service", "mail1!POP3", "--since", iso(T0))
     assert [s["service"] for s in only["services"]] == ["POP3"]
 
