@@ -7,7 +7,9 @@ Icinga 2 runs the shipped CheckCommand against a real Dovecot, once on one
 address and once with --all-addresses over a name with an IPv4 and an IPv6
 address (nss_wrapper, preloaded into Icinga 2 and so into the plugin), its
 GraphiteWriter feeding a carbon-cache (tests/support/carbon.py); the whisper
-files must be one per label, each exactly one level under perfdata.
+files must be one per label, each exactly one level under perfdata. And
+Icinga Web 2's graphite module, given contrib's template, finds its curves
+among them (its metric filters resolved by the module itself).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 
 from tests.support.carbon import Carbon
 from tests.support.dovecot import Dovecot
+from tests.support.graphite_module import load_template
 from tests.support.hosts import hosts_env
 from tests.support.icinga2 import Icinga2
 from tests.support.integration import wait_until
@@ -156,3 +159,21 @@ def test_graphite_paths_are_one_level_per_label(
         printed = {round(figure(r, label), 6) for r in pool}
         points = carbon.values(prefix["POP3 pool"] + label + ".value")
         assert points and {round(p, 6) for p in points} <= printed, (points, printed)
+    # The graphite module's template, resolved for the single service with the
+    # module's default service name template (GraphiteWriter's, with the
+    # check command): the phases this service has are stored metrics, the
+    # others (TLS, login) are not, and the module leaves those curves out.
+    loaded = load_template(
+        ROOT / "contrib" / "icingaweb2" / "pop3_ipmon-graphite.ini",
+        f"icinga2.{HOST}.services.POP3.pop3_ipmon",
+    )["pop3_ipmon"]
+    found = {
+        (template, curve)
+        for template, parts in loaded.items()
+        for curve, (metric, _function) in parts["curves"].items()
+        if metric in ours
+    }
+    assert found == {
+        ("pop3_ipmon-time", "time"),
+        *(("pop3_ipmon-phases", phase) for phase in ("resolve", "connect", "greeting", "quit")),
+    }
