@@ -56,6 +56,8 @@ class Icinga2:
         constants: Optional[Mapping[str, str]] = None,
         node_name: str = "localhost",
         extra_config: str = "",
+        *,
+        endpoint_address: bool = False,
     ) -> None:
         require_root("Icinga 2")
         self.binary = find_program("icinga2", "icinga2-bin")
@@ -88,6 +90,13 @@ class Icinga2:
             constants.setdefault("PluginContribDir", constants["PluginDir"])
         defined = "".join(f"const {name} = {string(value)}\n" for name, value in constants.items())
         includes = "".join(f"include {string(str(path))}\n" for path in config_files)
+        # Where the node's own API is, for a client that reads it from the
+        # Endpoint object (Icinga Director's kickstart; the port is not 5665).
+        endpoint = (
+            f"host = {string('127.0.0.1')}\n  port = {string(str(self.port))}"
+            if endpoint_address
+            else ""
+        )
         self.config.write_text(
             f"""\
 include <itl>
@@ -95,7 +104,7 @@ const NodeName = {string(node_name)}
 const ZoneName = NodeName
 {defined}
 include <plugins>
-object Endpoint NodeName {{}}
+object Endpoint NodeName {{ {endpoint} }}
 object Zone ZoneName {{ endpoints = [ NodeName ] }}
 object ApiListener "api" {{
   bind_host = "127.0.0.1"
