@@ -10,6 +10,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     launcher.py               console scripts: a broken installation is one line, UNKNOWN
     __main__.py               `python -m check_pop3_ipmon`: the check, through the launcher
     manpage.py                the console scripts' manual pages, from their parsers (build time)
+    completion.py             the console scripts' bash completion, from their parsers (build time)
 
     check/                    the check plugin (check_pop3_ipmon)
     check/run.py              the console script: argv to options, one address or all, run

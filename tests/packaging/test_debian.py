@@ -28,7 +28,7 @@ from typing import NamedTuple, Optional
 
 import pytest
 
-from check_pop3_ipmon import __version__
+from check_pop3_ipmon import __version__, completion
 from check_pop3_ipmon.launcher import SCRIPTS
 from check_pop3_ipmon.manpage import parser_of
 from tests.packaging.test_contrib_config import STOCK_ICINGA2, STOCK_NAGIOS, nagios_verdict, stock
@@ -121,6 +121,14 @@ def test_every_console_script_has_a_manual_page_from_its_parser(package: Package
         # Every option the parser knows (hidden ones aside), as typed.
         for option in manpage_options(name):
             assert option in text, (name, option)
+
+
+def test_every_console_script_has_its_bash_completion(package: Package) -> None:
+    """Where bash-completion loads it by command name, as the build wrote it."""
+    completions = package.root / "usr/share/bash-completion/completions"
+    assert {path.name for path in completions.iterdir()} == set(SCRIPTS)
+    for name in SCRIPTS:
+        assert (completions / name).read_text() == completion.script(name), name
 
 
 def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
