@@ -158,7 +158,8 @@ def test_wheel_installs_the_contrib_configuration_under_share(dists: Dists, tmp_
         ("notify", "*"),
         ("pnp4nagios", "*.cfg"),
         ("icingaweb2", "*.ini"),
-        ("director", "*.*"),
+        ("director", "*.json"),
+        ("director", "*.md"),
     ):
         files = sorted((contrib / directory).glob(pattern))
         assert files or directory == "notify", f"contrib/{directory} is empty"
