@@ -19,6 +19,7 @@ from check_pop3_ipmon.check import values
 from check_pop3_ipmon.check.login import AUTH_METHODS, Login
 from check_pop3_ipmon.check.record import Record
 from check_pop3_ipmon.check.session import (
+    SERVICE,
     TLS_IMPLICIT,
     TLS_NONE,
     TLS_STARTTLS,
@@ -139,7 +140,7 @@ class _Parser(argparse.ArgumentParser):
             message = message.replace(word, f"{key}=...")
             if value:
                 message = message.replace(repr(value), "'...'")
-        print(f"POP3 UNKNOWN - {message}")
+        print(f"{SERVICE} UNKNOWN - {message}")
         print(USAGE)
         sys.exit(UNKNOWN)
 
@@ -549,100 +550,39 @@ class _NoPassword(argparse.Action):
         )
 
 
-class Options(Record):
-    __slots__ = (
-        "all_addresses",
-        "busy_state",
-        "cert_crit",
-        "cert_warn",
-        "check_interval",
-        "critical",
-        "expect",
-        "expect_all",
-        "expect_regex",
-        "forbid_plaintext_auth",
-        "hide_banner",
-        "messages_crit",
-        "messages_warn",
-        "mismatch_state",
-        "policy_state",
-        "refuse_state",
-        "require_capa",
-        "settings",
-        "show_capa",
-        "size_crit",
-        "size_warn",
-        "timeout_state",
-        "verbose",
-        "warning",
-    )
+class Options(Record, kw_only=True):
+    """The whole command line, checked. A field named as an argparse option's
+    `dest` takes that option's value as argparse left it (parse())."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        verbose: int,
-        warning: Optional[str],
-        critical: Optional[str],
-        timeout_state: int,
-        refuse_state: int,
-        expect: tuple[str, ...],
-        mismatch_state: int,
-        hide_banner: bool,
-        cert_warn: Optional[float],
-        cert_crit: Optional[float],
-        show_capa: bool = False,
-        require_capa: tuple[str, ...] = (),
-        forbid_plaintext_auth: bool = False,
-        policy_state: int = 1,
-        messages_warn: Optional[str] = None,
-        messages_crit: Optional[str] = None,
-        size_warn: Optional[str] = None,
-        size_crit: Optional[str] = None,
-        all_addresses: bool = False,
-        expect_all: bool = False,
-        expect_regex: Optional[str] = None,
-        busy_state: int = 1,
-        check_interval: Optional[float] = None,
-    ) -> None:
-        self.settings = settings
-        self.busy_state = busy_state
-        self.check_interval = check_interval
-        self.verbose = verbose
-        self.warning = warning
-        self.critical = critical
-        self.timeout_state = timeout_state
-        self.refuse_state = refuse_state
-        self.expect = expect
-        self.mismatch_state = mismatch_state
-        self.hide_banner = hide_banner
-        self.cert_warn = cert_warn
-        self.cert_crit = cert_crit
-        self.show_capa = show_capa
-        self.require_capa = require_capa
-        self.forbid_plaintext_auth = forbid_plaintext_auth
-        self.policy_state = policy_state
-        self.messages_warn = messages_warn
-        self.messages_crit = messages_crit
-        self.size_warn = size_warn
-        self.size_crit = size_crit
-        self.all_addresses = all_addresses
-        self.expect_all = expect_all
-        self.expect_regex = expect_regex
-
-
-# Options that reach Options as argparse left them, under the same name.
-_AS_GIVEN = (
-    "verbose", "warning", "critical", "timeout_state", "refuse_state", "expect_all",
-    "expect_regex", "mismatch_state", "hide_banner", "forbid_plaintext_auth", "policy_state",
-    "messages_warn", "messages_crit", "size_warn", "size_crit", "all_addresses",
-    "busy_state", "check_interval",
-)  # fmt: skip
+    settings: Settings
+    verbose: int = 0
+    warning: Optional[str] = None
+    critical: Optional[str] = None
+    timeout_state: int = 2
+    refuse_state: int = 2
+    expect: tuple[str, ...] = ()
+    expect_all: bool = False
+    expect_regex: Optional[str] = None
+    mismatch_state: int = 1
+    hide_banner: bool = False
+    cert_warn: Optional[float] = None
+    cert_crit: Optional[float] = None
+    show_capa: bool = False
+    require_capa: tuple[str, ...] = ()
+    forbid_plaintext_auth: bool = False
+    policy_state: int = 1
+    messages_warn: Optional[str] = None
+    messages_crit: Optional[str] = None
+    size_warn: Optional[str] = None
+    size_crit: Optional[str] = None
+    all_addresses: bool = False
+    busy_state: int = 1
+    check_interval: Optional[float] = None
 
 
 def _unknown(message: str) -> NoReturn:
     """UNKNOWN without a usage line: the options are right, a file is not."""
-    print(f"POP3 UNKNOWN - {message}")
+    print(f"{SERVICE} UNKNOWN - {message}")
     sys.exit(UNKNOWN)
 
 
@@ -771,15 +711,17 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         login=login,
         probe=tuple(dict.fromkeys(args.probe or ())),
     )
-    return Options(
-        settings=settings,
-        expect=tuple(args.expect),
-        cert_warn=cert_warn,
-        cert_crit=cert_crit,
-        show_capa=args.capa,
-        require_capa=tuple(dict.fromkeys(args.require_capa)),
-        **{name: getattr(args, name) for name in _AS_GIVEN},
-    )
+    computed = {
+        "settings": settings,
+        "expect": tuple(args.expect),
+        "cert_warn": cert_warn,
+        "cert_crit": cert_crit,
+        "show_capa": args.capa,
+        "require_capa": tuple(dict.fromkeys(args.require_capa)),
+    }
+    given = vars(args)
+    as_given = {name: given[name] for name in Options.fields() if name not in computed}
+    return Options(**computed, **as_given)
 
 
 def _password(args: argparse.Namespace, file_password: Optional[str]) -> str:
