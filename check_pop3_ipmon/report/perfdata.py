@@ -20,19 +20,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-# The plugin's per-phase labels (README, "Perfdata"), in the order charts use.
-PHASES = (
-    "time",
-    "resolve_time",
-    "connect_time",
-    "tls_time",
-    "stls_time",
-    "greeting_time",
-    "capa_time",
-    "login_time",
-    "stat_time",
-    "quit_time",
-)
+from check_pop3_ipmon.check.phases import NAMES as PHASE_NAMES
+
+# The plugin's per-phase labels (README, "Perfdata"), from the plugin's own
+# table, in the order a test runs them; they are the store's columns too.
+PHASES = ("time", *(f"{name}_time" for name in PHASE_NAMES))
 _PHASE_SET = frozenset(PHASES)
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 STATE_NAMES = {value: key for key, value in STATES.items()}
