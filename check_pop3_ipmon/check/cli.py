@@ -31,6 +31,8 @@ TYPE_CHECKING = False  # typing costs start-up time; annotations are strings her
 if TYPE_CHECKING:
     from typing import Callable, NoReturn, Optional
 
+    from check_pop3_ipmon.check.roundtrip import RoundTripSettings
+
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
 DEFAULT_HOST = "127.0.0.1"  # check_pop's, when no host is given
@@ -182,6 +184,7 @@ def build_parser() -> _Parser:
     _login_options(p)
     _add_unused(general)  # check_pop's options we accept and ignore: hidden, last
     _address_options(p)
+    _round_trip_options(p)
     return p
 
 
@@ -464,6 +467,63 @@ def _address_options(p: _Parser) -> None:
     )
 
 
+def _round_trip_options(p: _Parser) -> None:
+    """--round-trip and its SMTP leg; roundtrip_options.py reads them (only then)."""
+    r = p.add_argument_group(
+        "Round trip (SMTP submission, then POP3; deletes only its own test messages)"
+    )
+    r.add_argument(
+        "--round-trip",
+        action="store_true",
+        help="submit a message with a unique token by SMTP, then log in by POP3 "
+        "(--login) until it arrives; use a dedicated mailbox",
+    )
+    r.add_argument("--mail-to", metavar="ADDRESS", help="its recipient (default: -u if an address)")
+    r.add_argument("--mail-from", metavar="ADDRESS", help="its sender (default: --mail-to)")
+    r.add_argument("--smtp-host", metavar="ADDRESS", help="the submission server (default: -H)")
+    r.add_argument("--smtp-port", type=values.port, help="default 587 (starttls) or 465 (implicit)")
+    r.add_argument(
+        "--smtp-tls",
+        choices=("starttls", "implicit"),
+        default="starttls",
+        help="STARTTLS (RFC 3207, default) or implicit TLS (RFC 8314); the certificate "
+        "is verified as the POP3 leg's (--ca-file, --insecure, --tls-min-version)",
+    )
+    r.add_argument(
+        "--smtp-sni", type=values.server_name, metavar="NAME", help="default: --smtp-host"
+    )
+    r.add_argument("--smtp-auth", choices=("plain", "login"), type=str.lower, help="AUTH method")
+    r.add_argument("--smtp-user", type=values.utf8, metavar="USER", help="default: -u")
+    r.add_argument(
+        "--smtp-authfile",
+        metavar="FILE",
+        help="the SMTP password's private file (default: the POP3 password)",
+    )
+    _warn_and_crit(
+        r, "--delivery", values.positive_float, "SECONDS", "seconds to arrival giving {}"
+    )
+    r.add_argument(
+        "--poll-interval",
+        type=values.positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="pause between POP3 logins while waiting (default 1)",
+    )
+    r.add_argument(
+        "--lost-after",
+        type=values.positive_float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="a message not arrived after this long counts as lost (default 3600)",
+    )
+    r.add_argument(
+        "--state-file",
+        metavar="FILE",
+        help="the private file of the tokens sent (needed with --round-trip), in a "
+        "directory only the engine's user may write",
+    )
+
+
 def _warn_and_crit(
     group: argparse._ArgumentGroup,
     stem: str,
@@ -578,6 +638,7 @@ class Options(Record, kw_only=True):
     all_addresses: bool = False
     busy_state: int = 1
     check_interval: Optional[float] = None
+    round_trip: Optional[RoundTripSettings] = None
 
 
 def _unknown(message: str) -> NoReturn:
@@ -711,7 +772,13 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         login=login,
         probe=tuple(dict.fromkeys(args.probe or ())),
     )
+    round_trip = None
+    if args.round_trip or any(getattr(args, name) is not None for name in _ROUND_TRIP_ONLY):
+        from check_pop3_ipmon.check import roundtrip_options
+
+        round_trip = roundtrip_options.settings(parser, args, settings)
     computed = {
+        "round_trip": round_trip,
         "settings": settings,
         "expect": tuple(args.expect),
         "cert_warn": cert_warn,
@@ -722,6 +789,13 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
     given = vars(args)
     as_given = {name: given[name] for name in Options.fields() if name not in computed}
     return Options(**computed, **as_given)
+
+
+# Options that mean nothing without --round-trip.
+_ROUND_TRIP_ONLY = (
+    "mail_to", "mail_from", "smtp_host", "smtp_port", "smtp_sni", "smtp_auth", "smtp_user",
+    "smtp_authfile", "delivery_warn", "delivery_crit", "state_file",
+)  # fmt: skip
 
 
 def _password(args: argparse.Namespace, file_password: Optional[str]) -> str:

@@ -191,7 +191,9 @@ class Link:
         self.target = target
         self.result = result
         self.prefix = prefix
-        self.started = self._mark = self.deadline.start if target is None else time.monotonic()
+        # A session within a larger test (a poll of --round-trip, an address
+        # of --all-addresses) is timed from its own start.
+        self.started = self._mark = self.deadline.start if deadline is None else time.monotonic()
         self.phase = "resolve"
 
     def lap(self, done: str) -> None:

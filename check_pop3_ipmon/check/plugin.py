@@ -161,7 +161,7 @@ class CertDays(Thresholds):
             return result
         result_of = getattr(resource, "result_of", None)
         probed = result_of(metric) if result_of is not None else None
-        tls = probed.tls if isinstance(probed, ProbeResult) else None
+        tls = getattr(probed, "tls", None)  # either leg's (--round-trip: smtp_cert_days)
         if tls is None or tls.certificate is None:
             return result
         when = tls.certificate.not_after.strftime("%Y-%m-%d %H:%M UTC")
