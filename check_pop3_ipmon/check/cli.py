@@ -110,6 +110,11 @@ EPILOG_REST = """\
   With --all-addresses, each address's items are prefixed with it
   ("127.0.0.1_time", where -w/-c apply); time and resolve_time are the
   whole test's.
+  With --round-trip: delivery_time (seconds from SMTP's acceptance to POP3
+  listing the message; --delivery-warn/--delivery-crit apply), the SMTP
+  leg's smtp_<phase>_time and smtp_cert_days, and pending, lost and late
+  (messages waited for, counted lost, arrived late and deleted now); time is
+  the whole round trip.
 
 check_pop compatibility:
   check_pop's command lines run unchanged (-e is its plain substring, -M
@@ -124,6 +129,9 @@ Examples:
   check_pop3_ipmon -H pop.example.com -S -D 30,7
   check_pop3_ipmon -H pop.example.com -S --login -u monitor \\
       --authfile /etc/nagios/pop3.pass --messages-warn 500 --size-crit 1000000000
+  check_pop3_ipmon -H pop.example.com -S --login -u monitor@example.com \\
+      --authfile /etc/nagios/pop3.pass --round-trip --delivery-crit 60 -t 90 \\
+      --state-file /var/lib/check_pop3_ipmon/round-trip.json
   check_pop3_ipmon -H pop.example.com --tls starttls --forbid-plaintext-auth \\
       --require-capa UIDL --require-capa TOP --capa -v
   check_pop3_ipmon -H pop.example.com -4 --all-addresses -w 1 -c 5

@@ -120,3 +120,21 @@ def test_the_readme_lists_each_smtp_phase_as_the_registry_says() -> None:
             phase.described()
         )
     assert sorted(rows) == ["delivery_time", "pending`, `lost`, `late", "smtp_cert_days"]
+
+
+def test_the_plain_check_loads_nothing_of_the_round_trip() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules);"
+        "from check_pop3_ipmon.check import cli, run;"
+        "options = cli.parse(['-H', '127.0.0.1', '-p', '1']); run.build_check(options);"
+        "print(sorted(m for m in sys.modules if m not in before and m.split('.')[-1] in"
+        " ('smtp', 'smtplib', 'roundtrip', 'roundtrip_options', 'roundtrip_plugin', 'tokens',"
+        " 'statestore', 'secrets', 'email')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == "[]\n"
