@@ -138,3 +138,19 @@ def test_the_plain_check_loads_nothing_of_the_round_trip() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out == "[]\n"
+
+
+def test_the_report_reads_a_round_trip_result_as_any_other() -> None:
+    from check_pop3_ipmon.report.perfdata import parse_line
+
+    line = (
+        b"DATATYPE::SERVICEPERFDATA\tTIMET::1764578168\tHOSTNAME::mail1\tSERVICEDESC::POP3\t"
+        b"SERVICEPERFDATA::time=1.2s;;;0;20 delivery_time=0.4s;30;60;0 "
+        b"smtp_connect_time=0.01s;;;0 connect_time=0.001s;;;0 pending=0;;;0 lost=1;;;0\t"
+        b"SERVICESTATE::OK\tSERVICESTATETYPE::HARD\tSERVICEOUTPUT::POP3 OK - message delivered"
+    )
+    result = parse_line(line)
+    assert (result.state, result.phases) == (0, {"time": 1.2, "connect_time": 0.001})
+    assert result.extra == {"delivery_time": 0.4, "smtp_connect_time": 0.01, "pending": 0.0,
+                            "lost": 1.0}  # fmt: skip
+    assert result.bad_items == 0
