@@ -21,7 +21,15 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     check/plugin.py           nagiosplugin glue for one session: states, status line, perfdata
     check/pool.py             nagiosplugin glue for --all-addresses
     check/addresses.py        every address of a name tested at once, one deadline
-    check/session.py          the POP3 test itself, without nagiosplugin
+    check/roundtrip_plugin.py nagiosplugin glue for --round-trip
+    check/roundtrip_options.py  --round-trip's options, checked
+    check/roundtrip.py        --round-trip: SMTP submission, then POP3 until it arrives
+    check/tokens.py           --round-trip's private state file: the tokens of the messages sent
+    check/session.py          the test by protocol: the dialogs' registry, without nagiosplugin
+    check/pop3.py             the POP3 dialog: greeting, STLS, CAPA, login, STAT, QUIT
+    check/smtp.py             the SMTP submission dialog of --round-trip
+    check/link.py             what every dialog shares: resolve, connect, TLS, phases, deadline
+    check/failures.py         every failure kind: its state, the option that changes it
     check/phases.py           the session's phases, their names and what each waits for
     check/login.py            what a login is: credentials and method
     check/auth.py             USER/PASS, APOP, SASL PLAIN

@@ -30,15 +30,17 @@ DEBIAN = {"nagiosplugin": "python3-nagiosplugin"}
 
 
 class Script:
-    __slots__ = ("prefix", "target")
+    __slots__ = ("prefix", "stdout", "target")
 
-    def __init__(self, target: str, prefix: str) -> None:
+    def __init__(self, target: str, prefix: str, *, stdout: bool = False) -> None:
         self.target = target  # "module:function"; no argument, returns the exit code
         self.prefix = prefix  # how the script's broken-installation line begins
+        # A plugin's line is its result, read from stdout; a handler's is an error.
+        self.stdout = stdout
 
 
 SCRIPTS = {
-    "check_pop3_ipmon": Script("check_pop3_ipmon.check.run:entry", "POP3 UNKNOWN - "),
+    "check_pop3_ipmon": Script("check_pop3_ipmon.check.run:entry", "POP3 UNKNOWN - ", stdout=True),
     "pop3_ipmon_alert": Script("check_pop3_ipmon.alerting.handler:main", "pop3_ipmon_alert: "),
     "pop3_ipmon_config": Script("check_pop3_ipmon.alerting.generate:main", "pop3_ipmon_config: "),
     "pop3_ipmon_recovery": Script("check_pop3_ipmon.recovery.cli:main", "pop3_ipmon_recovery: "),
@@ -86,7 +88,7 @@ def launch(script: Script) -> NoReturn:
 
 
 def fail(script: Script, exc: BaseException) -> NoReturn:
-    stream = sys.stdout if script.prefix.startswith("POP3 ") else sys.stderr
+    stream = sys.stdout if script.stdout else sys.stderr
     print(script.prefix + problem(exc), file=stream)
     sys.exit(UNKNOWN)
 

@@ -184,20 +184,23 @@ def recover(inv: Invocation, decision: Decision) -> int:
     phase = next((a.phase for a in decision.actions if isinstance(a, Publish)), None)
     alerting = hook.Alerting(
         engine=inv.engine,
-        host=inv.host,
         service=inv.service,
-        monitor=inv.monitor_name,
-        state=inv.state,
-        phase=(phase or decision.base.phase).value,
         alert=decision.alert,
-        failures=decision.base.failures,
-        in_downtime=inv.in_downtime,
-        enabled=inv.enabled,
-        acknowledged=inv.acknowledged,
-        address=inv.address,
-        host_state=inv.host_state,
-        output=inv.output,
-        target=inv.recovery_target,
+        facts=hook.Facts(
+            monitor=inv.monitor_name,
+            host=inv.host,
+            address=inv.address,
+            state=inv.state,
+            ipmon_state=(phase or decision.base.phase).value,
+            failures=decision.base.failures,
+            output=inv.output,
+            host_state=inv.host_state,
+            target=inv.recovery_target,
+            in_downtime=inv.in_downtime,
+            acknowledged=bool(inv.acknowledged),
+            enabled=inv.enabled,
+        ),
+        acknowledged_known=inv.acknowledged is not None,
     )
     return hook.run(path, alerting, log, status_file=inv.status_file)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 
 from check_pop3_ipmon.check import session
-from check_pop3_ipmon.check.record import Record
+from check_pop3_ipmon.check.failures import TOO_MANY
+from check_pop3_ipmon.check.record import Record, field
 from check_pop3_ipmon.check.session import Failure, ProbeResult, Settings
 from check_pop3_ipmon.core.deadline import Deadline, DeadlineExpired
 
@@ -24,18 +25,14 @@ if TYPE_CHECKING:
 
 # More threads than this is no longer a pool but a misconfigured name.
 MAX_ADDRESSES = 64
-TOO_MANY = "too-many"
 
 
 class PoolResult(Record):
-    __slots__ = ("failure", "resolve_time", "results", "settings", "total")
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.results: list[tuple[str, ProbeResult]] = []  # (IP, result)
-        self.resolve_time: Optional[float] = None
-        self.total = 0.0
-        self.failure: Optional[Failure] = None  # the name, not an address, failed
+    settings: Settings
+    results: list[tuple[str, ProbeResult]] = field(default_factory=list)  # (IP, result)
+    resolve_time: Optional[float] = None
+    total: float = 0.0
+    failure: Optional[Failure] = None  # the name, not an address, failed
 
 
 def targets(infos: list[tuple[Any, ...]]) -> list[tuple[str, int, tuple[Any, ...]]]:

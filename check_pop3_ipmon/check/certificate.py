@@ -31,15 +31,10 @@ class CertificateError(ValueError):
 
 
 class Certificate(Record):
-    __slots__ = ("issuer", "not_after", "not_before", "subject")
-
-    def __init__(
-        self, subject: str, issuer: str, not_before: datetime, not_after: datetime
-    ) -> None:
-        self.subject = subject
-        self.issuer = issuer
-        self.not_before = not_before
-        self.not_after = not_after
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
 
     def days_left(self, now: datetime) -> float:
         return (self.not_after - now).total_seconds() / 86400

@@ -19,6 +19,7 @@ from check_pop3_ipmon.check import values
 from check_pop3_ipmon.check.login import AUTH_METHODS, Login
 from check_pop3_ipmon.check.record import Record
 from check_pop3_ipmon.check.session import (
+    SERVICE,
     TLS_IMPLICIT,
     TLS_NONE,
     TLS_STARTTLS,
@@ -29,6 +30,8 @@ from check_pop3_ipmon.check.session import (
 TYPE_CHECKING = False  # typing costs start-up time; annotations are strings here
 if TYPE_CHECKING:
     from typing import Callable, NoReturn, Optional
+
+    from check_pop3_ipmon.check.roundtrip import RoundTripSettings
 
 PROG = "check_pop3_ipmon"
 UNKNOWN = 3
@@ -108,6 +111,11 @@ EPILOG_REST = """\
   letters, digits and "_" only, which Graphite and InfluxDB keep as one name
   ("ip4_127_0_0_1_time", "ip6_0_0_0_0_0_0_0_1_time", where -w/-c apply);
   time and resolve_time are the whole test's.
+  With --round-trip: delivery_time (seconds from SMTP's acceptance to POP3
+  listing the message; --delivery-warn/--delivery-crit apply), the SMTP
+  leg's smtp_<phase>_time and smtp_cert_days, and pending, lost and late
+  (messages waited for, counted lost, arrived late and deleted now); time is
+  the whole round trip.
 
 check_pop compatibility:
   check_pop's command lines run unchanged (-e is its plain substring, -M
@@ -122,6 +130,9 @@ Examples:
   check_pop3_ipmon -H pop.example.com -S -D 30,7
   check_pop3_ipmon -H pop.example.com -S --login -u monitor \\
       --authfile /etc/nagios/pop3.pass --messages-warn 500 --size-crit 1000000000
+  check_pop3_ipmon -H pop.example.com -S --login -u monitor@example.com \\
+      --authfile /etc/nagios/pop3.pass --round-trip --delivery-crit 60 -t 90 \\
+      --state-file /var/lib/check_pop3_ipmon/round-trip.json
   check_pop3_ipmon -H pop.example.com --tls starttls --forbid-plaintext-auth \\
       --require-capa UIDL --require-capa TOP --capa -v
   check_pop3_ipmon -H pop.example.com -4 --all-addresses -w 1 -c 5
@@ -140,7 +151,7 @@ class _Parser(argparse.ArgumentParser):
             message = message.replace(word, f"{key}=...")
             if value:
                 message = message.replace(repr(value), "'...'")
-        print(f"POP3 UNKNOWN - {message}")
+        print(f"{SERVICE} UNKNOWN - {message}")
         print(USAGE)
         sys.exit(UNKNOWN)
 
@@ -182,6 +193,7 @@ def build_parser() -> _Parser:
     _login_options(p)
     _add_unused(general)  # check_pop's options we accept and ignore: hidden, last
     _address_options(p)
+    _round_trip_options(p)
     return p
 
 
@@ -464,6 +476,63 @@ def _address_options(p: _Parser) -> None:
     )
 
 
+def _round_trip_options(p: _Parser) -> None:
+    """--round-trip and its SMTP leg; roundtrip_options.py reads them (only then)."""
+    r = p.add_argument_group(
+        "Round trip (SMTP submission, then POP3; deletes only its own test messages)"
+    )
+    r.add_argument(
+        "--round-trip",
+        action="store_true",
+        help="submit a message with a unique token by SMTP, then log in by POP3 "
+        "(--login) until it arrives; use a dedicated mailbox",
+    )
+    r.add_argument("--mail-to", metavar="ADDRESS", help="its recipient (default: -u if an address)")
+    r.add_argument("--mail-from", metavar="ADDRESS", help="its sender (default: --mail-to)")
+    r.add_argument("--smtp-host", metavar="ADDRESS", help="the submission server (default: -H)")
+    r.add_argument("--smtp-port", type=values.port, help="default 587 (starttls) or 465 (implicit)")
+    r.add_argument(
+        "--smtp-tls",
+        choices=("starttls", "implicit"),
+        default="starttls",
+        help="STARTTLS (RFC 3207, default) or implicit TLS (RFC 8314); the certificate "
+        "is verified as the POP3 leg's (--ca-file, --insecure, --tls-min-version)",
+    )
+    r.add_argument(
+        "--smtp-sni", type=values.server_name, metavar="NAME", help="default: --smtp-host"
+    )
+    r.add_argument("--smtp-auth", choices=("plain", "login"), type=str.lower, help="AUTH method")
+    r.add_argument("--smtp-user", type=values.utf8, metavar="USER", help="default: -u")
+    r.add_argument(
+        "--smtp-authfile",
+        metavar="FILE",
+        help="the SMTP password's private file (default: the POP3 password)",
+    )
+    _warn_and_crit(
+        r, "--delivery", values.positive_float, "SECONDS", "seconds to arrival giving {}"
+    )
+    r.add_argument(
+        "--poll-interval",
+        type=values.positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="pause between POP3 logins while waiting (default 1)",
+    )
+    r.add_argument(
+        "--lost-after",
+        type=values.positive_float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="a message not arrived after this long counts as lost (default 3600)",
+    )
+    r.add_argument(
+        "--state-file",
+        metavar="FILE",
+        help="the private file of the tokens sent (needed with --round-trip), in a "
+        "directory only the engine's user may write",
+    )
+
+
 def _warn_and_crit(
     group: argparse._ArgumentGroup,
     stem: str,
@@ -550,100 +619,40 @@ class _NoPassword(argparse.Action):
         )
 
 
-class Options(Record):
-    __slots__ = (
-        "all_addresses",
-        "busy_state",
-        "cert_crit",
-        "cert_warn",
-        "check_interval",
-        "critical",
-        "expect",
-        "expect_all",
-        "expect_regex",
-        "forbid_plaintext_auth",
-        "hide_banner",
-        "messages_crit",
-        "messages_warn",
-        "mismatch_state",
-        "policy_state",
-        "refuse_state",
-        "require_capa",
-        "settings",
-        "show_capa",
-        "size_crit",
-        "size_warn",
-        "timeout_state",
-        "verbose",
-        "warning",
-    )
+class Options(Record, kw_only=True):
+    """The whole command line, checked. A field named as an argparse option's
+    `dest` takes that option's value as argparse left it (parse())."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        verbose: int,
-        warning: Optional[str],
-        critical: Optional[str],
-        timeout_state: int,
-        refuse_state: int,
-        expect: tuple[str, ...],
-        mismatch_state: int,
-        hide_banner: bool,
-        cert_warn: Optional[float],
-        cert_crit: Optional[float],
-        show_capa: bool = False,
-        require_capa: tuple[str, ...] = (),
-        forbid_plaintext_auth: bool = False,
-        policy_state: int = 1,
-        messages_warn: Optional[str] = None,
-        messages_crit: Optional[str] = None,
-        size_warn: Optional[str] = None,
-        size_crit: Optional[str] = None,
-        all_addresses: bool = False,
-        expect_all: bool = False,
-        expect_regex: Optional[str] = None,
-        busy_state: int = 1,
-        check_interval: Optional[float] = None,
-    ) -> None:
-        self.settings = settings
-        self.busy_state = busy_state
-        self.check_interval = check_interval
-        self.verbose = verbose
-        self.warning = warning
-        self.critical = critical
-        self.timeout_state = timeout_state
-        self.refuse_state = refuse_state
-        self.expect = expect
-        self.mismatch_state = mismatch_state
-        self.hide_banner = hide_banner
-        self.cert_warn = cert_warn
-        self.cert_crit = cert_crit
-        self.show_capa = show_capa
-        self.require_capa = require_capa
-        self.forbid_plaintext_auth = forbid_plaintext_auth
-        self.policy_state = policy_state
-        self.messages_warn = messages_warn
-        self.messages_crit = messages_crit
-        self.size_warn = size_warn
-        self.size_crit = size_crit
-        self.all_addresses = all_addresses
-        self.expect_all = expect_all
-        self.expect_regex = expect_regex
-
-
-# Options that reach Options as argparse left them, under the same name.
-_AS_GIVEN = (
-    "verbose", "warning", "critical", "timeout_state", "refuse_state", "expect_all",
-    "expect_regex", "mismatch_state", "hide_banner", "forbid_plaintext_auth", "policy_state",
-    "messages_warn", "messages_crit", "size_warn", "size_crit", "all_addresses",
-    "busy_state", "check_interval",
-)  # fmt: skip
+    settings: Settings
+    verbose: int = 0
+    warning: Optional[str] = None
+    critical: Optional[str] = None
+    timeout_state: int = 2
+    refuse_state: int = 2
+    expect: tuple[str, ...] = ()
+    expect_all: bool = False
+    expect_regex: Optional[str] = None
+    mismatch_state: int = 1
+    hide_banner: bool = False
+    cert_warn: Optional[float] = None
+    cert_crit: Optional[float] = None
+    show_capa: bool = False
+    require_capa: tuple[str, ...] = ()
+    forbid_plaintext_auth: bool = False
+    policy_state: int = 1
+    messages_warn: Optional[str] = None
+    messages_crit: Optional[str] = None
+    size_warn: Optional[str] = None
+    size_crit: Optional[str] = None
+    all_addresses: bool = False
+    busy_state: int = 1
+    check_interval: Optional[float] = None
+    round_trip: Optional[RoundTripSettings] = None
 
 
 def _unknown(message: str) -> NoReturn:
     """UNKNOWN without a usage line: the options are right, a file is not."""
-    print(f"POP3 UNKNOWN - {message}")
+    print(f"{SERVICE} UNKNOWN - {message}")
     sys.exit(UNKNOWN)
 
 
@@ -772,15 +781,30 @@ def parse(argv: Optional[Sequence[str]] = None) -> Options:
         login=login,
         probe=tuple(dict.fromkeys(args.probe or ())),
     )
-    return Options(
-        settings=settings,
-        expect=tuple(args.expect),
-        cert_warn=cert_warn,
-        cert_crit=cert_crit,
-        show_capa=args.capa,
-        require_capa=tuple(dict.fromkeys(args.require_capa)),
-        **{name: getattr(args, name) for name in _AS_GIVEN},
-    )
+    round_trip = None
+    if args.round_trip or any(getattr(args, name) is not None for name in _ROUND_TRIP_ONLY):
+        from check_pop3_ipmon.check import roundtrip_options
+
+        round_trip = roundtrip_options.settings(parser, args, settings)
+    computed = {
+        "round_trip": round_trip,
+        "settings": settings,
+        "expect": tuple(args.expect),
+        "cert_warn": cert_warn,
+        "cert_crit": cert_crit,
+        "show_capa": args.capa,
+        "require_capa": tuple(dict.fromkeys(args.require_capa)),
+    }
+    given = vars(args)
+    as_given = {name: given[name] for name in Options.fields() if name not in computed}
+    return Options(**computed, **as_given)
+
+
+# Options that mean nothing without --round-trip.
+_ROUND_TRIP_ONLY = (
+    "mail_to", "mail_from", "smtp_host", "smtp_port", "smtp_sni", "smtp_auth", "smtp_user",
+    "smtp_authfile", "delivery_warn", "delivery_crit", "state_file",
+)  # fmt: skip
 
 
 def _password(args: argparse.Namespace, file_password: Optional[str]) -> str:

@@ -13,19 +13,10 @@ AUTH_METHODS = (AUTH_USER, AUTH_APOP, AUTH_PLAIN)
 
 
 class Login(Record):
-    __slots__ = ("allow_plaintext", "method", "password", "username")
-
-    def __init__(
-        self,
-        username: str,
-        password: str,
-        method: Optional[str] = None,  # one of AUTH_METHODS; None: the best the server offers
-        allow_plaintext: bool = False,  # USER/PASS or PLAIN without TLS
-    ) -> None:
-        self.username = username
-        self.password = password
-        self.method = method
-        self.allow_plaintext = allow_plaintext
+    username: str
+    password: str
+    method: Optional[str] = None  # one of AUTH_METHODS; None: the best the server offers
+    allow_plaintext: bool = False  # USER/PASS or PLAIN without TLS
 
     def __repr__(self) -> str:
         return (

@@ -12,7 +12,8 @@ from collections.abc import Generator, Iterator, Sequence
 import nagiosplugin
 from nagiosplugin import Critical, Metric, Ok, Performance, Range, Result, Unknown, Warn
 
-from check_pop3_ipmon.check import cli, session
+from check_pop3_ipmon.check import cli, failures, session
+from check_pop3_ipmon.check.failures import AS_ASKED, STATE_NAMES, overridden
 from check_pop3_ipmon.check.phases import NAMES as PHASES
 from check_pop3_ipmon.check.protocol import BANNER_WIDTH, expect_missing, sanitise
 from check_pop3_ipmon.check.session import ProbeResult
@@ -23,37 +24,16 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional, Union
 
 STATES = (Ok, Warn, Critical, Unknown)  # by exit code
-STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
-AS_ASKED = " as asked by "  # marks a state an option changed
-
-
-def overridden(text: str, state: int, default: int, option: str) -> str:
-    """Say so when an option changed the state, or an OK would hide what happened."""
-    if state == default:
-        return text
-    return f"{text}, reported {STATE_NAMES[state]}{AS_ASKED}{option}"
+__all__ = ["AS_ASKED", "STATES", "STATE_NAMES", "overridden"]
 
 
 def failure_text(failure: session.Failure, options: cli.Options) -> str:
-    if failure.kind == session.REFUSED:
-        return overridden(failure.message, options.refuse_state, 2, "-r")
-    if failure.kind == session.TIMEOUT:
-        return overridden(failure.message, options.timeout_state, 2, "--timeout-state")
-    if failure.kind == session.BUSY:
-        return overridden(failure.message, options.busy_state, 1, "--busy-state")
-    return failure.message
+    return failures.text_of(failure.kind, failure.message, options)
 
 
 def failure_state(kind: str, options: cli.Options) -> nagiosplugin.state.ServiceState:
-    """A failed test's state: refusals and timeouts as configured, our own
-    configuration errors UNKNOWN, anything else the server did CRITICAL."""
-    code = {
-        session.REFUSED: options.refuse_state,
-        session.TIMEOUT: options.timeout_state,
-        session.BUSY: options.busy_state,
-        session.CONFIG: 3,
-    }.get(kind, 2)
-    return STATES[code]
+    """A failed test's state, from the table of failure kinds (failures.py)."""
+    return STATES[failures.state_of(kind, options)]
 
 
 def messages(count: int) -> str:
@@ -94,7 +74,7 @@ def result_metrics(result: ProbeResult, options: cli.Options, prefix: str = "") 
 
 
 class Pop3(nagiosplugin.Resource):
-    name = "POP3"
+    name = session.SERVICE
 
     def __init__(self, options: cli.Options) -> None:
         self.options = options
@@ -181,7 +161,7 @@ class CertDays(Thresholds):
             return result
         result_of = getattr(resource, "result_of", None)
         probed = result_of(metric) if result_of is not None else None
-        tls = probed.tls if isinstance(probed, ProbeResult) else None
+        tls = getattr(probed, "tls", None)  # either leg's (--round-trip: smtp_cert_days)
         if tls is None or tls.certificate is None:
             return result
         when = tls.certificate.not_after.strftime("%Y-%m-%d %H:%M UTC")
@@ -455,10 +435,7 @@ class Summary(nagiosplugin.Summary):
         )
         parts = [str(r.hint) for r in problems]
         result = self._result(results)
-        if result.failure is None or result.failure.kind not in (
-            session.ERR_GREETING,
-            session.NOT_POP3,
-        ):
+        if result.failure is None or failures.kind(result.failure.kind).shows_greeting:
             greeting = self._greeting_text(result)
             if greeting:
                 parts.append(greeting)

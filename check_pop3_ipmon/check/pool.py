@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Generator
 
 import nagiosplugin
-from nagiosplugin import Metric, Ok, Result, Unknown
+from nagiosplugin import Metric, Ok, Result
 
-from check_pop3_ipmon.check import addresses, cli
+from check_pop3_ipmon.check import addresses, cli, session
 from check_pop3_ipmon.check.plugin import (
     AS_ASKED,
     STATES,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class Pop3Pool(nagiosplugin.Resource):
-    name = "POP3"
+    name = session.SERVICE
 
     def __init__(self, options: cli.Options) -> None:
         self.options = options
@@ -72,8 +72,6 @@ class PoolOutcome(nagiosplugin.Context):
         failure = metric.value.failure
         if failure is None:
             return Result(Ok, None, metric)
-        if failure.kind == addresses.TOO_MANY:
-            return Result(Unknown, failure.message, metric)
         state = failure_state(failure.kind, self.options)
         return Result(state, failure_text(failure, self.options), metric)
 

@@ -32,13 +32,10 @@ BANNER_WIDTH = 80
 
 
 class Response(Record):
-    __slots__ = ("code", "line", "status", "text")
-
-    def __init__(self, status: str, text: str, code: Optional[str], line: str) -> None:
-        self.status = status  # "+OK", "-ERR", or "" for anything that is not POP3
-        self.text = text  # what follows the status indicator, decoded but not sanitised
-        self.code = code  # RFC 2449 response code without brackets, if any
-        self.line = line  # the whole line, decoded but not sanitised
+    status: str  # "+OK", "-ERR", or "" for anything that is not POP3
+    text: str  # what follows the status indicator, decoded but not sanitised
+    code: Optional[str]  # RFC 2449 response code without brackets, if any
+    line: str  # the whole line, decoded but not sanitised
 
     @property
     def ok(self) -> bool:

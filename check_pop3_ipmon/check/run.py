@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 
 def build_check(options: cli.Options) -> nagiosplugin.Check:
+    if options.round_trip is not None:
+        from check_pop3_ipmon.check import roundtrip_plugin
+
+        return roundtrip_plugin.build_check(options)
     if options.all_addresses:
         from check_pop3_ipmon.check import pool
 

@@ -33,25 +33,13 @@ class TLSFailed(Exception):
         self.verify = verify
 
 
-class TLSInfo(Record):
-    __slots__ = ("certificate", "certificate_error", "cipher", "days_left", "verified", "version")
-
-    def __init__(
-        self,
-        *,
-        version: str,
-        cipher: str,
-        verified: bool,
-        certificate: Optional[Certificate],
-        days_left: Optional[float],
-        certificate_error: Optional[str] = None,
-    ) -> None:
-        self.version = version
-        self.cipher = cipher
-        self.verified = verified
-        self.certificate = certificate
-        self.days_left = days_left
-        self.certificate_error = certificate_error
+class TLSInfo(Record, kw_only=True):
+    version: str
+    cipher: str
+    verified: bool
+    certificate: Optional[Certificate]
+    days_left: Optional[float]
+    certificate_error: Optional[str] = None
 
 
 CA_FILE_LIMIT = 16 << 20  # Debian's whole bundle is some 220 KB

@@ -19,6 +19,7 @@ from check_pop3_ipmon.core import values
 from check_pop3_ipmon.recovery import config as configuration
 from check_pop3_ipmon.recovery.engine import (
     DRY_RUN,
+    FACT_NAMES,
     ActionResult,
     Facts,
     exit_code,
@@ -110,20 +111,10 @@ def _main(args: argparse.Namespace) -> int:
     except configuration.ConfigError as error:
         print(f"REFUSED: {error}", file=sys.stderr)
         return REFUSED_EXIT
-    facts = Facts(
-        monitor=args.monitor,
-        host=args.host,
-        address=args.address,
-        state=args.state,
-        ipmon_state=args.ipmon_state,
-        failures=args.failures,
-        output=args.output,
-        host_state=args.host_state,
-        target=args.target,
-        in_downtime=args.downtime or args.host_downtime,
-        acknowledged=args.acknowledged,
-        enabled=args.enabled,
-    )
+    # Each fact's option is named after it (Facts declares them); a downtime
+    # of the service or of its host is one.
+    given = {name: getattr(args, name) for name in FACT_NAMES if name != "in_downtime"}
+    facts = Facts(**given, in_downtime=args.downtime or args.host_downtime)
     results = run_actions(args.service, args.alert, facts, config, dry_run=args.dry_run)
     if args.service not in config.services:
         print(f"no recovery configured for {args.service} in {args.config}")

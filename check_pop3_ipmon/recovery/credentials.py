@@ -24,13 +24,20 @@ from check_pop3_ipmon.core import private_files
 from check_pop3_ipmon.core.values import boolean
 from check_pop3_ipmon.recovery import validate
 from check_pop3_ipmon.recovery.config import duration
-from check_pop3_ipmon.recovery.transport import TRANSPORTS, CredentialSet
+from check_pop3_ipmon.recovery.transport import COMMON, TRANSPORTS, CredentialSet
 
 METHODS = tuple(TRANSPORTS)
-KEYS = {"method", "user", "port", "sudo", "connect_timeout", "proxy_jump"}
-KEYS.update(key for transport in TRANSPORTS.values() for key in transport.keys)
+COMMON_KEYS = COMMON
 SECRETS = {"password", "passphrase", "sudo_password", "pass", "secret"}
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@\\-]{0,63}")
+
+
+def keys() -> set[str]:
+    """Every key a set may have: the common ones and each transport's own."""
+    found = set(COMMON_KEYS)
+    for transport in TRANSPORTS.values():
+        found.update(transport.keys, transport.optional)
+    return found
 
 
 class CredentialError(ValueError):
@@ -72,26 +79,19 @@ def _set(name: str, values: Mapping[str, str]) -> CredentialSet:
                 f"{key!r}: passwords are not supported; use an SSH key and a NOPASSWD "
                 "sudoers rule (see contrib/RECOVERY.md)"
             )
-        if key not in KEYS:
-            raise ValueError(f"unknown key {key!r} (allowed: {', '.join(sorted(KEYS))})")
+        allowed = keys()
+        if key not in allowed:
+            raise ValueError(f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
     method = values.get("method", "local")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    if method not in TRANSPORTS:
+        raise ValueError(f"method must be one of {', '.join(TRANSPORTS)}")
     user = values.get("user")
     if user is not None and not _USER.fullmatch(user):
         raise ValueError(f"user {validate.shown(user)} is not a valid user name")
-    paths = {}
-    for key in ("identity_file", "known_hosts"):
-        if key in values:
-            if not values[key].startswith("/"):
-                raise ValueError(f"{key} needs an absolute path")
-            paths[key] = Path(values[key])
+    own = TRANSPORTS[method].parse(values)
     port = values.get("port", "22")
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"port {validate.shown(port)} is not a port number")
-    for key in TRANSPORTS[method].keys:
-        if key not in values:
-            raise ValueError(f"method = {method} needs {key}")
     jump = _proxy_jump(values["proxy_jump"], user) if "proxy_jump" in values else None
     if jump is not None and method != "ssh":
         raise ValueError("proxy_jump needs method = ssh")
@@ -99,8 +99,7 @@ def _set(name: str, values: Mapping[str, str]) -> CredentialSet:
         name=name,
         method=method,
         user=user,
-        identity_file=paths.get("identity_file"),
-        known_hosts=paths.get("known_hosts"),
+        **own,  # type: ignore[arg-type]
         port=int(port),
         sudo=boolean(values.get("sudo", "no")),
         connect_timeout=duration(values.get("connect_timeout", "10")),

@@ -23,7 +23,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -80,6 +80,9 @@ class Facts:
     in_downtime: bool = False
     acknowledged: bool = False
     enabled: bool = True
+
+
+FACT_NAMES = tuple(f.name for f in fields(Facts))
 
 
 @dataclass(frozen=True)

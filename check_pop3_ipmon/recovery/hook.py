@@ -10,12 +10,13 @@ acknowledgement from status.dat.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from check_pop3_ipmon.recovery import config as configuration
 from check_pop3_ipmon.recovery import nagios
@@ -29,6 +30,8 @@ from check_pop3_ipmon.recovery.engine import (
     run_actions,
 )
 
+__all__ = ["Alerting", "Facts", "facts_for", "run"]
+
 LEVELS = {
     FAILED: logging.ERROR,
     REFUSED: logging.ERROR,
@@ -39,23 +42,15 @@ LEVELS = {
 
 @dataclass(frozen=True)
 class Alerting:
-    """One result as the alerting handler saw and decided it."""
+    """One result as the alerting handler saw and decided it: the facts
+    (engine.Facts, their one declaration) as its command line carried them,
+    and what only the handler knows."""
 
     engine: str  # "nagios" or "icinga2"
-    host: str
     service: str
-    monitor: str
-    state: str  # OK, WARNING, CRITICAL, UNKNOWN
-    phase: str  # Up, Warn, Down, Lost, Maintenance, Disabled
     alert: int  # the alert this result sends; 0: none
-    failures: int
-    in_downtime: bool
-    enabled: bool
-    acknowledged: Optional[bool] = None  # None: unknown here (Nagios: read status.dat)
-    address: str = ""
-    host_state: str = ""
-    output: str = ""
-    target: str = ""
+    facts: Facts  # an empty text: not on the command line (Nagios: the environment)
+    acknowledged_known: bool = True  # False: unknown here (Nagios: read status.dat)
 
 
 def facts_for(
@@ -63,42 +58,23 @@ def facts_for(
     env: Mapping[str, str],
     status_file: Optional[Path],
 ) -> Facts:
-    address, host_state, output, target = (
-        alerting.address,
-        alerting.host_state,
-        alerting.output,
-        alerting.target,
-    )
-    acknowledged = alerting.acknowledged
-    monitor = alerting.monitor
+    facts = alerting.facts
     if alerting.engine == "nagios":
-        from_env = nagios.env_facts(env)
-        monitor = monitor or from_env.monitor
-        address = address or from_env.address
-        host_state = host_state or from_env.host_state
-        output = output or from_env.output
-        target = target or from_env.target
-        if acknowledged is None and status_file is not None and alerting.state != "OK":
+        missing: dict[str, Any] = {  # only the text facts the environment carries
+            name: value
+            for name, value in nagios.env_facts(env).items()
+            if not getattr(facts, name) and value
+        }
+        facts = dataclasses.replace(facts, **missing)
+        if not alerting.acknowledged_known and status_file is not None and facts.state != "OK":
+            # Unknown is not "acknowledged": the rule is there to hold back, but
+            # an unreadable status file must not silently disable recovery.
             try:
-                acknowledged = nagios.acknowledged(status_file, alerting.host, alerting.service)
+                acknowledged = nagios.acknowledged(status_file, facts.host, alerting.service)
             except OSError:
-                acknowledged = None
-    return Facts(
-        monitor=monitor,
-        host=alerting.host,
-        address=address,
-        state=alerting.state,
-        ipmon_state=alerting.phase,
-        failures=alerting.failures,
-        output=output,
-        host_state=host_state or "UP",
-        target=target,
-        in_downtime=alerting.in_downtime,
-        # Unknown is not "acknowledged": the rule is there to hold back, but
-        # an unreadable status file must not silently disable recovery.
-        acknowledged=bool(acknowledged),
-        enabled=alerting.enabled,
-    )
+                acknowledged = False
+            facts = dataclasses.replace(facts, acknowledged=acknowledged)
+    return facts if facts.host_state else dataclasses.replace(facts, host_state="UP")
 
 
 def run(
@@ -114,7 +90,7 @@ def run(
     Never raises: whatever goes wrong is logged with its reason, and the
     handler exits with its recovery code.
     """
-    key = f"{alerting.host}!{alerting.service}"
+    key = f"{alerting.facts.host}!{alerting.service}"
     try:
         return _run(key, config_path, alerting, log, env=env, status_file=status_file)
     except Exception as error:

@@ -15,7 +15,6 @@ status_update_interval (10 s by default).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -24,27 +23,19 @@ from check_pop3_ipmon.core import monitor_name
 TARGET_VARIABLE = "NAGIOS__SERVICEPOP3_IPMON_RECOVERY_TARGET"
 
 
-@dataclass(frozen=True)
-class EnvFacts:
-    address: str
-    host_state: str
-    output: str
-    target: str
-    monitor: str = ""
-
-
-def env_facts(env: Mapping[str, str]) -> EnvFacts:
-    """The facts only the environment can carry safely (empty when absent)."""
+def env_facts(env: Mapping[str, str]) -> dict[str, str]:
+    """The facts only the environment can carry safely, by their names in
+    engine.Facts (empty when absent)."""
     output = env.get("NAGIOS_SERVICEOUTPUT", "")
     long_output = env.get("NAGIOS_LONGSERVICEOUTPUT", "")
-    return EnvFacts(
-        address=env.get("NAGIOS_HOSTADDRESS", ""),
-        host_state=env.get("NAGIOS_HOSTSTATE", "") or "UP",
-        output=f"{output}\n{long_output}" if long_output else output,
-        target=env.get(TARGET_VARIABLE, ""),
+    return {
+        "address": env.get("NAGIOS_HOSTADDRESS", ""),
+        "host_state": env.get("NAGIOS_HOSTSTATE", ""),
+        "output": f"{output}\n{long_output}" if long_output else output,
+        "target": env.get(TARGET_VARIABLE, ""),
         # ipMonitor's Monitor Name is the display name; display only, so cut, not refused.
-        monitor=monitor_name.cut(env.get("NAGIOS_SERVICEDISPLAYNAME", "")),
-    )
+        "monitor": monitor_name.cut(env.get("NAGIOS_SERVICEDISPLAYNAME", "")),
+    }
 
 
 def service_status(path: Path, host: str, service: str) -> Optional[dict[str, str]]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar, Optional
 
@@ -42,6 +42,9 @@ class CredentialSet:
     # proxy_jump = [user@]host[:port]: (user, host, port) of the jump host,
     # reached with the same key and known_hosts file as the target.
     proxy_jump: Optional[tuple[str, str, int]] = None
+    # A transport's own keys that have no field above, as the file gave them:
+    # a new transport's key reaches its invocation without a field here.
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,32 @@ class Transport:
 
     method: ClassVar[str]  # `method = ...` in a credential set
     keys: ClassVar[tuple[str, ...]] = ()  # the keys a set of this method must have
+    optional: ClassVar[tuple[str, ...]] = ()  # the keys it may have besides
     runs_here: ClassVar[bool] = False  # its commands run on this very machine
+
+    def parse(self, values: Mapping[str, str]) -> dict[str, object]:
+        """This method's own keys as CredentialSet fields; a key without a
+        field of its own is kept, as given, in `extra`. Raises ValueError."""
+        for key in self.keys:
+            if key not in values:
+                raise ValueError(f"method = {self.method} needs {key}")
+        for key in values:
+            if key not in COMMON and key not in (*self.keys, *self.optional):
+                raise ValueError(f"{key} is not a key of method = {self.method}")
+        parsed: dict[str, object] = {}
+        extra = {}
+        for key in (*self.keys, *self.optional):
+            if key in values and key not in COMMON:
+                if key in _FIELDS:
+                    parsed[key] = self.value(key, values[key])
+                else:
+                    extra[key] = values[key]
+        parsed["extra"] = extra
+        return parsed
+
+    def value(self, key: str, text: str) -> object:
+        """One of its keys' value as its CredentialSet field holds it."""
+        return text
 
     def invocation(
         self, command: Command, target: str, credentials: CredentialSet
@@ -148,6 +176,14 @@ class Transport:
 class Ssh(Transport):
     method = "ssh"
     keys = ("user", "identity_file", "known_hosts")
+    optional = ("proxy_jump",)
+
+    def value(self, key: str, text: str) -> object:
+        if key in ("identity_file", "known_hosts"):
+            if not text.startswith("/"):
+                raise ValueError(f"{key} needs an absolute path")
+            return Path(text)
+        return text
 
     def invocation(self, command: Command, target: str, credentials: CredentialSet) -> Invocation:
         if command.script is not None:
@@ -182,6 +218,9 @@ class Local(Transport):
 
 
 TRANSPORTS: dict[str, Transport] = {t.method: t for t in (Ssh(), Local())}
+# Keys every set may have, read by credentials.py whatever the method.
+COMMON = frozenset({"method", "user", "port", "sudo", "connect_timeout", "proxy_jump"})
+_FIELDS = frozenset(f.name for f in fields(CredentialSet)) - {"extra", "name"}
 
 
 def transport(credentials: CredentialSet) -> Transport:

@@ -19,21 +19,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from check_pop3_ipmon.check.phases import NAMES as PHASE_NAMES
 from check_pop3_ipmon.core.perflabel import label_address
 
-# The plugin's per-phase labels (README, "Perfdata"), in the order charts use.
-PHASES = (
-    "time",
-    "resolve_time",
-    "connect_time",
-    "tls_time",
-    "stls_time",
-    "greeting_time",
-    "capa_time",
-    "login_time",
-    "stat_time",
-    "quit_time",
-)
+# The plugin's per-phase labels (README, "Perfdata"), from the plugin's own
+# table, in the order a test runs them; they are the store's columns too.
+PHASES = ("time", *(f"{name}_time" for name in PHASE_NAMES))
 _PHASE_SET = frozenset(PHASES)
 # Longest first: 'ip6_..._1_greeting_time' is ::1's greeting_time, not the
 # time of ::1 in a zone named "greeting".

@@ -196,3 +196,29 @@ def test_a_group_readable_key_is_refused_before_ssh_runs(recovery: Recovery) -> 
         match=rf"identity file {key} is readable by group or others \(mode 0640\)",
     ):
         creds.check_identity(found)
+
+
+def test_a_key_of_another_method_is_refused(recovery: Recovery) -> None:
+    path = recovery.credentials("[a]\nmethod = local\nidentity_file = /k\n")
+    with pytest.raises(creds.CredentialError, match="identity_file is not a key of method = local"):
+        creds.load(path)
+
+
+def test_a_new_transports_own_key_reaches_its_credential_set(
+    recovery: Recovery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transport declares and parses its keys: one without a CredentialSet
+    field of its own is kept in `extra`, never dropped."""
+    from check_pop3_ipmon.recovery import transport
+
+    class Winrm(transport.Transport):
+        method = "winrm"
+        keys = ("user", "certificate_file")
+
+    monkeypatch.setitem(transport.TRANSPORTS, "winrm", Winrm())
+    path = recovery.credentials("[w]\nmethod = winrm\nuser = r\ncertificate_file = /c.pem\n")
+    found = creds.load(path)["w"]
+    assert (found.method, found.user, found.extra) == ("winrm", "r", {"certificate_file": "/c.pem"})
+    path = recovery.credentials("[w]\nmethod = winrm\nuser = r\n")
+    with pytest.raises(creds.CredentialError, match="method = winrm needs certificate_file"):
+        creds.load(path)

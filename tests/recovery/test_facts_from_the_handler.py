@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,20 +14,33 @@ from tests.recovery.conftest import REMOTE, Recovery
 
 ALERTING = hook.Alerting(
     engine="icinga2",
-    host="mail1",
     service="pop3",
-    monitor="Mail POP3",
-    state="CRITICAL",
-    phase="Down",
     alert=1,
-    failures=3,
-    in_downtime=False,
-    enabled=True,
-    acknowledged=False,
-    address=REMOTE,
-    host_state="UP",
-    output="POP3 CRITICAL - refused",
+    facts=hook.Facts(
+        monitor="Mail POP3",
+        host="mail1",
+        state="CRITICAL",
+        ipmon_state="Down",
+        failures=3,
+        in_downtime=False,
+        enabled=True,
+        acknowledged=False,
+        address=REMOTE,
+        host_state="UP",
+        output="POP3 CRITICAL - refused",
+    ),
 )
+
+
+def alerting(
+    engine: str = "icinga2", acknowledged_known: bool = True, **facts: Any
+) -> hook.Alerting:
+    return dataclasses.replace(
+        ALERTING,
+        engine=engine,
+        acknowledged_known=acknowledged_known,
+        facts=dataclasses.replace(ALERTING.facts, **facts),
+    )
 
 
 def configure(recovery: Recovery) -> Path:
@@ -58,16 +72,14 @@ def test_icinga2_facts_come_from_the_arguments(
 
 
 def test_nagios_facts_come_from_environment_macros(recovery: Recovery) -> None:
-    alerting = dataclasses.replace(
-        ALERTING, engine="nagios", address="", output="", host_state="", monitor=""
-    )
+    nagios = alerting("nagios", address="", output="", host_state="", monitor="")
     env = {
         "NAGIOS_SERVICEDISPLAYNAME": "Mail POP3 (head office)",
         "NAGIOS_HOSTADDRESS": REMOTE,
         "NAGIOS_HOSTSTATE": "UP",
         "NAGIOS_SERVICEOUTPUT": "from the environment",
     }
-    assert hook.run(configure(recovery), alerting, logging.getLogger("t"), env=env) == 0
+    assert hook.run(configure(recovery), nagios, logging.getLogger("t"), env=env) == 0
     (call,) = recovery.calls()
     assert call["env"]["POP3_IPMON_ADDRESS"] == REMOTE
     assert call["env"]["POP3_IPMON_OUTPUT"] == "from the environment"
@@ -75,9 +87,9 @@ def test_nagios_facts_come_from_environment_macros(recovery: Recovery) -> None:
 
 
 def test_a_hostile_address_in_the_environment_runs_nothing(recovery: Recovery) -> None:
-    alerting = dataclasses.replace(ALERTING, engine="nagios", address="")
+    nagios = alerting("nagios", address="")
     env = {"NAGIOS_HOSTADDRESS": "x';touch /tmp/pwned;'"}
-    assert hook.run(configure(recovery), alerting, logging.getLogger("t"), env=env) == 2
+    assert hook.run(configure(recovery), nagios, logging.getLogger("t"), env=env) == 2
     assert recovery.calls() == []
 
 
@@ -87,10 +99,8 @@ def test_nagios_acknowledgement_comes_from_status_dat(recovery: Recovery) -> Non
         "servicestatus {\n\thost_name=mail1\n\tservice_description=pop3\n"
         "\tproblem_has_been_acknowledged=1\n\t}\n"
     )
-    alerting = dataclasses.replace(ALERTING, engine="nagios", acknowledged=None)
-    code = hook.run(
-        configure(recovery), alerting, logging.getLogger("t"), env={}, status_file=status
-    )
+    nagios = alerting("nagios", acknowledged_known=False)
+    code = hook.run(configure(recovery), nagios, logging.getLogger("t"), env={}, status_file=status)
     assert code == 0
     assert recovery.calls() == []
     assert recovery.audit()[0]["reason"] == "the problem is acknowledged"
@@ -98,7 +108,7 @@ def test_nagios_acknowledgement_comes_from_status_dat(recovery: Recovery) -> Non
 
 def test_no_alert_number_no_action_and_bad_config_is_refused(recovery: Recovery) -> None:
     path = configure(recovery)
-    warn = dataclasses.replace(ALERTING, alert=0, phase="Warn", failures=1)
+    warn = dataclasses.replace(alerting(ipmon_state="Warn", failures=1), alert=0)
     assert hook.run(path, warn, logging.getLogger("t"), env={}) == 0
     assert recovery.calls() == []
     path.write_text("[nonsense\n")

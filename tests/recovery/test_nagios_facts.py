@@ -50,8 +50,14 @@ def test_environment_facts_are_taken_verbatim() -> None:
     }
     facts = nagios.env_facts(env)
     # Data, not code: validation (not this reader) refuses the address later.
-    assert facts.address == "x';touch /tmp/pwned;'"
-    assert (facts.host_state, facts.target) == ("DOWN", "mail1.example.com")
-    assert facts.output == "POP3 CRITICAL - refused\ndetail"
-    assert facts.monitor == "M" * 64
-    assert nagios.env_facts({}) == nagios.EnvFacts("", "UP", "", "")
+    assert facts["address"] == "x';touch /tmp/pwned;'"
+    assert (facts["host_state"], facts["target"]) == ("DOWN", "mail1.example.com")
+    assert facts["output"] == "POP3 CRITICAL - refused\ndetail"
+    assert facts["monitor"] == "M" * 64
+    assert set(nagios.env_facts({}).values()) == {""}
+
+
+def test_the_environment_names_only_declared_facts() -> None:
+    from check_pop3_ipmon.recovery.engine import FACT_NAMES
+
+    assert set(nagios.env_facts({})) <= set(FACT_NAMES)

@@ -24,7 +24,7 @@ def test_every_method_a_credential_set_may_name_is_a_transport() -> None:
     assert set(creds.METHODS) == set(TRANSPORTS) == {"local", "ssh"}
     for method, instance in TRANSPORTS.items():
         assert isinstance(instance, Transport) and instance.method == method
-        assert set(instance.keys) <= creds.KEYS
+        assert set(instance.keys) <= creds.keys()
 
 
 @pytest.mark.parametrize("method", sorted(m for m, t in TRANSPORTS.items() if t.keys))

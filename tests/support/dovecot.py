@@ -57,6 +57,7 @@ class Dovecot:
         disable_plaintext_auth: bool = False,
         also_listen: Sequence[str] = (),
         no_apop_secret: Sequence[str] = (),
+        auth_listener: bool = False,
     ) -> None:
         """`auth_mechanisms` as Dovecot spells it ("apop" adds the greeting's
         timestamp); `disable_plaintext_auth` hides USER and PLAIN before TLS,
@@ -65,7 +66,8 @@ class Dovecot:
         `also_listen`: more addresses on the same ports; `no_apop_secret`: users
         whose password is stored hashed, so APOP (which needs it in clear)
         fails for them while USER/PASS works, as for most users of GNU
-        mailutils and solid-pop3d."""
+        mailutils and solid-pop3d; `auth_listener`: the auth service on a
+        TCP port too (`auth_port`), for Postfix's SMTP AUTH (tests/support/postfix.py)."""
         require_root("Dovecot")
         self.binary = find_program("dovecot", "dovecot-pop3d")
         if not Path("/usr/lib/dovecot/pop3-login").exists():
@@ -81,6 +83,7 @@ class Dovecot:
         self.no_apop_secret = tuple(no_apop_secret)
         self.port = free_port(host)
         self.tls_port = free_port(host)
+        self.auth_port = free_port(host) if auth_listener else 0
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.config = workdir / "dovecot.conf"
         self.log = workdir / "dovecot.log"
@@ -106,6 +109,12 @@ class Dovecot:
         else:
             ssl = "ssl = no\n"
             pop3s = "port = 0"
+        auth_listener = (
+            f"  inet_listener auth-inet {{\n    address = {self.host}\n"
+            f"    port = {self.auth_port}\n  }}\n"
+            if self.auth_port
+            else ""
+        )
         self.config.write_text(
             f"""\
 base_dir = {w}/run
@@ -147,7 +156,7 @@ service imap-login {{
 # The auth process reads the passwd file, below pytest's root-only temp tree.
 service auth {{
   user = root
-}}
+{auth_listener}}}
 {self.extra_config}
 """
         )
