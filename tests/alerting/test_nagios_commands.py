@@ -71,6 +71,19 @@ def test_a_run_that_comes_too_late_neither_opens_nor_forces() -> None:
     ]
 
 
+def test_a_passive_result_moves_no_check() -> None:
+    """A central Nagios fed by send_nsca ($SERVICECHECKTYPE$ PASSIVE): the remote
+    node schedules the tests; a forced check would run the check_command here,
+    active checks off or not (Nagios runs forced checks regardless)."""
+    c = nagios.NagiosCommands(
+        "mail1", "POP3", intervals=INTERVALS, check_time=1000, interval_length=60, passive=True
+    )
+    assert c.lines(Schedule(Interval.LOST, True), 1001) == [
+        "[1001] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;1.5\n"
+    ]
+    assert c.lines(NextAlert(2, 2), 1001) == ["[1001] DELAY_SVC_NOTIFICATION;mail1;POP3;1150\n"]
+
+
 def test_interval_length_comes_from_nagios_cfg(tmp_path: Path) -> None:
     main = tmp_path / "nagios.cfg"
     main.write_text("log_file=/x\n#interval_length=5\n")
