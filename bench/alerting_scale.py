@@ -18,7 +18,20 @@ What it does, in one run:
      the N services, before its failure 2, one Down interval later. Prints
      how many services got alerts 1 and 2 with the right notification
      numbers, the latest alert relative to the failure that sent it, and
-     whether every alert came within one Down interval of that failure.
+     whether every alert came within one Down interval of that failure;
+  3. the cost per result, side by side (issue 18, item 6): CPU time (wait4,
+     children included) per service per check interval against a real
+     Dovecot, for check_pop in plain Nagios, check_pop3_ipmon in plain Nagios
+     and check_pop3_ipmon with ipMonitor's alerting (the check plus the
+     shipped ocsp_command line, run by /bin/sh as Nagios runs it), in the
+     steady state (OK after OK: the shell front, no Python) and during an
+     outage (port closed: every result runs the handler);
+  4. the mass outage of part 2 again, under load: busy loops on half the
+     cores, twice the time to wait for the alerts.
+
+Children run with compiled bytecode, as an installed package has it
+(PYTHONDONTWRITEBYTECODE is dropped and the package compiled first): without
+it every run would compile the modules it imports.
 """
 
 from __future__ import annotations
@@ -165,20 +178,20 @@ contacts = bench
 """
 
 
-def mass_outage(services: int, down: int) -> None:
+def mass_outage(services: int, down: int, patience: float = 1.0) -> None:
     """Part 2: N services failing at once in a real Nagios 4."""
     work = Path(tempfile.mkdtemp(prefix="pop3-ipmon-mass-"))
     if not work.name.startswith("pop3-ipmon-mass-"):  # only ever delete our own
         raise SystemExit(f"unexpected temporary directory {work}")
     try:
-        _mass_outage(work, services, down)
+        _mass_outage(work, services, down, patience)
     finally:
         # Handler runs still in flight when Nagios stops may write for a while.
         time.sleep(5)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _mass_outage(work: Path, services: int, down: int) -> None:
+def _mass_outage(work: Path, services: int, down: int, patience: float) -> None:
     port = free_port()  # nothing listens: every test is refused, CRITICAL
     definition = work / "monitors.ini"
     sections = "".join(f"\n[s{n:04d}]\nname = mass outage {n}\n" for n in range(services))
@@ -239,7 +252,7 @@ def _mass_outage(work: Path, services: int, down: int) -> None:
     started = time.time()
     nagios.start()
     try:
-        deadline = started + 4 * down + 120
+        deadline = started + (4 * down + 120) * patience
         while time.time() < deadline:
             if len(_notes(notes)) >= 2 * services:
                 break
@@ -317,11 +330,177 @@ def report(
         f"  alert 1 (PROBLEM 1): {got[1]}/{services}, {on_time[1]} with failure 1; "
         f"alert 2 (PROBLEM 2): {got[2]}/{services}, {on_time[2]} with failure 2"
     )
+    twice = sum(len(tests) >= 2 for tests in checks.values())
+    print(f"  services Nagios tested a second time (failure 2): {twice}/{services}")
     if late:
         print(
             f"  alert after the failure that sent it: median {statistics.median(late):.0f} s, "
             f"max {max(late):.0f} s; within one Down interval: {within}/{len(late)}"
         )
+
+
+# -- 3: the cost per result, side by side -----------------------------------------
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "check_pop3_ipmon")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    return env
+
+
+def cpu_of(argv: Sequence[str], env: dict[str, str]) -> float:
+    """CPU seconds (user+system) of one run, its waited-for children included."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ocsp_line(macros: dict[str, str]) -> str:
+    """The shipped pop3-ipmon-alert command line, macros expanded as Nagios does."""
+    text = (CONTRIB / "nagios" / "pop3_ipmon_commands.cfg").read_text()
+    found = text.split("command_name    pop3-ipmon-alert", 1)[1]
+    line = found.split("command_line", 1)[1].split("\n", 1)[0].strip()
+    parts = line.split("$")
+    out = [parts[0]]
+    # Between two $: a macro name (replaced) or nothing ($$, a literal $).
+    index = 1
+    while index < len(parts) - 1:
+        name = parts[index]
+        out.append("$" if name == "" else macros.get(name, ""))
+        out.append(parts[index + 1])
+        index += 2
+    out.extend(parts[index:])
+    return "".join(out)
+
+
+ROWS = (
+    "check_pop, plain Nagios",
+    "check_pop3_ipmon, plain Nagios",
+    "check_pop3_ipmon, ipMonitor's alerting",
+)
+SETTINGS = {  # the service's custom variables, as Nagios' environment macros
+    "NAGIOS__SERVICEPOP3_IPMON_FAILURES_PER_ALERT": "3",
+    "NAGIOS__SERVICEPOP3_IPMON_MAX_ALERTS": "3",
+    "NAGIOS__SERVICEPOP3_IPMON_UP_INTERVAL": "5",
+    "NAGIOS__SERVICEPOP3_IPMON_DOWN_INTERVAL": "1",
+    "NAGIOS__SERVICEPOP3_IPMON_LOST_INTERVAL": "15",
+}
+
+
+def ocsp_argv(work: Path, n: int, failing: bool, base: int) -> list[str]:
+    """The ocsp_command for result n: OK after OK, or failure n of an outage."""
+    state, last = ("CRITICAL", "CRITICAL") if failing else ("OK", "OK")
+    macros = {
+        "USER1": str(BIN),
+        "COMMANDFILE": str(work / "nagios.cmd"),
+        "MAINCONFIGFILE": str(work / "nagios.cfg"),
+        "RETENTIONDATAFILE": str(work / "retention.dat"),
+        "LOGFILE": str(work / "nagios.log"),
+        "HOSTNAME": "mail1",
+        "SERVICEDESC": "POP3",
+        "SERVICESTATE": state,
+        "LASTSERVICESTATE": last,
+        "SERVICESTATETYPE": "HARD" if n >= 3 or not failing else "SOFT",
+        "SERVICEATTEMPT": str(min(n, 3)) if failing else "1",
+        "LASTSERVICECHECK": str(base + n * 60),
+        "SERVICENOTIFICATIONNUMBER": str(min(n // 3, 3)) if failing else "0",
+        "SERVICEDOWNTIME": "0",
+        "HOSTDOWNTIME": "0",
+        "STATUSDATAFILE": str(work / "status.dat"),
+        "HOSTSTATE": "UP",
+        "SERVICECHECKTYPE": "ACTIVE",
+    }
+    return ["/bin/sh", "-c", ocsp_line(macros)]
+
+
+class Costs:
+    """CPU seconds per row and column (0: steady state, 1: outage)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[list[float], list[float]]] = {r: ([], []) for r in ROWS}
+        self.ocsp: tuple[list[float], list[float]] = ([], [])
+
+    def median(self, row: str, column: int) -> float:
+        return statistics.median(self.rows[row][column])
+
+
+def measure(work: Path, port: int, runs: int, env: dict[str, str]) -> Costs:
+    check_pop = Path("/usr/lib/nagios/plugins/check_pop")
+    targets = (str(port), str(free_port()))  # Dovecot; nothing listening (refused)
+    base = int(time.time()) + 3600
+    costs = Costs()
+    for n in range(1, runs + 1):  # interleaved: the machine's noise spread evenly
+        for column, target in enumerate(targets):
+            if check_pop.exists():
+                argv = [str(check_pop), "-H", "127.0.0.1", "-p", target]
+                costs.rows[ROWS[0]][column].append(cpu_of(argv, env))
+            argv = [str(BIN / "check_pop3_ipmon"), "-H", "127.0.0.1", "-p", target]
+            check = cpu_of(argv, env)
+            costs.rows[ROWS[1]][column].append(check)
+            # ipMonitor's state as the handler left it: Up while OK, then Warn, Down.
+            phase = ("Up", "Warn" if n < 3 else "Down")[column]
+            ocsp_env = {**env, **SETTINGS, "NAGIOS__SERVICEPOP3_IPMON_STATE": phase}
+            ocsp = cpu_of(ocsp_argv(work, n, column == 1, base), ocsp_env)
+            costs.ocsp[column].append(ocsp)
+            costs.rows[ROWS[2]][column].append(check + ocsp)
+    return costs
+
+
+def per_result_cost(runs: int) -> None:
+    """Part 3: CPU per service per check interval, plain Nagios against ours."""
+    from tests.support.dovecot import Dovecot
+
+    env = child_env()
+    with tempfile.TemporaryDirectory(prefix="pop3-ipmon-cost-") as temp:
+        work = Path(temp)
+        (work / "nagios.cfg").write_text("interval_length=60\n")
+        (work / "dovecot").mkdir()
+        fifo = FifoReader(work / "nagios.cmd")
+        dovecot = Dovecot(work / "dovecot")
+        dovecot.start()
+        try:
+            costs = measure(work, dovecot.port, runs, env)
+        finally:
+            dovecot.stop()
+            fifo.close()
+        log = work / "pop3_ipmon.log"
+        handled = len(log.read_text().splitlines()) if log.exists() else 0
+    print(
+        f"cost per result: CPU ms per service per check interval (median of {runs}; "
+        "Dovecot on loopback; outage: port closed)"
+    )
+    print(f"  {'':40} {'steady state':>13} {'outage':>8}")
+    for row in ROWS:
+        if not costs.rows[row][0]:
+            print(f"  {row:40} (check_pop not installed: monitoring-plugins-basic)")
+            continue
+        print(f"  {row:40} {costs.median(row, 0) * 1000:13.1f} {costs.median(row, 1) * 1000:8.1f}")
+    front, handler = (statistics.median(c) for c in costs.ocsp)
+    check_ok, check_down = costs.median(ROWS[1], 0), costs.median(ROWS[1], 1)
+    print(
+        f"  the ocsp_command alone: steady state {front * 1000:.1f} ms "
+        f"({front / check_ok:.0%} of the check's CPU), outage {handler * 1000:.1f} ms "
+        f"({handler / check_down:.0%}); handler runs logged: {handled} of {runs} failures"
+    )
+
+
+def under_load(services: int, down: int) -> None:
+    """Part 4: the mass outage with half the cores kept busy by a loop each."""
+    busy = max(1, (os.cpu_count() or 1) // 2)  # half the machine taken by other work
+    loops = [subprocess.Popen(["/bin/sh", "-c", "while :; do :; done"]) for _ in range(busy)]
+    try:
+        print(f"under load: {busy} busy loop(s), load {os.getloadavg()[0]:.1f} at the start")
+        mass_outage(services, down, patience=2.0)
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -334,8 +513,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:  # tests/test_bench.py: the code path, not the figures
         args.services, args.down, args.runs = 20, 10, 5
     print(f"{platform.node()}: {os.cpu_count()} core(s), load {os.getloadavg()[0]:.1f}")
+    os.environ.clear()
+    os.environ.update(child_env())  # compiled bytecode for every child, Nagios' included
     handler_cost(args.runs)
     mass_outage(args.services, args.down)
+    per_result_cost(args.runs)
+    under_load(args.services, args.down)
     return 0
 
 

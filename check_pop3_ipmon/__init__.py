@@ -40,7 +40,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     check/connection.py       a TCP/TLS connection whose every wait is bounded
     check/bounded_match.py    --expect-regex's search, ended at the deadline whatever the pattern
     check/protocol.py         POP3 response lines, parsed strictly; sanitising
-    check/record.py           plain data classes without `dataclasses`
+    check/record.py           core/record.py's plain data classes, for the check
 
     alerting/                 ipMonitor's alerting on Nagios 4 and Icinga 2
     alerting/handler.py       pop3_ipmon_alert: the event handler, result to decision to actions
@@ -97,6 +97,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     core/monitor_name.py      ipMonitor's Monitor Name rule
     core/values.py            yes/no words, whole numbers, engine flags and depths
     core/perflabel.py         per-address perfdata labels every metric store keeps as one name
+    core/record.py            plain data classes without `dataclasses` (start-up time)
 """
 
 __version__ = "0.1.0"

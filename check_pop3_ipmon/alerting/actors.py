@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol
 
-from check_pop3_ipmon.alerting.arguments import MAX_SECONDS, MIN_SECONDS, Invocation
+from check_pop3_ipmon.alerting.arguments import MAX_SECONDS, MIN_SECONDS
 from check_pop3_ipmon.alerting.errors import EngineError
-from check_pop3_ipmon.alerting.model import Action, Interval, Memory
+from check_pop3_ipmon.alerting.model import Interval
 
+TYPE_CHECKING = False  # typing and dataclasses: start-up time on every result
 if TYPE_CHECKING:  # each run needs one engine's module only: startup is per failure
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Optional, Protocol
+
     from check_pop3_ipmon.alerting import icinga2, nagios
+    from check_pop3_ipmon.alerting.arguments import Invocation
+    from check_pop3_ipmon.alerting.model import Action, Memory
+
+    class Actor(Protocol):
+        def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
+            """Perform the actions in order: how many took effect, and why not the rest."""
 
 
-class Actor(Protocol):
-    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
-        """Perform the actions in order: how many took effect, and why not the rest."""
-
-
-@dataclass
 class NagiosActor:
-    commands: nagios.NagiosCommands
-    command_file: Path
-    timeout: float = 10.0
+    __slots__ = ("command_file", "commands", "timeout")
+
+    def __init__(
+        self, commands: nagios.NagiosCommands, command_file: Path, timeout: float = 10.0
+    ) -> None:
+        self.commands, self.command_file, self.timeout = commands, command_file, timeout
 
     def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
         from check_pop3_ipmon.alerting import nagios
@@ -39,9 +43,11 @@ class NagiosActor:
         return len(actions), None
 
 
-@dataclass
 class Icinga2Actor:
-    actions: icinga2.Icinga2Actions
+    __slots__ = ("actions",)
+
+    def __init__(self, actions: icinga2.Icinga2Actions) -> None:
+        self.actions = actions
 
     def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
         from check_pop3_ipmon.alerting import icinga2
@@ -90,6 +96,7 @@ def build_actor(inv: Invocation, memory: Memory) -> Actor:
             intervals=intervals(inv),
             check_time=int(check_time),
             interval_length=unit,
+            passive=inv.check_type == "PASSIVE",
         )
         return NagiosActor(commands, inv.command_file, inv.command_timeout)
     from check_pop3_ipmon.alerting import icinga2

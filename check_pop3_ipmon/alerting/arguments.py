@@ -6,16 +6,19 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional, TypeVar
 
 from check_pop3_ipmon import __version__
 from check_pop3_ipmon.core import values
 from check_pop3_ipmon.core.monitor_name import MAX_NAME, has_control, too_long
+from check_pop3_ipmon.core.record import Record
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing and dataclasses: start-up time on every result
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, Callable, NoReturn, Optional, TypeVar
+
+    T = TypeVar("T")
 
 PROG = "pop3_ipmon_alert"
 STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
@@ -232,8 +235,22 @@ def _recovery_arguments(sub: argparse.ArgumentParser) -> None:
     r.add_argument("--status-file", type=_path, help="Nagios' status.dat (acknowledgements)")
 
 
+def _check_type(text: str) -> str:
+    word = text.strip().upper()
+    if word not in ("ACTIVE", "PASSIVE"):
+        raise argparse.ArgumentTypeError(f"check type must be ACTIVE or PASSIVE, not {text!r}")
+    return word
+
+
 def _nagios_arguments(sub: argparse.ArgumentParser) -> None:
     """Nagios only."""
+    sub.add_argument(
+        "--check-type",
+        type=_check_type,
+        default="ACTIVE",
+        help="$SERVICECHECKTYPE$: a PASSIVE result (a central Nagios fed by send_nsca) "
+        "moves no check, which Nagios would run even with active checks off",
+    )
     sub.add_argument(
         "--notification-number",
         type=_count(0),
@@ -288,9 +305,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class Invocation:
-    """One run of the handler: the result, the monitor's settings, where things are."""
+class Invocation(Record):
+    """One run of the handler: the result, the monitor's settings, where things are.
+
+    Built from the parsed arguments by name (parse()); the fields not given
+    take their defaults (_DEFAULTS).
+    """
+
+    __slots__ = (
+        "acknowledged",
+        "address",
+        "api_ca",
+        "api_cert",
+        "api_credentials",
+        "api_key",
+        "api_timeout",
+        "api_url",
+        "attempt",
+        "check_time",
+        "check_type",
+        "command_file",
+        "command_timeout",
+        "down_interval",
+        "downtime",
+        "enabled",
+        "engine",
+        "failures_per_alert",
+        "host",
+        "host_downtime",
+        "host_state",
+        "log_beside",
+        "log_file",
+        "lost_interval",
+        "main_config",
+        "max_alerts",
+        "monitor_name",
+        "notification_number",
+        "output",
+        "recovery_beside",
+        "recovery_config",
+        "recovery_target",
+        "service",
+        "state",
+        "state_beside",
+        "state_dir",
+        "state_type",
+        "status_file",
+        "up_interval",
+        "warnings",
+    )
 
     engine: str
     host: str
@@ -320,19 +383,22 @@ class Invocation:
     output: str
     recovery_target: str
     status_file: Optional[Path]
-    # Nagios
-    notification_number: Optional[int] = None
-    main_config: Optional[Path] = None
-    command_file: Optional[Path] = None
-    command_timeout: float = 10.0
-    # Icinga 2
-    api_url: str = ""
-    api_credentials: Optional[Path] = None
-    api_ca: Optional[Path] = None
-    api_cert: Optional[Path] = None
-    api_key: Optional[Path] = None
-    api_timeout: float = 10.0
-    warnings: tuple[str, ...] = ()  # said in the log once it is set up
+    notification_number: Optional[int]
+    main_config: Optional[Path]
+    command_file: Optional[Path]
+    command_timeout: float
+    check_type: str  # ACTIVE or PASSIVE ($SERVICECHECKTYPE$)
+    api_url: str
+    api_credentials: Optional[Path]
+    api_ca: Optional[Path]
+    api_cert: Optional[Path]
+    api_key: Optional[Path]
+    api_timeout: float
+    warnings: tuple[str, ...]  # said in the log once it is set up
+
+    def __init__(self, **given: object) -> None:
+        for name in self.__slots__:
+            setattr(self, name, given[name] if name in given else _DEFAULTS[name])
 
     @property
     def in_downtime(self) -> bool:
@@ -357,6 +423,22 @@ class Invocation:
         if path is None and self.recovery_beside is not None:
             path = self.recovery_beside.parent / RECOVERY_FILE
         return path if path is not None and path.is_file() else None
+
+
+_DEFAULTS: dict[str, object] = {
+    "notification_number": None,
+    "main_config": None,
+    "command_file": None,
+    "command_timeout": 10.0,
+    "check_type": "ACTIVE",
+    "api_url": "",
+    "api_credentials": None,
+    "api_ca": None,
+    "api_cert": None,
+    "api_key": None,
+    "api_timeout": 10.0,
+    "warnings": (),
+}
 
 
 # The ipMonitor settings Nagios can pass as environment macros (with
@@ -430,4 +512,4 @@ def parse(
             f"monitor name is {len(name)} characters long; ipMonitor allows at most "
             f"{MAX_NAME}: shortened to {name[:MAX_NAME]!r}",
         )
-    return Invocation(**{f.name: given[f.name] for f in fields(Invocation) if f.name in given})
+    return Invocation(**{name: given[name] for name in Invocation.__slots__ if name in given})

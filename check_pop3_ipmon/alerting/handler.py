@@ -19,9 +19,6 @@ action failed or was refused.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Optional
 
 from check_pop3_ipmon.alerting import statefile
 from check_pop3_ipmon.alerting.actors import build_actor
@@ -39,15 +36,19 @@ from check_pop3_ipmon.alerting.arguments import (
 )
 from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.logsetup import log, setup_logging
-from check_pop3_ipmon.alerting.model import (
-    Action,
-    Decision,
-    NextAlert,
-    Policy,
-    Publish,
-    Result,
-    decide,
-)
+from check_pop3_ipmon.alerting.model import Decision, NextAlert, Policy, Publish, Result, decide
+
+# Nagios runs this after every result of every ipMonitor service: typing,
+# dataclasses, logging, pathlib's extras, hashlib and tempfile each cost a
+# failure's run milliseconds of CPU (bench/alerting_scale.py), so none of
+# them is imported on its path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Sequence
+    from typing import Optional
+
+    from check_pop3_ipmon.alerting.model import Action
 
 __all__ = ["PROG", "build_parser", "main", "run"]
 
@@ -102,13 +103,15 @@ def _unsaved(inv: Invocation, exc: OSError, decision: Optional[Decision], done: 
     return EXIT_STATE
 
 
-@dataclass
 class _Progress:
     """How far a run got: kept outside the lock so a failed save can say it."""
 
-    decision: Optional[Decision] = None
-    done: int = 0
-    error: Optional[str] = None
+    __slots__ = ("decision", "done", "error")
+
+    def __init__(self) -> None:
+        self.decision: Optional[Decision] = None
+        self.done = 0
+        self.error: Optional[str] = None
 
 
 def _decide_and_act(inv: Invocation, slot: statefile.Slot, progress: _Progress) -> None:
@@ -202,7 +205,22 @@ def recover(inv: Invocation, decision: Decision) -> int:
         ),
         acknowledged_known=inv.acknowledged is not None,
     )
-    return hook.run(path, alerting, log, status_file=inv.status_file)
+    return hook.run(path, alerting, _bridge(), status_file=inv.status_file)
+
+
+def _bridge() -> logging.Logger:
+    """A logging.Logger (what recovery logs to) that writes to the handler's log."""
+    import logging
+
+    class Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            log.log(record.levelno, "%s", record.getMessage())
+
+    bridge = logging.getLogger(f"{PROG}.recovery")
+    bridge.setLevel(logging.INFO)
+    bridge.propagate = False
+    bridge.handlers = [Forward()]
+    return bridge
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

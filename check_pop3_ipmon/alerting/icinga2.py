@@ -18,12 +18,15 @@ from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from check_pop3_ipmon.alerting.errors import EngineError
-from check_pop3_ipmon.alerting.model import Action, Interval, NextAlert, Publish
+from check_pop3_ipmon.alerting.model import Interval, NextAlert, Publish
 from check_pop3_ipmon.core import private_files, redact
 from check_pop3_ipmon.core.deadline import Deadline
+
+if TYPE_CHECKING:
+    from check_pop3_ipmon.alerting.model import Action
 
 AUTHOR = "pop3_ipmon"
 

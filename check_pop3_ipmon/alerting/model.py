@@ -20,8 +20,14 @@ the engine must be told so that its next results follow that timeline:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
-from typing import Optional, Union
+
+from check_pop3_ipmon.core.record import Record, replace
+
+# The handler runs after every result: dataclasses and typing cost it
+# milliseconds each time (bench/alerting_scale.py), so neither is imported.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Union
 
 
 class Phase(str, enum.Enum):
@@ -43,14 +49,14 @@ class Interval(str, enum.Enum):
     LOST = "lost"
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(Record):
     """Notification Control: failures per alert (F) and maximum alerts (M)."""
 
-    failures_per_alert: int = 3
-    max_alerts: int = 3
+    __slots__ = ("failures_per_alert", "max_alerts")
 
-    def __post_init__(self) -> None:
+    def __init__(self, failures_per_alert: int = 3, max_alerts: int = 3) -> None:
+        self.failures_per_alert = failures_per_alert
+        self.max_alerts = max_alerts
         if self.failures_per_alert < 1:
             raise ValueError("failures per alert must be at least 1")
         if self.max_alerts < 1:
@@ -94,51 +100,72 @@ class Policy:
         return Interval.LOST if phase == Phase.LOST else Interval.UP
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Record):
     """One check result as the engine passed it to the handler."""
 
-    ok: bool
-    state: str  # OK, WARNING, CRITICAL, UNKNOWN
-    hard: bool
-    attempt: int
-    check_time: str  # the engine's own text: identity, never arithmetic
-    in_downtime: bool = False
-    enabled: bool = True
-    notified: Optional[int] = None  # the engine's notification number, if it tells
+    __slots__ = (
+        "attempt",
+        "check_time",
+        "enabled",
+        "hard",
+        "in_downtime",
+        "notified",
+        "ok",
+        "state",
+    )
+
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass it was
+        self,
+        ok: bool,
+        state: str,  # OK, WARNING, CRITICAL, UNKNOWN
+        hard: bool,
+        attempt: int,
+        check_time: str,  # the engine's own text: identity, never arithmetic
+        in_downtime: bool = False,
+        enabled: bool = True,
+        notified: Optional[int] = None,  # the engine's notification number, if it tells
+    ) -> None:
+        self.ok, self.state, self.hard, self.attempt = ok, state, hard, attempt
+        self.check_time, self.in_downtime, self.enabled = check_time, in_downtime, enabled
+        self.notified = notified
 
     @property
     def identity(self) -> str:
         return f"{self.check_time}/{self.attempt}/{self.state}"
 
 
-@dataclass(frozen=True)
-class Memory:
+class Memory(Record):
     """What the handler keeps between results (the state file's content)."""
 
-    failures: int = 0
-    alerts: int = 0  # PROBLEM notifications the engine sent in this outage
-    phase: Phase = Phase.UP  # as last published to the engine
-    interval: Interval = Interval.UP  # the engine's check_interval, as last set
-    gate: bool = True  # Icinga 2: the service's notifications may send a PROBLEM
-    last_result: str = ""
-    # Nagios: PROBLEMs its count held when ours started afresh (a downtime in
-    # the outage). Nagios numbers an outage's PROBLEMs on and stops at M on
-    # its own (pop3_ipmon_config's escalation): those alerts are spent.
-    offset: int = 0
+    __slots__ = ("alerts", "failures", "gate", "interval", "last_result", "offset", "phase")
+
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass it was
+        self,
+        failures: int = 0,
+        alerts: int = 0,  # PROBLEM notifications the engine sent in this outage
+        phase: Phase = Phase.UP,  # as last published to the engine
+        interval: Interval = Interval.UP,  # the engine's check_interval, as last set
+        gate: bool = True,  # Icinga 2: the service's notifications may send a PROBLEM
+        last_result: str = "",
+        # Nagios: PROBLEMs its count held when ours started afresh (a downtime
+        # in the outage). Nagios numbers an outage's PROBLEMs on and stops at
+        # M on its own (pop3_ipmon_config's escalation): those alerts are spent.
+        offset: int = 0,
+    ) -> None:
+        self.failures, self.alerts, self.phase, self.interval = failures, alerts, phase, interval
+        self.gate, self.last_result, self.offset = gate, last_result, offset
 
 
-@dataclass(frozen=True)
-class Publish:
+class Publish(Record):
     """Set the service's ipMonitor variables (state, alert number, failures)."""
 
-    phase: Phase
-    alert: int
-    failures: int
+    __slots__ = ("alert", "failures", "phase")
+
+    def __init__(self, phase: Phase, alert: int, failures: int) -> None:
+        self.phase, self.alert, self.failures = phase, alert, failures
 
 
-@dataclass(frozen=True)
-class NextAlert:
+class NextAlert(Record):
     """The engine's next PROBLEM may go with the `after`-th next failed test.
 
     None: not in this outage any more (Lost). Nagios takes it as the time of
@@ -146,31 +173,41 @@ class NextAlert:
     only when the very next failure alerts, see `gate`).
     """
 
-    after: Optional[int]
-    number: int = 0  # the number that alert has (0: none)
-    # The interval at which the next test comes (then Down ones): Nagios
-    # bounds its delay by the time of the `after`-th next test.
-    interval: Interval = field(default=Interval.DOWN, compare=False)
+    __slots__ = ("after", "interval", "number")
+
+    def __init__(
+        self, after: Optional[int], number: int = 0, interval: Interval = Interval.DOWN
+    ) -> None:
+        self.after = after
+        self.number = number  # the number that alert has (0: none)
+        # The interval at which the next test comes (then Down ones): Nagios
+        # bounds its delay by the time of the `after`-th next test. Not
+        # compared: two NextAlerts are the same word to the engine.
+        self.interval = interval
+
+    def _values(self) -> tuple[object, ...]:
+        return (self.after, self.number)
 
     @property
     def gate(self) -> bool:
         return self.after == 1
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(Record):
     """Set check_interval to `interval`; with `move`, also move the next check to
     the result's check time plus that interval (the engine chose another)."""
 
-    interval: Interval
-    move: bool
+    __slots__ = ("interval", "move")
+
+    def __init__(self, interval: Interval, move: bool) -> None:
+        self.interval, self.move = interval, move
 
 
-Action = Union[Publish, NextAlert, Schedule]
+if TYPE_CHECKING:
+    Action = Union[Publish, NextAlert, Schedule]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record):
     """The memory if no action succeeds (`base`), and the actions in order.
 
     Each action, once performed, moves its part of the memory forward; an
@@ -180,11 +217,18 @@ class Decision:
     out); `recovery` the alerts a RECOVERY it sent closes (0: none).
     """
 
-    base: Memory
-    actions: tuple[Action, ...] = ()
-    notes: tuple[str, ...] = ()
-    alert: int = 0
-    recovery: int = 0
+    __slots__ = ("actions", "alert", "base", "notes", "recovery")
+
+    def __init__(
+        self,
+        base: Memory,
+        actions: tuple[Action, ...] = (),
+        notes: tuple[str, ...] = (),
+        alert: int = 0,
+        recovery: int = 0,
+    ) -> None:
+        self.base, self.actions, self.notes = base, actions, notes
+        self.alert, self.recovery = alert, recovery
 
     def after(self, done: int) -> Memory:
         """The memory once the first `done` actions have taken effect."""
@@ -203,15 +247,21 @@ class Decision:
         return self.after(len(self.actions))
 
 
-@dataclass(frozen=True)
-class _Count:
-    phase: Phase
-    failures: int
-    alerts: int  # PROBLEMs the engine has sent in this outage, this result included
-    alert: int = 0  # the PROBLEM this result sent
-    recovery: int = 0
-    notes: tuple[str, ...] = ()
-    offset: int = 0
+class _Count(Record):
+    __slots__ = ("alert", "alerts", "failures", "notes", "offset", "phase", "recovery")
+
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass it was
+        self,
+        phase: Phase,
+        failures: int,
+        alerts: int,  # PROBLEMs the engine has sent in this outage, this result included
+        alert: int = 0,  # the PROBLEM this result sent
+        recovery: int = 0,
+        notes: tuple[str, ...] = (),
+        offset: int = 0,
+    ) -> None:
+        self.phase, self.failures, self.alerts, self.alert = phase, failures, alerts, alert
+        self.recovery, self.notes, self.offset = recovery, notes, offset
 
 
 def view(policy: Policy, offset: int, failures: int) -> tuple[Policy, int]:

@@ -10,21 +10,33 @@ holding a lock on a file another run has already replaced.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import asdict
-from pathlib import Path
-from typing import Any
 
 from check_pop3_ipmon.alerting.model import Interval, Memory, Phase
 from check_pop3_ipmon.core import directories, statestore
 from check_pop3_ipmon.core.atomicfile import write_atomic
+
+TYPE_CHECKING = False  # typing: start-up time on every result
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
+
+# hashlib loads OpenSSL (milliseconds per run); the built-in SHA-256 is the same hash.
+if TYPE_CHECKING:
+    from hashlib import sha256 as _sha256
+else:
+    try:
+        from _sha256 import sha256 as _sha256  # Python < 3.12
+    except ImportError:
+        try:
+            from _sha2 import sha256 as _sha256  # Python 3.12 and later
+        except ImportError:
+            from hashlib import sha256 as _sha256
 
 VERSION = 1
 
@@ -44,7 +56,7 @@ def prepare_directory(directory: Path) -> Path:
 
 def file_stem(host: str, service: str) -> str:
     """A fixed-length name: host and service names may hold any character."""
-    return hashlib.sha256(f"{host}\0{service}".encode()).hexdigest()[:40]
+    return _sha256(f"{host}\0{service}".encode()).hexdigest()[:40]
 
 
 def _memory_from(data: Any, host: str, service: str) -> Memory:
@@ -100,14 +112,14 @@ class Slot:
         return Memory() if loaded.value is None else loaded.value
 
     def save(self, memory: Memory) -> None:
-        record = asdict(memory)
+        record = memory.as_dict()
         record.update(
             version=VERSION,
             host=self.host,
             service=self.service,
             phase=memory.phase.value,
             interval=memory.interval.value,
-            updated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            updated=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
         )
         data = (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
         write_atomic(self.path, data)

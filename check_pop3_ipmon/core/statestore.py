@@ -22,11 +22,17 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Generic, Optional, TypeVar
 
-T = TypeVar("T")
+from check_pop3_ipmon.core.record import Record
+
+# The alerting handler reads its state after every result: typing and
+# dataclasses would cost it start-up time each run.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Callable, Generic, Optional, TypeVar
+
+    T = TypeVar("T")
 
 MAX_STATE = 65536
 # What a parser may raise on hostile content: json raises RecursionError for
@@ -38,12 +44,26 @@ class Unreadable(Exception):
     """The state file is there but cannot be read: nothing may rely on it."""
 
 
-@dataclass(frozen=True)
-class Loaded(Generic[T]):
+class _Loaded(Record):
     """The parsed state, or None (no file, or moved aside: see `problem`)."""
 
-    value: Optional[T]
-    problem: str = ""
+    __slots__ = ("problem", "value")
+
+    def __init__(self, value: object, problem: str = "") -> None:
+        self.value = value
+        self.problem = problem
+
+
+if TYPE_CHECKING:  # what the type checker sees: the same, generic in the value
+
+    class Loaded(Generic[T]):
+        value: Optional[T]
+        problem: str
+
+        def __init__(self, value: Optional[T], problem: str = "") -> None: ...
+
+else:
+    Loaded = _Loaded
 
 
 def read_capped(path: Path, limit: int = MAX_STATE) -> Optional[bytes]:

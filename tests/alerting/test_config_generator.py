@@ -217,3 +217,24 @@ def test_help_lists_every_definition_key_with_its_default() -> None:
         True,
         (),
     )
+
+
+def test_nagios_passive_writes_the_central_node_of_a_distributed_setup() -> None:
+    """--passive: the same services, fed by send_nsca (no active checks, no
+    freshness check running the check_command there), with the same handler
+    variables and escalations: the central node owns the notifications."""
+    monitors = parse_text(BASE + "failures_per_alert = 3\nmax_alerts = 3\nenabled = yes\n")
+
+    def fields(text: str) -> list[str]:
+        return [" ".join(line.split(" ;")[0].split()) for line in text.splitlines()]
+
+    active, passive = nagios_config(monitors, 60), nagios_config(monitors, 60, passive=True)
+    assert "active_checks_enabled 1" in fields(active)
+    assert "passive_checks_enabled 1" not in fields(active)
+    central = fields(passive)
+    assert "active_checks_enabled 0" in central and "active_checks_enabled 1" not in central
+    assert "passive_checks_enabled 1" in central and "check_freshness 0" in central
+    # Everything else as on a single node.
+    same = [line for line in fields(active) if not line.startswith(("active_checks", "#"))]
+    assert [line for line in central if line in same] == same
+    assert passive.count("define serviceescalation") == 2

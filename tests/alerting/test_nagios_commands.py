@@ -71,6 +71,30 @@ def test_a_run_that_comes_too_late_neither_opens_nor_forces() -> None:
     ]
 
 
+def test_a_late_run_in_an_outage_forces_the_next_test_now() -> None:
+    """Checked at 1000 with Nagios' check_interval at Up (5 s), Down 1 s, handled
+    at 1005 (a machine too busy): Nagios scheduled the next test an Up interval
+    on; the outage's next test is due, so it is forced now, not left there."""
+    c = commands(interval_length=1)
+    assert c.lines(Schedule(Interval.DOWN, True), 1005) == [
+        "[1005] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3 head office;1\n",
+        "[1005] SCHEDULE_FORCED_SVC_CHECK;mail1;POP3 head office;1005\n",
+    ]
+
+
+def test_a_passive_result_moves_no_check() -> None:
+    """A central Nagios fed by send_nsca ($SERVICECHECKTYPE$ PASSIVE): the remote
+    node schedules the tests; a forced check would run the check_command here,
+    active checks off or not (Nagios runs forced checks regardless)."""
+    c = nagios.NagiosCommands(
+        "mail1", "POP3", intervals=INTERVALS, check_time=1000, interval_length=60, passive=True
+    )
+    assert c.lines(Schedule(Interval.LOST, True), 1001) == [
+        "[1001] CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;1.5\n"
+    ]
+    assert c.lines(NextAlert(2, 2), 1001) == ["[1001] DELAY_SVC_NOTIFICATION;mail1;POP3;1150\n"]
+
+
 def test_interval_length_comes_from_nagios_cfg(tmp_path: Path) -> None:
     main = tmp_path / "nagios.cfg"
     main.write_text("log_file=/x\n#interval_length=5\n")

@@ -156,7 +156,7 @@ def test_lock_excludes_a_second_holder(directory: Path) -> None:
 WORKER = textwrap.dedent(
     """
     import sys
-    from dataclasses import replace
+    from check_pop3_ipmon.core.record import replace
     from pathlib import Path
     from check_pop3_ipmon.alerting import statefile
     directory = Path(sys.argv[1])

@@ -64,3 +64,10 @@ def test_bench_alerting_runs_its_mass_outage_in_nagios() -> None:
     assert "handler cost per failure (5 failures of one service, Nagios path):\n" in out, out
     assert "alert 1 (PROBLEM 1): 20/20" in out, out
     assert "  handler runs logged: " in out, out
+    # Issue 18, item 6: the three setups side by side, then the outage under load.
+    table = out.split("cost per result: CPU ms per service per check interval", 1)[1]
+    for row in ("check_pop3_ipmon, plain Nagios", "check_pop3_ipmon, ipMonitor's alerting"):
+        assert f"\n  {row} " in table, table
+    assert "the ocsp_command alone: steady state " in table, table
+    assert "handler runs logged: 5 of 5 failures" in table, table
+    assert "\nunder load: " in out and out.count("alert 1 (PROBLEM 1): 20/20") == 2, out
