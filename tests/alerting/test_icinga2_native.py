@@ -19,6 +19,8 @@ Icinga 2's notification timer runs every 5 s).
   capped   F=3, M=2: after its alert 1, a user allowed objects/modify/Service
            (filtered to the ipMonitor services) raises its max_alerts and
            lowers F through the API: still exactly 2 alerts
+  (f3m3 also has a Notification of the administrator's own, interval 0:
+  Icinga 2's PROBLEM at the HARD change and RECOVERY, untouched)
   ack      F=3, M=3: acknowledged after alert 1, acknowledgement removed
            before alert 2: PROBLEM 2 and 3 keep their alert numbers (Icinga 2
            counted the ACKNOWLEDGEMENT: its numbers are 3 and 4)
@@ -133,6 +135,7 @@ object NotificationCommand "pd-record" {{
     POP3_IPMON_STATE = "$notification.vars.pop3_ipmon_state$"
     POP3_IPMON_ALERT = "$notification.vars.pop3_ipmon_alert$"
     POP3_IPMON_FAILURES = "$notification.vars.pop3_ipmon_failures$"
+    POP3_IPMON_NOTIFICATION = "$notification.name$"
   }}
 }}
 object User "recorder" {{}}
@@ -141,6 +144,14 @@ apply Notification "pop3-ipmon" to Service {{
   command = "pd-record"
   users = service.vars.pop3_ipmon_users
   assign where service.vars.pop3_ipmon_alerting
+}}
+// The administrator's own, not ipMonitor's (a ticketing system): left as
+// Icinga 2 makes it, one PROBLEM at the HARD change and the RECOVERY.
+apply Notification "ticketing" to Service {{
+  command = "pd-record"
+  users = [ "recorder" ]
+  interval = 0
+  assign where service.name == "f3m3"
 }}
 // Someone allowed to edit the ipMonitor services (their vars included), and
 // nothing else.
@@ -182,13 +193,16 @@ class Engine:
     def checks(self, service: str) -> list[dict[str, Any]]:
         return self.icinga.check_results(HOST, service)
 
-    def notes(self, service: str, since: float = 0.0) -> list[Note]:
+    def notes(self, service: str, since: float = 0.0, name: str = "pop3-ipmon") -> list[Note]:
+        """What the service's Notification `name` sent, from `since`."""
         out = []
         for r in pd_recorder.read(self.notes_file):
             host_service = r["service"].split("!", 1)
             if host_service[1] != service or r["time"] < since:
                 continue
             env = r["env"]
+            if env.get("POP3_IPMON_NOTIFICATION") != name:  # the apply rule's short name
+                continue
             out.append(
                 Note(
                     host_service[1],
@@ -352,8 +366,8 @@ def first_outage(engine: Engine, dovecot: Dovecot) -> dict[str, Any]:
     wait_until(lambda: time.time() >= quiet_until, 120, "f3m3 past its last alert")
     wait_until(lambda: engine.seen("f1m2", "PROBLEM", 2), 30, "f1m2's alert 2")
     wait_until(lambda: engine.seen("f5m1", "PROBLEM", 1), 30, "f5m1's alert 1")
-    seen["restarted"] = time.time()
     dovecot.start()
+    seen["restarted"] = time.time()  # listening again
     wait_until(lambda: engine.seen("f3m3", "RECOVERY", 3), UP + 30, "f3m3's recovery")
     seen["f3m3_recovered"] = engine.notes("f3m3")[-1].time
     # The others at once, so that f3m3's next check (one Up interval after
@@ -456,13 +470,20 @@ def test_icinga2_sends_ipmonitors_alerts_on_its_own(engine: Engine, dovecot: Dov
         ipmonitor = one + (3 * k - 1) * DOWN
         lags.append(round(note.time - ipmonitor, 2))
     print(f"f3m3: alerts 1-3 after ipMonitor's failures 3, 6, 9 by {lags} s")
-    for k, lag in enumerate(lags, 1):
-        assert -2 <= lag <= (k - 1) * (TIMER + 0.5) + 2, lags
+    for k, lag in enumerate(lags, 1):  # a margin for a loaded machine
+        assert -2 <= lag <= (k - 1) * (TIMER + 0.5) + 5, lags
 
     # The RECOVERY deviation: in HARD Icinga 2 checks at Up.
+    # The RECOVERY came with the first check after the server was back, the
+    # last failure having been one Up interval before it (at most).
     delay = seen["f3m3_recovered"] - seen["restarted"]
     print(f"f3m3: RECOVERY {delay:.1f}s after the server was back (Up {UP}s)")
-    assert delay <= UP + 2
+    checks = engine.checks("f3m3")
+    passed = next(c for c in checks if c["state"] == 0 and c["execution_start"] > first)
+    failed_before = [c for c in checks if c["execution_end"] < passed["execution_start"]][-1]
+    assert failed_before["state"] != 0
+    assert failed_before["execution_start"] < seen["restarted"], (failed_before, seen)
+    assert passed["execution_end"] <= seen["f3m3_recovered"] < passed["execution_end"] + 3
 
     # A second outage right after the recovery: from 1 again. Icinga 2's own
     # number is 2 there (the Recovery took 1), so it cannot be the alert.
@@ -487,11 +508,21 @@ def test_icinga2_sends_ipmonitors_alerts_on_its_own(engine: Engine, dovecot: Dov
         *(("PROBLEM", k) for k in range(1, sent + 1)),
         ("RECOVERY", sent),
     ], again
-    assert again[0].number == 2, again
     short = failures_from(engine.checks("f5m1"), outage_two)
     print(f"f5m1 failed {len(short)} time(s) in the second outage")
     if len(short) < 5:
         assert engine.notes("f5m1", outage_two) == []
+
+    # Not ipMonitor's Notification: Icinga 2's own behaviour, in both outages.
+    ticketing = engine.notes("f3m3", name="ticketing")
+    # (Its numbers are Icinga 2's: 2 in the outage right after a recovery.)
+    assert [(n.type, n.number) for n in ticketing] == [
+        ("PROBLEM", 1),
+        ("RECOVERY", 1),
+        ("PROBLEM", 2),
+        ("RECOVERY", 1),
+    ], ticketing
+    assert ticketing[0].time == pytest.approx(f3m3[0].time, abs=2)
 
     # Item 2: nothing set at run time that could outlive us or gate anything.
     for service in (*ALERTING, "disabled"):
