@@ -272,36 +272,22 @@ def _nagios_arguments(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _icinga2_arguments(sub: argparse.ArgumentParser) -> None:
-    """Icinga 2 only: its REST API."""
-    a = sub.add_argument_group("REST API")
-    a.add_argument("--api-url", required=True, help="https://NODE:5665")
-    a.add_argument("--api-credentials", type=_path, help="file: username = / password =")
-    a.add_argument("--api-ca", type=_path, help="CA certificate (Icinga 2's ca.crt)")
-    a.add_argument("--api-cert", type=_path, help="client certificate (ApiUser client_cn)")
-    a.add_argument("--api-key", type=_path, help="its private key")
-    a.add_argument("--api-timeout", type=_interval, default=10.0)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="ipMonitor's alerting for a Nagios 4 or Icinga 2 service "
-        "(run after every check result: Nagios' ocsp_command, Icinga 2's event command).",
+        description="ipMonitor's alerting for a Nagios 4 service "
+        "(run after every check result as Nagios' ocsp_command). Icinga 2 needs no "
+        "handler: its own notifications send ipMonitor's alerts.",
         epilog="See contrib/README.md for the engine configuration.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     engines = parser.add_subparsers(dest="engine", required=True, metavar="ENGINE")
-    for engine in ("nagios", "icinga2"):
-        sub = engines.add_parser(engine, help=f"the service runs in {engine}")
-        _result_arguments(sub)
-        _settings_arguments(sub)
-        _state_arguments(sub)
-        _recovery_arguments(sub)
-        if engine == "nagios":
-            _nagios_arguments(sub)
-        else:
-            _icinga2_arguments(sub)
+    sub = engines.add_parser("nagios", help="the service runs in Nagios 4")
+    _result_arguments(sub)
+    _settings_arguments(sub)
+    _state_arguments(sub)
+    _recovery_arguments(sub)
+    _nagios_arguments(sub)
     return parser
 
 
@@ -315,12 +301,6 @@ class Invocation(Record):
     __slots__ = (
         "acknowledged",
         "address",
-        "api_ca",
-        "api_cert",
-        "api_credentials",
-        "api_key",
-        "api_timeout",
-        "api_url",
         "attempt",
         "check_time",
         "check_type",
@@ -388,12 +368,6 @@ class Invocation(Record):
     command_file: Optional[Path]
     command_timeout: float
     check_type: str  # ACTIVE or PASSIVE ($SERVICECHECKTYPE$)
-    api_url: str
-    api_credentials: Optional[Path]
-    api_ca: Optional[Path]
-    api_cert: Optional[Path]
-    api_key: Optional[Path]
-    api_timeout: float
     warnings: tuple[str, ...]  # said in the log once it is set up
 
     def __init__(self, **given: object) -> None:
@@ -431,12 +405,6 @@ _DEFAULTS: dict[str, object] = {
     "command_file": None,
     "command_timeout": 10.0,
     "check_type": "ACTIVE",
-    "api_url": "",
-    "api_credentials": None,
-    "api_ca": None,
-    "api_cert": None,
-    "api_key": None,
-    "api_timeout": 10.0,
     "warnings": (),
 }
 
