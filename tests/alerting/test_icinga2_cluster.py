@@ -335,3 +335,145 @@ def test_master_and_satellite(cluster: Cluster, dovecot: Dovecot, tmp_path: Path
         f"total {time.monotonic() - began:.0f} s, alerts late by {late} s; "
         f"engine numbers {[n.number for n in got + again]}"
     )
+
+
+# ------------------------------------------------------------------ (c)
+
+
+def test_master_satellite_and_agent(cluster: Cluster, dovecot: Dovecot, tmp_path: Path) -> None:
+    began = time.monotonic()
+    notes = tmp_path / "notifications.jsonl"
+    master = cluster.master("master")
+    satellite = cluster.child("satellite", zone="satellite", parent=[master])
+    agent = cluster.child("agent", zone="agent", parent=[satellite], signer=master)
+    write_global(cluster, notes)
+    host, service = "mail-agent", "pop3-agent"
+    cluster.zone_file(
+        "satellite",
+        "services.conf",
+        host_block(host)
+        + service_block(host, service, dovecot.port, '  command_endpoint = "agent"\n'),
+    )
+    assert "notification" not in agent.enabled_features()
+    cluster.start()
+    cluster.follow_events()
+    cluster.wait_connected()
+    satellite.wait_for_object("services", f"{host}!{service}")
+    # The agent holds no service, only the command (global zone) it runs.
+    agent.wait_for_object("checkcommands", "pop3_ipmon")
+    assert agent.object("services", f"{host}!{service}") is None
+    wait_ok(master, host, service)
+    ready = time.monotonic()
+
+    first = outage(
+        dovecot, notes, checkers=[master, satellite], host=host, services=[service], alerts=M
+    )
+    got = notes_of(notes, service, first["stopped"])
+    assert seen(got) == timeline(M), got
+    assert {n.node for n in got} == {"master"}, got
+    assert [n.number for n in got if n.type == "PROBLEM"] == list(range(1, M + 1))
+    late = assert_on_time(got, first["hard"][service])
+    ran = results(master, host, service, first["stopped"])
+    assert {r["check_source"] for r in ran} == {"agent"}, ran
+    # The failures are the plugin's own (refused), not an UNKNOWN usage error
+    # from an empty ITL fallback macro on the agent.
+    assert {r["state"] for r in failures(master, host, service, first["stopped"])} == {2}
+    assert not pd_recorder.read(pd_recorder.refused_file(notes))
+    print(
+        f"\n(c) master + satellite + agent: set up {ready - began:.0f} s, "
+        f"total {time.monotonic() - began:.0f} s, alerts late by {late} s"
+    )
+
+
+# ------------------------------------------------------------------ (d)
+
+
+def split_services(host: str, endpoints: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Two services: one checked by the first endpoint and notified by the
+    second, one the other way round. name -> (Service's, Notification's authority)."""
+    chosen: dict[tuple[str, str], str] = {}
+    for number in range(1, 200):
+        name = f"pop3-ha{number}"
+        pair = (
+            authority(f"{host}!{name}", endpoints),
+            authority(f"{host}!{name}!{NOTIFICATION}", endpoints),
+        )
+        if pair[0] != pair[1]:
+            chosen.setdefault(pair, name)
+        if len(chosen) == 2:
+            return {name: pair for pair, name in chosen.items()}
+    raise AssertionError("no split services found")
+
+
+def paused(node: Node, host: str, service: str) -> tuple[bool, bool]:
+    attrs = node.object("services", f"{host}!{service}")
+    note = node.object("notifications", f"{host}!{service}!{NOTIFICATION}")
+    assert attrs is not None and note is not None
+    return bool(attrs["paused"]), bool(note["paused"])
+
+
+def test_ha_master_pair(cluster: Cluster, dovecot: Dovecot, tmp_path: Path) -> None:
+    began = time.monotonic()
+    notes = tmp_path / "notifications.jsonl"
+    primary = cluster.master("master1")
+    secondary = cluster.ha_master("master2", primary)
+    # node setup --ticket leaves the notification feature off on the second
+    # master; an HA zone needs it on both (contrib/README.md, distributed).
+    assert "notification" not in secondary.enabled_features()
+    secondary.feature("enable", "notification")
+    write_global(cluster, notes)
+    host = "mail-ha"
+    services = split_services(host, ["master1", "master2"])
+    cluster.zone_file(
+        "master",
+        "services.conf",
+        host_block(host) + "".join(service_block(host, s, dovecot.port) for s in services),
+    )
+    cluster.start()
+    cluster.follow_events()
+    cluster.wait_connected()
+    for service in services:
+        secondary.wait_for_object("services", f"{host}!{service}")
+    nodes = {"master1": primary, "master2": secondary}
+
+    def split_as_computed() -> bool:
+        return all(
+            paused(node, host, s) == (checker != name, sender != name)
+            for name, node in nodes.items()
+            for s, (checker, sender) in services.items()
+        )
+
+    poll(split_as_computed, 90, "the HA authorities SDBM(name) % 2 gives", every=2)
+    for service in services:
+        wait_ok(secondary, host, service)
+    ready = time.monotonic()
+
+    def stop_primary() -> None:
+        primary.close()
+
+    run = outage(
+        dovecot,
+        notes,
+        checkers=[secondary],
+        host=host,
+        services=list(services),
+        alerts=M,
+        midway=stop_primary,
+    )
+    late: dict[str, list[float]] = {}
+    for service, (checker, sender) in services.items():
+        got = notes_of(notes, service, run["stopped"])
+        # Count, numbers and Lost go on on the survivor.
+        assert seen(got) == timeline(M), (service, got)
+        assert [n.node for n in got] == [sender] + ["master2"] * M, (service, got)
+        late[service] = assert_on_time(got, run["hard"][service])
+        ran = failures(secondary, host, service, run["stopped"])
+        assert ran[0]["check_source"] == checker, ran
+        assert ran[-1]["check_source"] == "master2", ran
+        # The survivor holds both authorities now.
+        assert paused(secondary, host, service) == (False, False)
+    assert not pd_recorder.read(pd_recorder.refused_file(notes))
+    print(
+        f"\n(d) HA pair {services}: set up {ready - began:.0f} s, "
+        f"total {time.monotonic() - began:.0f} s, alerts late by {late} s"
+    )
