@@ -25,6 +25,7 @@ ran, who holds the authority).
 
 from __future__ import annotations
 
+import http.client
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -44,6 +45,8 @@ pytestmark = pytest.mark.engines
 ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib" / "icinga2"
 BIN = Path(sys.executable).parent
+# Where Debian's package puts the CheckCommand (debian/install).
+PACKAGED_COMMANDS = Path("/usr/share/icinga2/include/plugins-contrib.d/pop3_ipmon_commands.conf")
 F, M, DOWN, UP, LOST = 3, 3, 5, 5, 5
 WINDOW = F * DOWN  # seconds between alerts
 # A reminder is sent by the notification timer, which ticks about 5 s after
@@ -116,9 +119,21 @@ def host_block(host: str) -> str:
 
 
 def write_global(cluster: Cluster, notes: Path) -> None:
-    """The shipped commands and templates, the test's recorder, in the global zone."""
-    for name in ("pop3_ipmon_commands.conf", "pop3_ipmon_templates.conf"):
-        cluster.zone_file("global-templates", name, (CONTRIB / name).read_text())
+    """The shipped templates, the test's recorder and (unless Debian's package
+    brings it to every node) the commands, in the global zone."""
+    commands = (CONTRIB / "pop3_ipmon_commands.conf").read_text()
+    if PACKAGED_COMMANDS.exists():
+        # As on a site with the package on every node: each node's stock
+        # `include <plugins-contrib>` defines the CheckCommand, and a second copy
+        # in the global zone would be a duplicate definition.
+        assert PACKAGED_COMMANDS.read_text() == commands, (
+            f"{PACKAGED_COMMANDS} (the installed package) is not this tree's "
+            "contrib/icinga2/pop3_ipmon_commands.conf: reinstall or remove the package"
+        )
+    else:
+        cluster.zone_file("global-templates", "pop3_ipmon_commands.conf", commands)
+    name = "pop3_ipmon_templates.conf"
+    cluster.zone_file("global-templates", name, (CONTRIB / name).read_text())
     cluster.zone_file(
         "global-templates",
         "recorder.conf",
@@ -437,11 +452,14 @@ def test_ha_master_pair(cluster: Cluster, dovecot: Dovecot, tmp_path: Path) -> N
     nodes = {"master1": primary, "master2": secondary}
 
     def split_as_computed() -> bool:
-        return all(
-            paused(node, host, s) == (checker != name, sender != name)
-            for name, node in nodes.items()
-            for s, (checker, sender) in services.items()
-        )
+        try:
+            return all(
+                paused(node, host, s) == (checker != name, sender != name)
+                for name, node in nodes.items()
+                for s, (checker, sender) in services.items()
+            )
+        except (OSError, http.client.HTTPException):  # a reload after a config sync
+            return False
 
     poll(split_as_computed, 90, "the HA authorities SDBM(name) % 2 gives", every=2)
     for service in services:

@@ -299,9 +299,10 @@ class Node:
         found: dict[str, Any] = {}
 
         def present() -> bool:
-            if not self.answers():
+            try:  # a node may reload (a config sync) between two questions
+                attrs = self.object(kind, name)
+            except (OSError, http.client.HTTPException, ValueError):
                 return False
-            attrs = self.object(kind, name)
             if attrs is None:
                 return False
             found.update(attrs)
