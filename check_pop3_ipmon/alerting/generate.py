@@ -238,6 +238,11 @@ def icinga2_config(monitors: Sequence[Monitor]) -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        head, sep, words = message.partition("unrecognized arguments: ")
+        if sep:
+            # Only the options: a value typed after a wrong one may be a secret.
+            shown = [word for word in words.split() if word.startswith("-")] or ["..."]
+            message = f"{head}{sep}{' '.join(shown)}"
         print(f"{PROG}: error: {message}", file=sys.stderr)
         sys.exit(2)
 
