@@ -18,7 +18,9 @@ What it does, in one run:
      the N services, before its failure 2, one Down interval later. Prints
      how many services got alerts 1 and 2 with the right notification
      numbers, the latest alert relative to the failure that sent it, and
-     whether every alert came within one Down interval of that failure.
+     whether every alert came within one Down interval of that failure;
+  3. Icinga 2, which needs no handler: the engine's CPU per check result and a
+     mass outage of the same N services (bench/alerting_icinga2.py).
 """
 
 from __future__ import annotations
@@ -336,6 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{platform.node()}: {os.cpu_count()} core(s), load {os.getloadavg()[0]:.1f}")
     handler_cost(args.runs)
     mass_outage(args.services, args.down)
+    # Icinga 2 (issue 17): no handler there; the engine's own figures.
+    import alerting_icinga2
+
+    alerting_icinga2.main(["--quick"] if args.quick else ["--services", str(args.services)])
     return 0
 
 
