@@ -102,7 +102,7 @@ def test_the_shipped_commands_pass_names_as_single_words() -> None:
 
     nagios = (ROOT / "contrib/nagios/pop3_ipmon_commands.cfg").read_text()
     assert "'--host=$HOSTNAME$' '--service=$SERVICEDESC$'" in nagios
-    icinga = (ROOT / "contrib/icinga2/pop3_ipmon_commands.conf").read_text()
+    icinga = (ROOT / "contrib/notify/pop3_ipmon_notify.conf").read_text()
     for word in ("--host=$host.name$", "--service=$service.name$",
                  "--monitor-name=$service.display_name$"):  # fmt: skip
         assert f'value = "{word}"' in icinga, word

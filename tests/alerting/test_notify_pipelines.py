@@ -198,6 +198,7 @@ def test_nagios_pipelines_receive_problem_acknowledgement_recovery(
         ("RECOVERY", "OK", "Up"),
     ]
     assert [(f["alert"], f["number"]) for f in facts] == [("1", "1"), ("0", "1"), ("1", "2")]
+    assert [f["alert"] for f in facts] == ["1", "1", "1"]
     assert (facts[0]["number"], facts[1]["author"], facts[1]["comment"]) == ("1", "alice", "on it")
     # The display name is free text: it reaches the webhook intact, and no shell.
     assert facts[0]["monitor_name"] == f'Mail POP3 "$(touch {marker})" `touch {marker}`'
@@ -240,32 +241,31 @@ object Host "mail1" {
   address = "127.0.0.1"
 }
 object Service "POP3" {
+  import "pop3-ipmon-service"
   host_name = "mail1"
   display_name = "Mail POP3 (head office)"
   check_command = "dummy"
   enable_active_checks = false
-  max_check_attempts = 1
-  vars.pop3_ipmon_state = "Down"
-  vars.pop3_ipmon_alert = 1
+  vars.pop3_ipmon_failures_per_alert = 1
+  max_check_attempts = vars.pop3_ipmon_failures_per_alert
 }
 object User "pop3-pagerduty" {
   pager = "YOUR-INTEGRATION-KEY"
   vars.pop3_ipmon_pd_nagios = PD_NAGIOS
 }
 object User "pop3-chat" { }
-// The pipelines' commands with the types the engine sends for an alert.
+// The pipelines' commands through the shipped Notification template, which
+// computes ipMonitor's state and alert number for them.
 apply Notification "pagerduty" to Service {
+  import "pop3-ipmon-notification"
   command = "notify-service-by-pagerduty"
   users = [ "pop3-pagerduty" ]
-  types = [ Problem, Acknowledgement, Recovery ]
-  interval = 0
   assign where service.name == "POP3"
 }
 apply Notification "chat" to Service {
+  import "pop3-ipmon-notification"
   command = "pop3-ipmon-webhook"
   users = [ "pop3-chat" ]
-  types = [ Problem, Acknowledgement, Recovery ]
-  interval = 0
   assign where service.name == "POP3"
 }
 """
@@ -313,14 +313,18 @@ def test_icinga2_pipelines_receive_problem_acknowledgement_recovery(
         (kind, "mail1", "POP3") for kind in TYPES
     ]
     assert paged[0]["number"] == 1 and paged[0]["state"] == "CRITICAL"
-    assert paged[0]["fields"]["POP3_IPMON_STATE"] == "Down"
+    assert [(p["fields"]["POP3_IPMON_STATE"], p["fields"]["POP3_IPMON_ALERT"]) for p in paged] == [
+        ("Down", "1"),
+        ("Down", "1"),
+        ("Up", "1"),  # at the RECOVERY: the number of alerts sent
+    ]
     assert [p["fields"]["SERVICESTATETYPE"] for p in paged] == ["HARD"] * 3
     facts = [post.body["notification"] for post in chat.posts]
     assert [(f["type"], f["state"], f["ipmon_state"]) for f in facts] == [
         ("PROBLEM", "CRITICAL", "Down"),
         ("ACKNOWLEDGEMENT", "CRITICAL", "Down"),
-        # A RECOVERY is ipMonitor's Up, whatever the variable still says.
         ("RECOVERY", "OK", "Up"),
     ]
+    assert [f["alert"] for f in facts] == ["1", "1", "1"]
     assert (facts[0]["number"], facts[1]["author"], facts[1]["comment"]) == ("1", "alice", "on it")
     assert facts[0]["monitor_name"] == "Mail POP3 (head office)"
