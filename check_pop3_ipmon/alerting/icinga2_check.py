@@ -168,9 +168,21 @@ def check_service(
     ours = [n for n in notifications if TEMPLATE in (n.get("templates") or [])]
     if not ours:
         error(f"no Notification imports {TEMPLATE}: no alert of ipMonitor's goes out")
+    # The template takes F and Down from max_check_attempts and
+    # retry_interval: once those are wrong (said above), so is its timing,
+    # which follows them when they are fixed; only the gate is still worth a line.
+    derived = (
+        _seconds(service.get("max_check_attempts")) == f
+        and _seconds(service.get("retry_interval")) == down
+    )
     for notification in notifications:
         found += _check_notification(
-            notification, notification in ours, f=f, m=m, every=every, console_url=console_url
+            notification,
+            notification in ours,
+            f=f if derived else None,
+            m=m,
+            every=every,
+            console_url=console_url,
         )
     return found
 

@@ -28,6 +28,7 @@ from tests.support.icinga2 import TEST_USER, Icinga2, keep_secret, string
 pytestmark = pytest.mark.engines
 
 ROOT = Path(__file__).resolve().parents[2]
+CONTRIB = ROOT / "contrib" / "icinga2"
 BIN = Path(sys.executable).parent
 PASSWORD = "check-" + os.urandom(12).hex()
 HEADING = "### Icinga 2 API user for check-icinga2\n"
@@ -42,72 +43,76 @@ def documented_api_user() -> str:
     return block.replace('"a long random string"', string(PASSWORD))
 
 
-# Written as the design has it, by hand: what check-icinga2 reads is the
-# engine's resolved objects, whatever wrote them.
+# The shipped commands and templates; the services from pop3_ipmon_config
+# (the good one) or by hand (the mistakes). Checks off: only the objects count.
+DEFINITION = """\
+[good]
+name = good
+host = h
+address = 127.0.0.1
+enabled = no
+store_statistics = no
+contacts = someone
+up_interval = 60
+down_interval = 5
+failures_per_alert = 3
+max_alerts = 3
+timeout = 4
+"""
 OBJECTS = """\
-object NotificationCommand "record" {{ command = [ "/bin/true" ] }}
-object EventCommand "pop3_ipmon_alert" {{ command = [ "/bin/true" ] }}
-object User "someone" {{}}
-object Host "h" {{ check_command = "dummy"; enable_active_checks = false }}
-
-template Service "ipmon" {{
-  check_command = "dummy"
-  enable_active_checks = false
-  vars.pop3_ipmon_alerting = true
-  vars.pop3_ipmon_up_interval = 60s
-  vars.pop3_ipmon_down_interval = 5s
-  vars.pop3_ipmon_failures_per_alert = 3
-  vars.pop3_ipmon_max_alerts = 3
-  check_interval = vars.pop3_ipmon_up_interval
-  retry_interval = vars.pop3_ipmon_down_interval
-  max_check_attempts = vars.pop3_ipmon_failures_per_alert
-}}
-template Notification "pop3-ipmon-notification" {{
-  types = [ Problem, Recovery, Acknowledgement ]
-  states = [ OK, Warning, Critical, Unknown ]
-  var every = service.vars.pop3_ipmon_failures_per_alert * service.vars.pop3_ipmon_down_interval
-  var m = service.vars.pop3_ipmon_max_alerts
-  interval = every
-  times = {{ end = (m - 1) * every + Math.max(every / 2, every - 1) }}
-}}
-apply Notification "ipmon" to Service {{
+object NotificationCommand "record" { command = [ "/bin/true" ] }
+object EventCommand "pop3_ipmon_alert" { command = [ "/bin/true" ] }
+object User "someone" {}
+apply Notification "ipmon" to Service {
   import "pop3-ipmon-notification"
   command = "record"
   users = [ "someone" ]
   assign where service.vars.pop3_ipmon_alerting == true
-}}
+}
 // Someone else's, on every service and on the host: never the check's business.
-apply Notification "ticket" to Service {{
+apply Notification "ticket" to Service {
   command = "record"
   users = [ "someone" ]
   assign where true
-}}
-apply Notification "host-ticket" to Host {{
+}
+apply Notification "host-ticket" to Host {
   command = "record"
   users = [ "someone" ]
   assign where true
-}}
-object Service "unrelated" {{ host_name = "h"; check_command = "dummy" }}
-{services}
+}
+object Service "unrelated" {
+  host_name = "h"; check_command = "dummy"; enable_active_checks = false
+}
 """
-
-GOOD = 'object Service "good" { import "ipmon"; host_name = "h" }\n'
 BROKEN = """\
-object Service "attempts" { import "ipmon"; host_name = "h"; max_check_attempts = 1 }
-object Service "volatile" { import "ipmon"; host_name = "h"; volatile = true }
-object Service "handler" { import "ipmon"; host_name = "h"; event_command = "pop3_ipmon_alert" }
-object Service "gated" { import "ipmon"; host_name = "h" }
+object Host "h" { import "pop3-ipmon-host"; address = "127.0.0.1"; enable_active_checks = false }
+template Service "off" { import "pop3-ipmon-service"; enable_active_checks = false }
+object Service "attempts" { import "off"; host_name = "h"; max_check_attempts = 1 }
+object Service "volatile" { import "off"; host_name = "h"; volatile = true }
+object Service "handler" { import "off"; host_name = "h"; event_command = "pop3_ipmon_alert" }
+object Service "gated" { import "off"; host_name = "h" }
 """
 
 
-def start(workdir: Path, services: str) -> Icinga2:
-    objects = workdir / "objects.conf"
+def start(workdir: Path, broken: bool) -> Icinga2:
     workdir.mkdir()
-    objects.write_text(OBJECTS.format(services=services))
+    objects = workdir / "objects.conf"
+    objects.write_text(OBJECTS)
+    services = workdir / "services.conf"
+    if broken:
+        services.write_text(BROKEN)
+    else:
+        definition = workdir / "monitors.ini"
+        definition.write_text(DEFINITION)
+        subprocess.run(
+            [str(BIN / "pop3_ipmon_config"), "icinga2", str(definition), "-o", str(services)],
+            check=True,
+        )
+    shipped = [CONTRIB / "pop3_ipmon_commands.conf", CONTRIB / "pop3_ipmon_templates.conf"]
     icinga = Icinga2(
         workdir / "icinga2",
-        [objects],
-        constants={"PluginDir": "/usr/lib/nagios/plugins"},
+        [*shipped, objects, services],
+        constants={"PluginDir": "/usr/lib/nagios/plugins", "PluginContribDir": str(BIN)},
         extra_config=documented_api_user(),
     )
     icinga.start()
@@ -116,7 +121,7 @@ def start(workdir: Path, services: str) -> Icinga2:
 
 @pytest.fixture
 def good(tmp_path: Path) -> Iterator[Icinga2]:
-    icinga = start(tmp_path / "good", GOOD)
+    icinga = start(tmp_path / "good", broken=False)
     try:
         yield icinga
     finally:
@@ -209,7 +214,7 @@ def test_a_credentials_file_others_may_read_is_refused(good: Icinga2, tmp_path: 
 def test_each_mistake_is_one_exact_error_and_the_gate_leftover_can_be_removed(
     tmp_path: Path,
 ) -> None:
-    icinga = start(tmp_path / "broken", BROKEN)
+    icinga = start(tmp_path / "broken", broken=True)
     try:
         # The old gate: times.begin ten years ahead on every Notification of
         # the service, through the API as the old handler did it.
@@ -275,7 +280,7 @@ def test_each_mistake_is_one_exact_error_and_the_gate_leftover_can_be_removed(
         assert restored.returncode == 0, restored.stdout + restored.stderr
         notification = icinga.api("GET", "/v1/objects/notifications/h!gated!ipmon")
         attrs = notification["results"][0]["attrs"]
-        assert attrs["times"] == {"end": 44}  # (M-1) F Down + F Down - 1s
+        assert attrs["times"] == {"end": 539}  # the template's (M-1) F Down + F Down - 1s
         assert not attrs["original_attributes"]
         done = check(str(config))
         assert "'h!gated!ipmon'" not in done.stdout

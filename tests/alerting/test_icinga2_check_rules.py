@@ -116,6 +116,15 @@ def test_each_service_attribute_against_its_variable() -> None:
     ]
 
 
+def test_a_notification_follows_a_wrong_attribute_without_a_line_of_its_own() -> None:
+    # The template computes interval and times.end from max_check_attempts.
+    wrong = [service(max_check_attempts=1)], [notification(interval=5, times={"end": 4})]
+    assert lines(*wrong) == [
+        "error: service 'h!s': max_check_attempts 1 is not the failures per alert 3: Icinga 2 "
+        "must turn HARD (ipMonitor's Down) at failure 3, where it sends alert 1"
+    ]
+
+
 def test_the_old_event_command_and_disabled_notifications() -> None:
     found = lines(
         [service(event_command="pop3_ipmon_alert", enable_notifications=False)], [notification()]
