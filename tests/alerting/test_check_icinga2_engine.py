@@ -14,7 +14,6 @@ output; a credentials file others may read is refused (exit 3).
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.icinga2 import TEST_USER, Icinga2, keep_secret, string
+from tests.support.check_icinga2 import documented_api_user
+from tests.support.icinga2 import TEST_USER, Icinga2, keep_secret
 
 pytestmark = pytest.mark.engines
 
@@ -31,16 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib" / "icinga2"
 BIN = Path(sys.executable).parent
 PASSWORD = "check-" + os.urandom(12).hex()
-HEADING = "### Icinga 2 API user for check-icinga2\n"
-
-
-def documented_api_user() -> str:
-    """The ApiUser block of contrib/README.md's section, with this run's password."""
-    text = (ROOT / "contrib" / "README.md").read_text()
-    section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```\n(object ApiUser .*?\n})\n```", section, re.S)
-    assert 'password = "a long random string"' in block
-    return block.replace('"a long random string"', string(PASSWORD))
 
 
 # The shipped commands and templates; the services from pop3_ipmon_config
@@ -113,7 +103,7 @@ def start(workdir: Path, broken: bool) -> Icinga2:
         workdir / "icinga2",
         [*shipped, objects, services],
         constants={"PluginDir": "/usr/lib/nagios/plugins", "PluginContribDir": str(BIN)},
-        extra_config=documented_api_user(),
+        extra_config=documented_api_user(PASSWORD),
     )
     icinga.start()
     return icinga
