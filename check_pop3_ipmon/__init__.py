@@ -34,7 +34,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     check/record.py           plain data classes without `dataclasses`
 
     alerting/                 ipMonitor's alerting on Nagios 4 and Icinga 2
-    alerting/handler.py       pop3_ipmon_alert: the event handler, result to decision to actions
+    alerting/handler.py       pop3_ipmon_alert: Nagios' handler, result to decision to actions
     alerting/arguments.py     its command line: engine macros in, a typed Invocation out
     alerting/actors.py        the engines' side of a decision: who performs the actions
     alerting/logsetup.py      the handler's log
@@ -42,7 +42,6 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     alerting/model.py         the notification control as a pure function
     alerting/statefile.py     the handler's per-service state file
     alerting/nagios.py        Nagios 4 actions: external commands
-    alerting/icinga2.py       Icinga 2 actions: its REST API
     alerting/definition.py    monitor definitions: an ini file, one section a monitor
     alerting/generate.py      pop3_ipmon_config: definitions to engine objects
     alerting/nagios_objects.py  checks on Nagios' resolved objects

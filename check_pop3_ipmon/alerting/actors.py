@@ -1,4 +1,8 @@
-"""The engines' side of a decision: who performs the actions, and how."""
+"""The engine's side of a decision: who performs the actions, and how.
+
+Nagios only: Icinga 2 sends ipMonitor's alerts through its own Notification
+objects (contrib/icinga2/pop3_ipmon_templates.conf) and runs no handler.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from typing import TYPE_CHECKING, Optional, Protocol
 
 from check_pop3_ipmon.alerting.arguments import MAX_SECONDS, MIN_SECONDS, Invocation
 from check_pop3_ipmon.alerting.errors import EngineError
-from check_pop3_ipmon.alerting.model import Action, Interval, Memory
+from check_pop3_ipmon.alerting.model import Action, Interval
 
-if TYPE_CHECKING:  # each run needs one engine's module only: startup is per failure
-    from check_pop3_ipmon.alerting import icinga2, nagios
+if TYPE_CHECKING:  # imported where used: startup is per result
+    from check_pop3_ipmon.alerting import nagios
 
 
 class Actor(Protocol):
@@ -39,21 +43,6 @@ class NagiosActor:
         return len(actions), None
 
 
-@dataclass
-class Icinga2Actor:
-    actions: icinga2.Icinga2Actions
-
-    def run(self, actions: Sequence[Action]) -> tuple[int, Optional[str]]:
-        from check_pop3_ipmon.alerting import icinga2
-
-        for done, action in enumerate(actions):
-            try:
-                self.actions.perform(action)
-            except icinga2.ApiError as exc:
-                return done, str(exc)
-        return len(actions), None
-
-
 def intervals(inv: Invocation) -> dict[Interval, float]:
     return {
         Interval.UP: inv.up_interval,
@@ -74,43 +63,21 @@ def check_seconds(inv: Invocation, unit: int) -> None:
             )
 
 
-def build_actor(inv: Invocation, memory: Memory) -> Actor:
-    """The actor for the invocation's engine (CommandError/ApiError if it cannot be)."""
-    check_time = float(inv.check_time)
-    if inv.engine == "nagios":
-        from check_pop3_ipmon.alerting import nagios
+def build_actor(inv: Invocation) -> Actor:
+    """The actor for the invocation's engine (CommandError if it cannot be)."""
+    from check_pop3_ipmon.alerting import nagios
 
-        if inv.command_file is None or inv.main_config is None:
-            raise nagios.CommandError("--command-file and --main-config are required")
-        unit = nagios.interval_length(inv.main_config)
-        check_seconds(inv, unit)
-        commands = nagios.NagiosCommands(
-            inv.host,
-            inv.service,
-            intervals=intervals(inv),
-            check_time=int(check_time),
-            interval_length=unit,
-        )
-        return NagiosActor(commands, inv.command_file, inv.command_timeout)
-    from check_pop3_ipmon.alerting import icinga2
-
-    check_seconds(inv, 1)  # Icinga 2: seconds
-    credentials = icinga2.read_credentials(inv.api_credentials) if inv.api_credentials else None
-    api = icinga2.Icinga2Api(
-        inv.api_url,
-        credentials=credentials,
-        ca_file=inv.api_ca,
-        client_cert=inv.api_cert,
-        client_key=inv.api_key,
-        timeout=inv.api_timeout,
+    if inv.engine != "nagios":
+        raise EngineError(f"no handler for {inv.engine}: Icinga 2 sends its alerts on its own")
+    if inv.command_file is None or inv.main_config is None:
+        raise nagios.CommandError("--command-file and --main-config are required")
+    unit = nagios.interval_length(inv.main_config)
+    check_seconds(inv, unit)
+    commands = nagios.NagiosCommands(
+        inv.host,
+        inv.service,
+        intervals=intervals(inv),
+        check_time=int(float(inv.check_time)),
+        interval_length=unit,
     )
-    return Icinga2Actor(
-        icinga2.Icinga2Actions(
-            api,
-            inv.host,
-            inv.service,
-            intervals=intervals(inv),
-            check_time=check_time,
-            gate=memory.gate,
-        )
-    )
+    return NagiosActor(commands, inv.command_file, inv.command_timeout)

@@ -255,36 +255,22 @@ def _nagios_arguments(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _icinga2_arguments(sub: argparse.ArgumentParser) -> None:
-    """Icinga 2 only: its REST API."""
-    a = sub.add_argument_group("REST API")
-    a.add_argument("--api-url", required=True, help="https://NODE:5665")
-    a.add_argument("--api-credentials", type=_path, help="file: username = / password =")
-    a.add_argument("--api-ca", type=_path, help="CA certificate (Icinga 2's ca.crt)")
-    a.add_argument("--api-cert", type=_path, help="client certificate (ApiUser client_cn)")
-    a.add_argument("--api-key", type=_path, help="its private key")
-    a.add_argument("--api-timeout", type=_interval, default=10.0)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="ipMonitor's alerting for a Nagios 4 or Icinga 2 service "
-        "(run after every check result: Nagios' ocsp_command, Icinga 2's event command).",
+        description="ipMonitor's alerting for a Nagios 4 service "
+        "(run after every check result as Nagios' ocsp_command). Icinga 2 needs no "
+        "handler: its own notifications send ipMonitor's alerts.",
         epilog="See contrib/README.md for the engine configuration.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     engines = parser.add_subparsers(dest="engine", required=True, metavar="ENGINE")
-    for engine in ("nagios", "icinga2"):
-        sub = engines.add_parser(engine, help=f"the service runs in {engine}")
-        _result_arguments(sub)
-        _settings_arguments(sub)
-        _state_arguments(sub)
-        _recovery_arguments(sub)
-        if engine == "nagios":
-            _nagios_arguments(sub)
-        else:
-            _icinga2_arguments(sub)
+    sub = engines.add_parser("nagios", help="the service runs in Nagios 4")
+    _result_arguments(sub)
+    _settings_arguments(sub)
+    _state_arguments(sub)
+    _recovery_arguments(sub)
+    _nagios_arguments(sub)
     return parser
 
 
@@ -325,13 +311,6 @@ class Invocation:
     main_config: Optional[Path] = None
     command_file: Optional[Path] = None
     command_timeout: float = 10.0
-    # Icinga 2
-    api_url: str = ""
-    api_credentials: Optional[Path] = None
-    api_ca: Optional[Path] = None
-    api_cert: Optional[Path] = None
-    api_key: Optional[Path] = None
-    api_timeout: float = 10.0
     warnings: tuple[str, ...] = ()  # said in the log once it is set up
 
     @property

@@ -1,12 +1,15 @@
-"""pop3_ipmon_alert: gives a service ipMonitor's alerting through the engine's own model.
+"""pop3_ipmon_alert: gives a Nagios service ipMonitor's alerting through Nagios' own model.
 
-The service turns HARD at failure F (max_check_attempts) and the engine
-sends its own PROBLEM and RECOVERY notifications. The engine runs this
-handler after every result (Nagios: as its ocsp_command; Icinga 2: as the
-event command of a volatile service); it counts failures in a state file
-and tells the engine when the next PROBLEM may go, which check interval to
-use and ipMonitor's state for the notification commands. Every run logs one
-line (syslog, or --log-file): the engines discard a handler's output.
+The service turns HARD at failure F (max_check_attempts) and Nagios sends
+its own PROBLEM and RECOVERY notifications. Nagios runs this handler after
+every result (as its ocsp_command); it counts failures in a state file and
+tells Nagios when the next PROBLEM may go, which check interval to use and
+ipMonitor's state for the notification commands. Every run logs one line
+(syslog, or --log-file): the engine discards a handler's output.
+
+Icinga 2 needs no handler: its Notification objects send ipMonitor's alerts
+(contrib/icinga2/pop3_ipmon_templates.conf). An old event command line
+(`pop3_ipmon_alert icinga2 ...`) exits 3 with one line saying so.
 
 With a recovery configuration (contrib/RECOVERY.md) it then runs the
 recovery actions due at the alert the engine just sent, outside the lock.
@@ -116,7 +119,7 @@ def _decide_and_act(inv: Invocation, slot: statefile.Slot, progress: _Progress) 
     memory = slot.load()
     if slot.problem:
         log.warning("%s!%s: %s", inv.host, inv.service, slot.problem)
-    actor = build_actor(inv, memory)
+    actor = build_actor(inv)
     decision = decide(Policy(inv.failures_per_alert, inv.max_alerts), memory, result_of(inv))
     # Record the counted result before acting: if the state cannot be
     # written (disk full), the engine is told nothing, and the count
@@ -202,7 +205,25 @@ def recover(inv: Invocation, decision: Decision) -> int:
     return hook.run(path, alerting, log, status_file=inv.status_file)
 
 
+RETIRED = (
+    f"{PROG} icinga2 is no longer needed: Icinga 2 now sends ipMonitor's alerts on its own; "
+    'remove the event command (event_command = "pop3_ipmon_alert" and its EventCommand '
+    "object) and the handler's API user; nothing done (see contrib/README.md, Icinga 2)"
+)
+
+
+def _retired(argv: Optional[Sequence[str]]) -> int:
+    """An Icinga 2 event command still configured from an older release."""
+    if setup_logging(log_path_in(argv)) != "stderr":
+        print(RETIRED)  # Icinga 2 logs a failed event command's output as a warning
+    log.error("%s", RETIRED)
+    return EXIT_USAGE
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["icinga2"]:
+        return _retired(words)
     try:
         inv = parse(argv)
     except UsageError as exc:

@@ -1,7 +1,9 @@
 """pop3_ipmon_recovery: run a service's recovery actions for one alert.
 
-Meant as (part of) an event handler: Icinga 2 passes each macro as its own
-argv element (no shell). Exit 0 when done or nothing was due, 1 when an
+Icinga 2 runs it as the command of a Notification of its own
+(contrib/icinga2/pop3_ipmon_recovery.conf), each macro its own argv element
+(no shell): --type is the notification's type, --alert the alert number the
+Notification template computed. Exit 0 when done or nothing was due, 1 when an
 action or the run failed, 2 when refused (bad input, configuration,
 credentials file, state, lock or audit log). The audit log and syslog hold
 the record; the output is for people running it by hand, --dry-run above all.
@@ -27,6 +29,15 @@ from check_pop3_ipmon.recovery.engine import (
 
 PROG = "pop3_ipmon_recovery"
 FAILED_EXIT, REFUSED_EXIT = 1, 2
+ACTING_TYPES = ("PROBLEM", "RECOVERY")
+
+
+def notification_type(value: str) -> str:
+    """Icinga 2's $notification.type$: a word, shown back only if it is one."""
+    word = value.strip().upper()
+    if not word.isalpha() or len(word) > 40:
+        raise argparse.ArgumentTypeError("expected a notification type such as PROBLEM")
+    return word
 
 
 def flag(value: str) -> bool:
@@ -59,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
         "or in Icinga 2's ConfigDir)",
     )
     p.add_argument("--service", required=True, help="service key, HOST!SERVICE")
+    p.add_argument(
+        "--type",
+        type=notification_type,
+        help="the notification's type: PROBLEM runs alert --alert's actions, RECOVERY ends "
+        "the problem (--alert is then the number of alerts sent), any other does nothing",
+    )
     p.add_argument("--alert", type=count, default=0, help="ipMonitor alert number (0: none)")
     p.add_argument("--state", required=True, help="engine state: OK WARNING CRITICAL UNKNOWN")
     p.add_argument("--ipmon-state", required=True, help="ipMonitor state: Up Warn Down Lost")
@@ -105,6 +122,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.type is not None and args.type not in ACTING_TYPES:
+        print(f"{args.type}: no recovery action (only PROBLEM and RECOVERY call for one)")
+        return 0
+    # At a RECOVERY the alert number counts the alerts sent: none is new.
+    alert = 0 if args.type == "RECOVERY" else args.alert
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as error:
@@ -124,11 +146,11 @@ def _main(args: argparse.Namespace) -> int:
         acknowledged=args.acknowledged,
         enabled=args.enabled,
     )
-    results = run_actions(args.service, args.alert, facts, config, dry_run=args.dry_run)
+    results = run_actions(args.service, alert, facts, config, dry_run=args.dry_run)
     if args.service not in config.services:
         print(f"no recovery configured for {args.service} in {args.config}")
     elif not results:
-        print(f"nothing due for {args.service} at alert {args.alert} ({args.ipmon_state})")
+        print(f"nothing due for {args.service} at alert {alert} ({args.ipmon_state})")
     for result in results:
         for line in describe(result):
             print(line)

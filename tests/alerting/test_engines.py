@@ -1,6 +1,9 @@
-"""ipMonitor's alerting, end to end, through a real Nagios 4's and Icinga 2's own model.
+"""ipMonitor's alerting, end to end, through a real Nagios 4's own model.
 
-Each engine runs the shipped contrib configuration (Nagios: plus the
+Icinga 2 needs no handler and has a timeline of its own (checks at Up in
+HARD, reminders on its notification timer): tests/alerting/test_icinga2_native.py.
+
+Nagios runs the shipped contrib configuration (plus the
 nagios.cfg settings of contrib/nagios-main/pop3_ipmon_main.cfg on top of Debian's
 stock values) and the services pop3_ipmon_config generates from one monitor
 definition, the installed plugin against a real Dovecot, and the installed
@@ -42,7 +45,6 @@ import pytest
 
 from tests.support import pd_recorder
 from tests.support.dovecot import Dovecot
-from tests.support.icinga2 import Icinga2, keep_secret
 from tests.support.integration import wait_until
 from tests.support.nagios import Nagios, main_settings, object_block
 
@@ -327,174 +329,6 @@ def nagios_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
     nagios.stop()
 
 
-# -------------------------------------------------------------------- Icinga 2
-
-
-class IcingaEngine:
-    name = "icinga2"
-
-    def __init__(self, icinga: Icinga2, notes_file: Path) -> None:
-        self.icinga = icinga
-        self.notes_file = notes_file
-
-    def checks(self, service: str) -> list[Check]:
-        return [
-            Check(result["execution_start"], result["state"] == 0)
-            for result in self.icinga.check_results(host_of(service), service)
-        ]
-
-    def schedule_downtime(self, service: str, seconds: int) -> None:
-        now = time.time()
-        self.icinga.api(
-            "POST",
-            "/v1/actions/schedule-downtime",
-            {
-                "type": "Service",
-                "service": f"{HOST}!{service}",
-                "author": "test",
-                "comment": "maintenance",
-                "start_time": now,
-                "end_time": now + seconds,
-                "fixed": True,
-            },
-        )
-
-    def in_downtime(self, service: str) -> bool:
-        return bool(self.icinga.service(HOST, service)["downtime_depth"])
-
-    def acknowledge(self, service: str) -> None:
-        self.icinga.api(
-            "POST",
-            "/v1/actions/acknowledge-problem",
-            {
-                "type": "Service",
-                "service": f"{HOST}!{service}",
-                "author": "test",
-                "comment": "seen",
-                "notify": True,
-            },
-        )
-
-    def ipmon_state(self, service: str) -> str:
-        return str(self.icinga.service(HOST, service)["vars"]["pop3_ipmon_state"])
-
-    def never_checked(self, service: str) -> bool:
-        return self.icinga.service(HOST, service)["last_check_result"] is None
-
-    def hard_changes(self, service: str) -> list[tuple[float, str]]:
-        """(time, 'STATE;HARD;attempt') of each StateChange event with state_type 1
-        that changed the hard state (a volatile service repeats its HARD state)."""
-        out: list[tuple[float, str]] = []
-        last = "OK"
-        for event in list(self.icinga.events):
-            if event.get("type") != "StateChange" or event.get("service") != service:
-                continue
-            if event.get("host") != host_of(service) or event["state_type"] != 1:
-                continue
-            state = ("OK", "WARNING", "CRITICAL", "UNKNOWN")[int(event["state"])]
-            if state != last:
-                attempt = event["check_result"]["vars_after"]["attempt"]
-                out.append((event["timestamp"], f"{state};HARD;{attempt}"))
-                last = state
-        return out
-
-    def notes(self) -> list[Note]:
-        return [
-            Note(
-                r["service"].split("!", 1)[1],
-                r["type"],
-                r["number"],
-                r["env"].get("POP3_IPMON_STATE", ""),
-                r["time"],
-            )
-            for r in pd_recorder.read(self.notes_file)
-        ]
-
-    def soft_states(self, service: str) -> list[int]:
-        """check attempts of the SOFT StateChange events, in order."""
-        return [
-            event["check_result"]["vars_after"]["attempt"]
-            for event in list(self.icinga.events)
-            if event.get("type") == "StateChange"
-            and event.get("service") == service
-            and event["state_type"] == 0
-            and event["state"] != 0
-        ]
-
-
-ICINGA_TEST_CONFIG = """\
-object NotificationCommand "pd-record" {{
-  command = {command}
-  arguments = {{
-    "-t" = "$notification.type$"
-    "-n" = "$notification.notification_number$"
-    "-s" = "$host.name$!$service.name$"
-  }}
-  env = {{
-    POP3_IPMON_STATE = "$service.vars.pop3_ipmon_state$"
-  }}
-}}
-object User "recorder" {{}}
-// The handler's API user, with only the permissions contrib/README.md lists.
-object ApiUser "pop3-ipmon" {{
-  password = "{password}"
-  permissions = {permissions}
-}}
-apply Notification "pop3-ipmon" to Service {{
-  import "pop3-ipmon-notification"
-  command = "pd-record"
-  users = service.vars.pop3_ipmon_users
-  assign where service.vars.pop3_ipmon_alerting
-}}
-object Host "{down_host}" {{
-  address = "127.0.0.1"
-  check_command = "dummy"
-  check_interval = 1s
-  max_check_attempts = 1
-  vars.dummy_state = 2
-  vars.dummy_text = "down for the test"
-}}
-"""
-
-# What contrib/README.md tells the administrator to grant, and nothing else.
-API_PERMISSIONS = (
-    '[ "objects/modify/Service", "objects/modify/Notification", "actions/reschedule-check" ]'
-)
-
-
-@pytest.fixture
-def icinga_engine(tmp_path: Path, dovecot: Dovecot) -> Any:
-    notes_file = tmp_path / "notifications.jsonl"
-    password = "handler-" + str(time.time_ns())
-    test_config = tmp_path / "test.conf"
-    command = "[ " + ", ".join(f'"{part}"' for part in pd_recorder.command(notes_file)) + " ]"
-    test_config.write_text(
-        ICINGA_TEST_CONFIG.format(
-            command=command, password=password, permissions=API_PERMISSIONS, down_host=DOWN_HOST
-        )
-    )
-    services = generate(
-        "icinga2", write_definition(tmp_path, dovecot.port), tmp_path / "services.conf"
-    )
-    files = [
-        CONTRIB / "icinga2" / "pop3_ipmon_commands.conf",
-        CONTRIB / "icinga2" / "pop3_ipmon_templates.conf",
-        test_config,
-        services,
-    ]
-    icinga = Icinga2(tmp_path / "icinga2", files, constants={"PluginDir": str(BIN)})
-    keep_secret(
-        icinga.dirs["ConfigDir"] / "pop3_ipmon-api.conf",
-        f"username = pop3-ipmon\npassword = {password}\n",
-    )
-    check = icinga.validate()
-    assert check.returncode == 0, check.stdout + check.stderr
-    icinga.start()
-    icinga.follow_events(("CheckResult", "Notification", "StateChange"))
-    yield IcingaEngine(icinga, notes_file)
-    icinga.stop()
-
-
 # -------------------------------------------------------------------- scenario
 
 
@@ -687,22 +521,3 @@ def test_nagios_alerts_through_its_own_model(nagios_engine: NagiosEngine, doveco
     start = second_outage(engine, dovecot)
     assert_second_outage(engine, start)
     print(f"nagios: scenario took {time.monotonic() - started:.1f}s")
-
-
-def test_icinga2_alerts_through_its_own_model(
-    icinga_engine: IcingaEngine, dovecot: Dovecot
-) -> None:
-    started = time.monotonic()
-    engine = icinga_engine
-    seen = outage(engine, dovecot)
-    assert_first_outage(engine, seen)
-    # Icinga 2's own state history: SOFT attempts 1, 2, then HARD.
-    assert engine.soft_states("f3m3")[:2] == [1, 2]
-    # Item 4: the recovery held back in the downtime goes out when it ends.
-    wait_until(_recovered(engine, "dtrecover"), 60, "dtrecover's recovery after its downtime")
-    recovery = [n for n in engine.notes() if n.service == "dtrecover" and n.type == "RECOVERY"]
-    assert recovery[0].time >= seen["dt_start"] + DOWNTIME - 1, (recovery, seen)
-    assert [t for t, _ in of(engine, "dtrecover")] == ["PROBLEM", "PROBLEM", "RECOVERY"]
-    start = second_outage(engine, dovecot)
-    assert_second_outage(engine, start)
-    print(f"icinga2: scenario took {time.monotonic() - started:.1f}s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -13,9 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
-from tests.alerting.test_icinga2_client import FakeApi
 from tests.support.icinga2 import keep_secret
 
 SCRIPT = Path(sys.executable).parent / "pop3_ipmon_alert"
@@ -313,119 +312,65 @@ def test_state_directory_others_may_write_exits_2(tmp_path: Path, fifo: CommandF
     assert fifo.lines() == []
 
 
-def test_icinga2_through_the_script(tmp_path: Path, ca: trustme.CA, ca_file: Path) -> None:
-    api = FakeApi(ca.issue_cert("127.0.0.1"))
-    try:
-        secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
-        args = [
-            "icinga2",
-            "--host=mail1",
-            "--service=POP3",
-            "--monitor-name=Mail POP3 (head office)",
-            "--state=CRITICAL",
-            "--state-type=HARD",
-            "--attempt=1",
-            f"--check-time={time.time():.6f}",
-            "--enabled=true",
-            "--failures-per-alert=1",
-            "--max-alerts=1",
-            "--up-interval=300",
-            "--down-interval=60",
-            "--lost-interval=900",
-            f"--state-dir={tmp_path / 'state'}",
-            f"--log-file={tmp_path / 'handler.log'}",
-            f"--api-url={api.url}",
-            f"--api-credentials={secret}",
-            f"--api-ca={ca_file}",
-        ]
-        run = handler(*args)
-        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
-        # F=1, M=1, failure 1 (HARD at once): alert 1 went out with it; no
-        # further one (close the gate); Down interval, and the next check
-        # moved off the Up interval Icinga 2 scheduled it at.
-        assert [r["path"] for r in api.requests] == [
-            "/v1/objects/services/mail1!POP3",
-            "/v1/objects/notifications",
-            "/v1/objects/services/mail1!POP3",
-            "/v1/actions/reschedule-check",
-        ]
-        assert api.requests[1]["body"]["attrs"] == {"times": {"begin": 315360000}}
-        assert api.requests[2]["body"] == {"attrs": {"check_interval": 60}}
-        assert api.requests[3]["body"]["service"] == "mail1!POP3"
-
-        # The API refuses the gate: counted, not marked done, exit 1.
-        api.requests.clear()
-        api.replies["/v1/objects/notifications"] = (403, {"status": "forbidden"})
-        args[6:8] = ["--attempt=1", f"--check-time={time.time() + 100:.6f}"]
-        args[2] = "--service=IMAP"
-        run = handler(*args)
-        assert run.returncode == 1
-        log = (tmp_path / "handler.log").read_text()
-        assert "NOT DONE: no further alert; NOT DONE: set the down interval" in log
-        assert "HTTP 403 forbidden" in log
-    finally:
-        api.close()
-
-
-def test_icinga2_client_certificate_and_empty_credentials(
-    tmp_path: Path, ca: trustme.CA, ca_file: Path
-) -> None:
-    """Icinga 2 passes a variable set to "" as an empty argument: that means none."""
-    api = FakeApi(ca.issue_cert("127.0.0.1"), client_ca=ca)
-    try:
-        client = ca.issue_cert("agent1")
-        cert, key = tmp_path / "agent1.crt", tmp_path / "agent1.key"
-        client.cert_chain_pems[0].write_to_path(str(cert))
-        client.private_key_pem.write_to_path(str(key))
-        run = handler(
-            "icinga2",
-            "--host=h",
-            "--service=s",
-            "--state=CRITICAL",
-            "--state-type=SOFT",
-            "--attempt=1",
-            "--check-time=1",
-            "--failures-per-alert=1",
-            "--up-interval=300",
-            "--down-interval=60",
-            "--lost-interval=900",
-            f"--state-dir={tmp_path / 'state'}",
-            f"--log-file={tmp_path / 'handler.log'}",
-            f"--api-url={api.url}",
-            "--api-credentials",
-            "",
-            f"--api-ca={ca_file}",
-            f"--api-cert={cert}",
-            f"--api-key={key}",
-        )
-        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
-        assert len(api.requests) == 3 and api.requests[0]["auth"] is None
-    finally:
-        api.close()
-
-
-def test_icinga2_credentials_others_can_read_are_refused(tmp_path: Path) -> None:
-    secret = tmp_path / "api.conf"
-    secret.write_text("username = u\npassword = p\n")
-    secret.chmod(0o644)
-    run = handler(
+def old_icinga2_event_command(tmp_path: Path, url: str) -> list[str]:
+    """What the EventCommand of earlier releases passes, down to its API options."""
+    secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
+    return [
         "icinga2",
-        "--host=h",
-        "--service=s",
-        "--state=OK",
+        "--host=mail1",
+        "--service=POP3",
+        "--monitor-name=Mail POP3 (head office)",
+        "--state=CRITICAL",
         "--state-type=HARD",
         "--attempt=1",
-        "--check-time=1",
+        f"--check-time={time.time():.6f}",
+        "--failures-per-alert=1",
+        "--max-alerts=1",
         "--up-interval=300",
         "--down-interval=60",
         "--lost-interval=900",
         f"--state-dir={tmp_path / 'state'}",
         f"--log-file={tmp_path / 'handler.log'}",
-        "--api-url=https://127.0.0.1:1",
+        f"--api-url={url}",
         f"--api-credentials={secret}",
-    )
+        f"--recovery-config={tmp_path / 'pop3_ipmon-recovery.ini'}",
+    ]
+
+
+def test_an_old_icinga2_event_command_exits_3_with_one_line_and_calls_nothing(
+    tmp_path: Path,
+) -> None:
+    """Icinga 2 sends the alerts on its own now: a site that still runs the old
+    event command learns, in Icinga 2's log and the handler's, what to remove;
+    the handler counts nothing and calls no API (it would be a gate again)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    try:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        run = handler(*old_icinga2_event_command(tmp_path, url))
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
     assert run.returncode == 3
-    assert "readable by group or others (mode 0644)" in (tmp_path / "handler.log").read_text()
+    (line,) = run.stdout.splitlines()
+    assert line.startswith(
+        "pop3_ipmon_alert icinga2 is no longer needed: Icinga 2 now sends ipMonitor's alerts "
+        "on its own; remove the event command"
+    ), line
+    assert run.stderr == ""
+    (logged,) = (tmp_path / "handler.log").read_text().splitlines()
+    assert logged.endswith(f"ERROR {line}"), logged
+    assert not (tmp_path / "state").exists()
+
+
+def test_an_old_icinga2_event_command_without_a_log_file_says_it_once(tmp_path: Path) -> None:
+    args = [a for a in old_icinga2_event_command(tmp_path, "https://127.0.0.1:1") if "log" not in a]
+    run = handler(*args)
+    assert run.returncode == 3
+    said = (run.stdout + run.stderr).splitlines()
+    assert len(said) <= 1 and "Traceback" not in run.stderr
+    assert all("pop3_ipmon_alert icinga2 is no longer needed" in text for text in said)
 
 
 def test_version_exits_3() -> None:
@@ -465,38 +410,6 @@ def test_a_host_and_service_named_dashes_get_alerting_from_nagios(
         "CHANGE_CUSTOM_SVC_VAR;--;--;POP3_IPMON_FAILURES;1",
     ]
     assert "INFO --!--: CRITICAL SOFT attempt 1 -> Warn" in (tmp_path / "handler.log").read_text()
-
-
-def test_a_host_and_service_named_dashes_get_alerting_from_icinga2(
-    tmp_path: Path, ca: trustme.CA, ca_file: Path
-) -> None:
-    api = FakeApi(ca.issue_cert("127.0.0.1"))
-    try:
-        secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
-        run = handler(
-            "icinga2",
-            "--host=--",
-            "--service=--",
-            "--state=CRITICAL",
-            "--state-type=HARD",
-            "--attempt=1",
-            f"--check-time={time.time():.6f}",
-            "--failures-per-alert=1",
-            "--max-alerts=1",
-            "--up-interval=300",
-            "--down-interval=60",
-            "--lost-interval=900",
-            f"--state-dir={tmp_path / 'state'}",
-            f"--log-file={tmp_path / 'handler.log'}",
-            f"--api-url={api.url}",
-            f"--api-credentials={secret}",
-            f"--api-ca={ca_file}",
-        )
-        assert run.returncode == 0, (tmp_path / "handler.log").read_text()
-        assert api.requests[0]["path"] == "/v1/objects/services/--!--"
-        assert api.requests[3]["body"]["service"] == "--!--"
-    finally:
-        api.close()
 
 
 def test_a_state_of_dashes_is_still_a_usage_error_said_as_given(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import errno
 import json
 import os
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -19,13 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from check_pop3_ipmon.alerting import handler as handler_module
-from check_pop3_ipmon.alerting import icinga2
 from tests.alerting.test_handler_as_engines_run_it import SCRIPT, CommandFifo, handler, nagios_args
-from tests.alerting.test_icinga2_client import FakeApi
-from tests.support.icinga2 import keep_secret
 from tests.support.integration import find_program, missing
 
 VAR = "CHANGE_CUSTOM_SVC_VAR;mail1;POP3;POP3_IPMON_"
@@ -391,64 +386,6 @@ class SilentListener:
             conn.close()
 
 
-def icinga2_args(tmp_path: Path, url: str, ca_file: Path, attempt: int) -> list[str]:
-    secret = tmp_path / "api.conf"
-    if not secret.exists():
-        keep_secret(secret, "username = u\npassword = p\n")
-    return [
-        "icinga2",
-        "--host=mail1",
-        "--service=POP3",
-        "--state=CRITICAL",
-        "--state-type=SOFT",
-        f"--attempt={attempt}",
-        f"--check-time={1_700_000_000 + attempt}",
-        "--failures-per-alert=3",
-        "--max-alerts=3",
-        "--up-interval=300",
-        "--down-interval=60",
-        "--lost-interval=900",
-        f"--state-dir={tmp_path / 'pop3_ipmon'}",
-        f"--log-file={tmp_path / 'handler.log'}",
-        f"--api-url={url}",
-        f"--api-credentials={secret}",
-        f"--api-ca={ca_file}",
-        "--api-timeout=1",
-    ]
-
-
-def test_icinga2_api_that_never_answers(tmp_path: Path, ca: trustme.CA, ca_file: Path) -> None:
-    api, silent = FakeApi(ca.issue_cert("127.0.0.1")), SilentListener()
-    try:
-        for attempt in (1, 2):
-            assert handler(*icinga2_args(tmp_path, api.url, ca_file, attempt)).returncode == 0
-        sent = len(api.requests)
-        started = time.monotonic()
-        # Failure 3: Icinga 2 sent alert 1 itself; the handler must publish
-        # Down and close the gate for failures 4 and 5.
-        run = handler(*icinga2_args(tmp_path, silent.url, ca_file, 3))
-        print(
-            f"\nhandler gave up on a silent API (--api-timeout=1) after "
-            f"{time.monotonic() - started:.2f}s"
-        )
-        assert run.returncode == 1 and "Traceback" not in run.stderr
-        line = log_lines(tmp_path)[-1]
-        assert "ERROR mail1!POP3: CRITICAL SOFT attempt 3 -> Warn, failures 3, alerts 1; " in line
-        assert "NOT DONE: published Down; NOT DONE: next alert after 3 failure(s)" in line
-        assert line.endswith(f"{silent.url}/v1/objects/services/mail1!POP3: no answer within 1s")
-        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (3, 1)
-
-        # The API is back: what was not done is done with the next failure, once.
-        assert handler(*icinga2_args(tmp_path, api.url, ca_file, 4)).returncode == 0
-        bodies = [r["body"] for r in api.requests[sent:]]
-        assert bodies[0]["attrs"]["vars.pop3_ipmon_state"] == "Down"
-        assert bodies[1]["attrs"] == {"times": icinga2.CLOSED}
-        assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (4, 1)
-    finally:
-        api.close()
-        silent.close()
-
-
 def test_nagios_that_stopped_reading_its_full_command_file(tmp_path: Path) -> None:
     """Nagios hung: its command FIFO is open but full. The handler waits
     --command-timeout, gives up, and the alert is still due."""
@@ -588,68 +525,6 @@ def test_state_lost_after_the_action_says_it_may_repeat(
         f"repeat: cannot write the state in {tmp_path / 'pop3_ipmon'}: No space left on device"
     )
     assert (state(tmp_path)["failures"], state(tmp_path)["alerts"]) == (1, 1)
-
-
-class DribblingApi:
-    """Completes TLS, reads the request, then answers one byte every 0.1 s, forever:
-    every single read succeeds in time, only the whole answer never comes."""
-
-    def __init__(self, cert: trustme.LeafCert) -> None:
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(self.context)
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"https://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        try:
-            raw, _ = self.sock.accept()
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                conn.recv(65536)
-                answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 10_000
-                for byte in answer:
-                    if self.stop.wait(0.1):
-                        return
-                    conn.sendall(bytes([byte]))
-        except OSError:
-            return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
-def test_icinga2_api_that_dribbles_is_cut_at_the_timeout(
-    ca: trustme.CA, ca_file: Path, tmp_path: Path
-) -> None:
-    """A per-read timeout is not a deadline: the request as a whole must end."""
-    api = DribblingApi(ca.issue_cert("127.0.0.1"))
-    secret = keep_secret(tmp_path / "api.conf", "username = u\npassword = p\n")
-    client = icinga2.Icinga2Api(
-        api.url, credentials=icinga2.read_credentials(secret), ca_file=ca_file, timeout=0.5
-    )
-    outcome: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            client.request("/v1/actions/send-custom-notification", {})
-        except icinga2.ApiError as exc:
-            outcome.append(exc)
-
-    started = time.monotonic()
-    worker = threading.Thread(target=call, daemon=True)
-    worker.start()
-    worker.join(20)
-    print(
-        f"\nrequest to a dribbling API (timeout 0.5 s) ended after "
-        f"{time.monotonic() - started:.2f}s"
-    )
-    api.close()
-    assert not worker.is_alive(), "the request outlived its timeout by far"
-    assert [str(exc) for exc in outcome] == [
-        f"{api.url}/v1/actions/send-custom-notification: no answer within 0.5s"
-    ]
 
 
 def test_nagios_closing_its_command_file_mid_write(

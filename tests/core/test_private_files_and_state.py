@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from check_pop3_ipmon.alerting import icinga2
 from check_pop3_ipmon.check import credentials as plugin_credentials
 from check_pop3_ipmon.core import private_files, redact, statestore
 from check_pop3_ipmon.recovery import config as recovery_config
@@ -33,12 +32,6 @@ def authfile(path: Path) -> object:
 READERS: dict[str, tuple[Callable[[Path], object], str, type[Exception], str]] = {
     # name: (reader, label prefix, its error, content it accepts)
     "authfile": (authfile, "--authfile", plugin_credentials.CredentialError, "secret\n"),
-    "api-credentials": (
-        icinga2.read_credentials,
-        "credentials file",
-        icinga2.ApiError,
-        "username = u\npassword = p\n",
-    ),
     "recovery-credentials": (
         recovery_credentials.load,
         "credentials file",

@@ -199,9 +199,55 @@ def test_icinga2_refuses_a_monitor_name_over_64_characters(tmp_path: Path) -> No
     ) in check.stdout
 
 
+def test_icinga2_accepts_the_recovery_notification(tmp_path: Path) -> None:
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    recovery = ICINGA2 / "pop3_ipmon_recovery.conf"
+    check = icinga(tmp_path, ICINGA2 / "pop3_ipmon_example.conf", notifications, recovery)
+    result = check.validate()
+    assert result.returncode == 0, result.stdout
+    assert "Instantiated 2 Notifications." in result.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "2.5", '"3"'])
+def test_icinga2_refuses_a_max_alerts_that_is_not_a_count(tmp_path: Path, value: str) -> None:
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        (ICINGA2 / "pop3_ipmon_example.conf")
+        .read_text()
+        .replace("vars.pop3_ipmon_max_alerts = 3", f"vars.pop3_ipmon_max_alerts = {value}")
+    )
+    notifications = ICINGA2 / "pop3_ipmon_notifications.conf"
+    check = icinga(tmp_path / "icinga2", conf, notifications).validate()
+    assert check.returncode != 0
+    assert (
+        "pop3_ipmon: service 'mail1!POP3': vars.pop3_ipmon_max_alerts must be a whole number "
+        "of 1 or more"
+    ) in check.stdout
+
+
+def test_the_shipped_icinga2_files_give_alerting_no_handler_and_no_credential() -> None:
+    """Issue 17: the alerts must not depend on anything of ours that can break
+    (an event command, a gate set through the API) or on a credential, and
+    nothing that runs may be chosen by a custom variable."""
+    files = [*ICINGA2.glob("*.conf"), *(ROOT / "contrib" / "notify").glob("*.conf")]
+    for path in files:
+        text = path.read_text()
+        for word in ("EventCommand", "event_command", "volatile = true", "ApiUser", "api_"):
+            assert word not in text, (path.name, word)
+        # Every command runs a fixed program, never one named by a macro
+        # (the PagerDuty command's path is a User's or Notification's variable,
+        # which an objects/modify/Service user cannot change).
+        for command in re.findall(r"^\s*command = (.+)$", text, re.MULTILINE):
+            assert "$" not in command or "pop3_ipmon_pd_nagios" in command, (path.name, command)
+    recovery = (ICINGA2 / "pop3_ipmon_recovery.conf").read_text()
+    assert '"--config" = ConfigDir + "/pop3_ipmon-recovery.ini"' in recovery
+    templates = (ICINGA2 / "pop3_ipmon_templates.conf").read_text()
+    assert "volatile = false" in templates
+
+
 def check_command_arguments() -> set[str]:
     text = (ICINGA2 / "pop3_ipmon_commands.conf").read_text()
-    block = text.split('object CheckCommand "pop3_ipmon"')[1].split("object EventCommand")[0]
+    block = text.split('object CheckCommand "pop3_ipmon"')[1]
     keys = re.findall(r'^    "(-[^"]+)" = \{', block, re.MULTILINE)
     # Every argument has a description.
     assert block.count("description = ") == len(keys)

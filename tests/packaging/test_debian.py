@@ -133,9 +133,10 @@ def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
     ):
         assert os.access(root / path, os.X_OK), path
         assert (root / path).read_text().startswith(f"#!{SYSTEM_PYTHON}\n"), path
-    # The shipped command definitions name $USER1$/pop3_ipmon_alert and
-    # PluginDir + "/pop3_ipmon_alert": the handler is there too.
+    # The shipped command definitions name $USER1$/pop3_ipmon_alert (Nagios)
+    # and PluginDir + "/pop3_ipmon_recovery" (Icinga 2's recovery command).
     assert os.readlink(root / PLUGINS / "pop3_ipmon_alert") == "../../../bin/pop3_ipmon_alert"
+    assert os.readlink(root / PLUGINS / "pop3_ipmon_recovery") == "../../../bin/pop3_ipmon_recovery"
     for installed, source in SHIPPED.items():
         assert (root / installed).read_bytes() == (ROOT / source).read_bytes(), installed
     docs = root / "usr/share/doc/check-pop3-ipmon"

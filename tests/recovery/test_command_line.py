@@ -158,3 +158,47 @@ def test_host_downtime_counts_as_downtime(recovery: Recovery) -> None:
         f"page (external-process) on {REMOTE}: skipped - the service is in downtime\n",
     )
     assert recovery.calls() == []
+
+
+# -- Icinga 2's recovery Notification: the notification's type decides --------------------------
+
+
+def test_a_problem_notification_runs_its_alerts_actions(recovery: Recovery) -> None:
+    external(recovery)
+    result = run(recovery, "--type", "PROBLEM", *alert(2))
+    assert result.returncode == 0, result.stderr
+    (call,) = recovery.calls()
+    assert call["env"]["POP3_IPMON_ALERT"] == "2"
+
+
+def test_a_recovery_notification_ends_the_problem_and_runs_nothing(recovery: Recovery) -> None:
+    """At a RECOVERY the template's alert number counts the alerts sent (3):
+    it is no alert of its own, so no action of range 1- runs for it."""
+    external(recovery)
+    args = alert(3)
+    args[args.index("CRITICAL")] = "OK"
+    args[args.index("Down")] = "Up"
+    result = run(recovery, "--type", "recovery", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"nothing due for {SERVICE} at alert 0 (Up)"]
+    assert recovery.calls() == []
+
+
+@pytest.mark.parametrize("kind", ["ACKNOWLEDGEMENT", "CUSTOM", "DOWNTIMESTART"])
+def test_other_notification_types_call_for_no_action(recovery: Recovery, kind: str) -> None:
+    external(recovery)
+    result = run(recovery, "--type", kind, *alert(1))
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"{kind}: no recovery action (only PROBLEM and RECOVERY call for one)\n",
+    )
+    assert recovery.calls() == [] and not recovery.audit_log.exists()
+
+
+def test_a_type_that_is_not_a_word_is_a_usage_error(recovery: Recovery) -> None:
+    external(recovery)
+    result = run(recovery, "--type", "PROBLEM;rm -rf /", *alert(1))
+    assert result.returncode == 2
+    assert "expected a notification type such as PROBLEM" in result.stderr
+    assert "rm -rf" not in result.stderr
+    assert recovery.calls() == []

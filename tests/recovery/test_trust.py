@@ -6,7 +6,7 @@ Icinga 2 its path came from a service variable an API user with only
 `objects/modify/Service` could change at run time. Now it is opened without
 following a symlink and checked through the descriptor: a regular file,
 owned by root or the engine's user, nobody else may write it; and the shipped
-EventCommand passes a fixed path.
+Icinga 2 recovery NotificationCommand passes a fixed path.
 """
 
 from __future__ import annotations
@@ -135,14 +135,15 @@ def test_the_alert_handler_refuses_a_config_an_unprivileged_user_owns(
 
 @pytest.mark.engines
 def test_icinga2_api_cannot_redirect_the_recovery_config(tmp_path: Path) -> None:
-    """A real Icinga 2 runs the shipped EventCommand (its program replaced by a
-    recorder); the service's vars.pop3_ipmon_recovery_config is changed through
-    the API at run time, as an API user with objects/modify/Service could. The
-    handler's argv keeps the fixed ConfigDir path."""
+    """A real Icinga 2 runs the shipped recovery NotificationCommand (its program
+    replaced by a recorder) at each alert; the service's
+    vars.pop3_ipmon_recovery_config is changed through the API at run time, as
+    an API user with objects/modify/Service could. The command's argv keeps the
+    fixed ConfigDir path."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     out = tmp_path / "argv.jsonl"
-    fake = plugins / "pop3_ipmon_alert"
+    fake = plugins / "pop3_ipmon_recovery"
     words = " ".join(f"'{word}'" for word in recorder.command(out))
     fake.write_text(f'#!/bin/sh\nexec {words} "$@"\n')
     fake.chmod(0o755)
@@ -155,30 +156,34 @@ object Host "mail1" {
   enable_active_checks = false
 }
 object Service "POP3" {
+  import "pop3-ipmon-service"
   host_name = "mail1"
   check_command = "dummy"
   vars.dummy_state = 2
   check_interval = 1s
   retry_interval = 1s
-  max_check_attempts = 1000000
-  event_command = "pop3_ipmon_alert"
-  vars.pop3_ipmon_failures_per_alert = 1
-  vars.pop3_ipmon_max_alerts = 3
-  vars.pop3_ipmon_down_interval = 1
-  vars.pop3_ipmon_lost_interval = 1
+  max_check_attempts = 1
+  vars.pop3_ipmon_max_alerts = 100
 }
 """
     )
     engine = Icinga2(
         tmp_path / "icinga2",
-        [CONTRIB / "icinga2" / "pop3_ipmon_commands.conf", services],
+        [
+            CONTRIB / "icinga2" / "pop3_ipmon_commands.conf",
+            CONTRIB / "icinga2" / "pop3_ipmon_templates.conf",
+            CONTRIB / "icinga2" / "pop3_ipmon_recovery.conf",
+            services,
+        ],
         constants={"PluginDir": str(plugins)},
     )
     expected = str(engine.dirs["ConfigDir"] / "pop3_ipmon-recovery.ini")
     evil = str(tmp_path / "evil.ini")
+    check = engine.validate()
+    assert check.returncode == 0, check.stdout
     engine.start()
     try:
-        wait_until(lambda: bool(recorder.read(out)), 60, "a first event handler run")
+        wait_until(lambda: bool(recorder.read(out)), 60, "a first alert to the recovery command")
         engine.api(
             "POST",
             "/v1/objects/services/mail1!POP3",
@@ -188,15 +193,24 @@ object Service "POP3" {
         wait_until(
             lambda: any(r["time"] > changed + 1 for r in recorder.read(out)),
             60,
-            "an event handler run after the change",
+            "an alert (a reminder) after the change",
         )
         assert engine.service("mail1", "POP3")["vars"]["pop3_ipmon_recovery_config"] == evil
     finally:
         engine.stop()
     passed = [config_argument(r["argv"]) for r in recorder.read(out)]
     assert passed and set(passed) == {expected}, passed
+    # What the recovery command is told: alert 1, 2, ... of one outage.
+    assert alerts(recorder.read(out)[0]["argv"]) == ("PROBLEM", "1", "Down")
+
+
+def alerts(argv: list[str]) -> tuple[str, str, str]:
+    def value(option: str) -> str:
+        return argv[argv.index(option) + 1]
+
+    return value("--type"), value("--alert"), value("--ipmon-state")
 
 
 def config_argument(argv: list[str]) -> str:
-    index = argv.index("--recovery-config")
+    index = argv.index("--config")
     return argv[index + 1]
