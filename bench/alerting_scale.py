@@ -27,7 +27,9 @@ What it does, in one run:
      steady state (OK after OK: the shell front, no Python) and during an
      outage (port closed: every result runs the handler);
   4. the mass outage of part 2 again, under load: busy loops on half the
-     cores, twice the time to wait for the alerts.
+     cores, twice the time to wait for the alerts;
+  5. Icinga 2, which needs no handler: the engine's CPU per check result and a
+     mass outage of the same N services (bench/alerting_icinga2.py).
 
 Children run with compiled bytecode, as an installed package has it
 (PYTHONDONTWRITEBYTECODE is dropped and the package compiled first): without
@@ -519,6 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     mass_outage(args.services, args.down)
     per_result_cost(args.runs)
     under_load(args.services, args.down)
+    # Icinga 2 (issue 17): no handler there; the engine's own figures.
+    import alerting_icinga2
+
+    alerting_icinga2.main(["--quick"] if args.quick else ["--services", str(args.services)])
     return 0
 
 

@@ -54,6 +54,11 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     alerting/definition.py    monitor definitions: an ini file, one section a monitor
     alerting/generate.py      pop3_ipmon_config: definitions to engine objects
     alerting/nagios_objects.py  checks on Nagios' resolved objects
+    alerting/check_icinga2.py   pop3_ipmon_config check-icinga2: findings and exit code
+    alerting/icinga2_target.py  its API target: a private [icinga2-api] file or options
+    alerting/icinga2_api.py     Icinga 2's REST API, read only (queries)
+    alerting/icinga2_objects.py the objects and node settings it reads
+    alerting/icinga2_check.py   its rules: what breaks ipMonitor's timeline
     alerting/webhook.py       pop3_ipmon_webhook: an alert to a chat webhook
     alerting/proxy.py         the HTTP proxy https_proxy/no_proxy name for the webhook's URL
 

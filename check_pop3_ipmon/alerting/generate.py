@@ -257,6 +257,11 @@ def icinga2_config(monitors: Sequence[Monitor]) -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        head, sep, words = message.partition("unrecognized arguments: ")
+        if sep:
+            # Only the options: a value typed after a wrong one may be a secret.
+            shown = [word for word in words.split() if word.startswith("-")] or ["..."]
+            message = f"{head}{sep}{' '.join(shown)}"
         print(f"{PROG}: error: {message}", file=sys.stderr)
         sys.exit(2)
 
@@ -280,14 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
         "engine",
-        choices=("nagios", "icinga2", "check-nagios"),
-        help="the configuration to write; check-nagios: check Nagios' object cache instead",
+        choices=("nagios", "icinga2", "check-nagios", "check-icinga2"),
+        help="the configuration to write; check-nagios: check Nagios' object cache instead; "
+        "check-icinga2: check Icinga 2's objects through its REST API",
     )
     parser.add_argument(
         "definition",
         type=Path,
+        nargs="?",
         help="the monitor definition (INI) file; for check-nagios Nagios' objects.cache "
-        "(or the objects.precache of nagios4 -vp)",
+        "(or the objects.precache of nagios4 -vp); for check-icinga2 a file only its owner "
+        "may read with an [icinga2-api] section (url, ca, credentials), optional with --api-*",
     )
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     parser.add_argument(
@@ -301,6 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=_interval_length,
         default=60,
         help="Nagios' interval_length in seconds (default 60)",
+    )
+    api = parser.add_argument_group("check-icinga2 (options win over the [icinga2-api] file)")
+    api.add_argument(
+        "--api-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="https://HOST:PORT of a node's API; repeat for each node to check (the HA "
+        "pair's two masters); the objects are read from the first",
+    )
+    api.add_argument("--api-ca", type=Path, metavar="FILE", help="the CA file that verifies it")
+    api.add_argument(
+        "--api-credentials",
+        type=Path,
+        metavar="FILE",
+        help="username = and password = lines, in a file only its owner may read",
     )
     return parser
 
@@ -323,11 +347,29 @@ def check_nagios(path: Path, interval_length: int = 60) -> int:
     return 1 if errors else 0
 
 
+def _parse(words: list[str]) -> argparse.Namespace:
+    try:
+        # Intermixed: the file may come after the --api-* options, as with
+        # the positional arguments of the other engines.
+        return build_parser().parse_intermixed_args(words)
+    except SystemExit as exc:
+        # check-icinga2 is a plugin-style check: a usage error is UNKNOWN.
+        if exc.code == 2 and "check-icinga2" in words:
+            sys.exit(3)
+        raise
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.engine == "check-nagios":
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    if args.engine == "check-icinga2":
+        from check_pop3_ipmon.alerting import check_icinga2
+
+        return check_icinga2.run(args.definition, args.api_url, args.api_ca, args.api_credentials)
+    if args.engine == "check-nagios" and args.definition is not None:
         return check_nagios(args.definition, args.interval_length)
     try:
+        if args.definition is None:
+            raise DefinitionError(f"{args.engine} needs the definition file")
         monitors = parse_file(args.definition)
     except DefinitionError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -60,6 +60,7 @@ def test_bench_report_runs_and_prints_its_figures() -> None:
 def test_bench_alerting_runs_its_mass_outage_in_nagios() -> None:
     require_root("Nagios 4 in the mass outage")
     find_program("nagios4", "nagios4-core")
+    find_program("icinga2", "icinga2-bin")  # its Icinga 2 part (bench/alerting_icinga2.py)
     out = run_bench(str(BENCH / "alerting_scale.py"), "--quick")
     assert "handler cost per failure (5 failures of one service, Nagios path):\n" in out, out
     assert "alert 1 (PROBLEM 1): 20/20" in out, out
@@ -71,3 +72,8 @@ def test_bench_alerting_runs_its_mass_outage_in_nagios() -> None:
     assert "the ocsp_command alone: steady state " in table, table
     assert "handler runs logged: 5 of 5 failures" in table, table
     assert "\nunder load: " in out and out.count("alert 1 (PROBLEM 1): 20/20") == 2, out
+    assert "Icinga 2, engine CPU per check result (10 services each, " in out, out
+    assert "  plain check_pop (ITL pop) " in out, out
+    assert "Icinga 2 mass outage, one node: 20 services, F=1, M=2, Down 10 s, " in out, out
+    assert "  PROBLEM 1: 20/20 sent, " in out, out
+    assert "  PROBLEM past alert 2 (Lost must stop them): " in out, out
