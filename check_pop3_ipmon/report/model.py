@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
+from zoneinfo import ZoneInfo
 
 from check_pop3_ipmon.report.availability import Availability, Observation, availability
 from check_pop3_ipmon.report.percentiles import summary
@@ -31,6 +32,7 @@ class Sample:
     hard: bool
     phases: dict[str, float]
     output: str
+    downtime: bool = False
 
 
 @dataclass
@@ -47,6 +49,7 @@ class ServiceReport:
     recent: list[Sample] = field(default_factory=list)
     warn: str = ""
     crit: str = ""
+    warning_tests: int = 0
 
 
 @dataclass
@@ -55,6 +58,22 @@ class Report:
     until: float
     recent_since: float
     services: list[ServiceReport]
+    timezone: str = "UTC"
+    target: Optional[float] = None  # percent, --target
+    warning_is_down: bool = False
+
+    def overall(self) -> Optional[float]:
+        """All services' time up over all their time observed (Down, from HARD)."""
+        observed = sum(s.down.observed_seconds for s in self.services)
+        down = sum(o.seconds for s in self.services for o in s.down.outages)
+        return round(100.0 * (observed - down) / observed, 4) if observed > 0 else None
+
+    def below_target(self) -> list[ServiceReport]:
+        if self.target is None:
+            return []
+        return [
+            s for s in self.services if s.down.percent is not None and s.down.percent < self.target
+        ]
 
 
 def iso(t: Optional[float]) -> Optional[str]:
@@ -65,15 +84,24 @@ def iso(t: Optional[float]) -> Optional[str]:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def day(t: float) -> str:
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d")
+def zone(name: str) -> datetime.tzinfo:
+    """UTC, or an IANA zone name (Europe/Berlin); KeyError/ValueError if unknown."""
+    return datetime.timezone.utc if name.upper() == "UTC" else ZoneInfo(name)
+
+
+def day(t: float, tz: datetime.tzinfo = datetime.timezone.utc) -> str:
+    return datetime.datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d")
+
+
+def local_time(t: float, tz: datetime.tzinfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return datetime.datetime.fromtimestamp(t, tz).strftime(fmt)
 
 
 _COLUMNS = ", ".join(f'"{phase}"' for phase in PHASES)
 # Column names from PHASES; every value is bound.
 _SELECT = (
-    f"SELECT t, state, hard, {_COLUMNS}, warn, crit, extra, output FROM results"  # noqa: S608
-    " WHERE service_id = ? AND t >= ? AND t <= ? ORDER BY t"
+    f"SELECT t, state, hard, {_COLUMNS}, warn, crit, extra, output, downtime"  # noqa: S608
+    " FROM results WHERE service_id = ? AND t >= ? AND t <= ? AND apart = 0 ORDER BY t"
 )
 
 
@@ -92,16 +120,20 @@ def _phases(columns: Sequence[Sequence[Optional[int]]], start: int, end: int) ->
     return found
 
 
+def _next_midnight(t: float, tz: datetime.tzinfo) -> float:
+    local = datetime.datetime.fromtimestamp(t, tz).date() + datetime.timedelta(days=1)
+    return datetime.datetime(local.year, local.month, local.day, tzinfo=tz).timestamp()
+
+
 def _per_day(
-    times: Sequence[int], columns: Sequence[Sequence[Optional[int]]]
+    times: Sequence[int], columns: Sequence[Sequence[Optional[int]]], tz: datetime.tzinfo
 ) -> dict[str, dict[str, Summary]]:
-    """Per UTC day; rows come sorted by time, so each day is one slice."""
+    """Per day in `tz`; rows come sorted by time, so each day is one slice."""
     out = {}
     start = 0
     while start < len(times):
-        number = times[start] // 86400
-        end = bisect.bisect_left(times, (number + 1) * 86400, start)
-        out[day(number * 86400)] = _phases(columns, start, end)
+        end = bisect.bisect_left(times, _next_midnight(times[start], tz), start)
+        out[day(times[start], tz)] = _phases(columns, start, end)
         start = end
     return out
 
@@ -140,9 +172,26 @@ def _recent(rows: Sequence[tuple], first: int) -> list[Sample]:  # type: ignore[
             bool(row[2]),
             {PHASES[i]: row[3 + i] / 1e6 for i in range(n) if row[3 + i] is not None},
             row[n + 6] or "",
+            bool(row[n + 7]),
         )
         for row in rows[first:]
     ]
+
+
+def _observations(
+    times: Sequence[int],
+    states: Sequence[int],
+    hards: Sequence[int],
+    downtimes: Sequence[int],
+) -> list[Observation]:
+    """The tests where (state, type, downtime) changes, and the last one: the
+    rest repeat the status before them (availability.py), and a month is
+    43,000 tests a service."""
+    keys = list(zip(states, hards, downtimes))
+    picked = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+    if picked[-1] != len(keys) - 1:
+        picked.append(len(keys) - 1)
+    return [Observation(times[i], keys[i][0], bool(keys[i][1]), bool(keys[i][2])) for i in picked]
 
 
 def _thresholds(rows: Sequence[tuple]) -> tuple[str, str]:  # type: ignore[type-arg]
@@ -163,6 +212,8 @@ def service_report(
     since: float,
     until: float,
     recent_since: float,
+    tz: datetime.tzinfo = datetime.timezone.utc,
+    warning_is_down: bool = False,
 ) -> Optional[ServiceReport]:
     # A month of one service is some 43,000 rows: taken whole and turned into
     # columns, the figures come from C-speed slices, not a Python step a row.
@@ -172,16 +223,17 @@ def service_report(
     n = len(PHASES)
     columns = list(zip(*rows))
     times: list[int] = list(columns[0])
-    tests = [
-        Observation(t, state, bool(hard)) for t, state, hard in zip(times, columns[1], columns[2])
-    ]
+    tests = _observations(times, columns[1], columns[2], columns[n + 7])
     phase_columns = columns[3 : 3 + n]
     before_row = db.execute(
-        "SELECT t, state, hard FROM results WHERE service_id = ? AND t < ? ORDER BY t DESC LIMIT 1",
+        "SELECT t, state, hard, downtime FROM results WHERE service_id = ? AND t < ?"
+        " AND apart = 0 ORDER BY t DESC LIMIT 1",
         (sid, int(since)),
     ).fetchone()
     before = (
-        Observation(int(before_row[0]), int(before_row[1]), bool(before_row[2]))
+        Observation(
+            int(before_row[0]), int(before_row[1]), bool(before_row[2]), bool(before_row[3])
+        )
         if before_row
         else None
     )
@@ -189,22 +241,33 @@ def service_report(
     return ServiceReport(
         host=host,
         service=service,
-        tests=len(tests),
-        failed_tests=sum(state != 0 for state in columns[1]),
-        down=availability(tests, since, until, True, before),
-        first_failure=availability(tests, since, until, False, before),
+        tests=len(rows),
+        failed_tests=len(rows) - columns[1].count(0),
+        down=availability(tests, since, until, True, before, warning_is_down=warning_is_down),
+        first_failure=availability(
+            tests, since, until, False, before, warning_is_down=warning_is_down
+        ),
         phases=_phases(phase_columns, 0, len(rows)),
-        phases_per_day=_per_day(times, phase_columns),
+        phases_per_day=_per_day(times, phase_columns, tz),
         addresses=_per_address(columns[n + 5]),
         recent=_recent(rows, bisect.bisect_left(times, recent_since)),
         warn=warn,
         crit=crit,
+        warning_tests=columns[1].count(1),
     )
 
 
 def build(
-    db: sqlite3.Connection, since: float, until: float, only: Sequence[tuple[str, str]] = ()
+    db: sqlite3.Connection,
+    since: float,
+    until: float,
+    only: Sequence[tuple[str, str]] = (),
+    *,
+    timezone: str = "UTC",
+    target: Optional[float] = None,
+    warning_is_down: bool = False,
 ) -> Report:
+    tz = zone(timezone)
     recent_since = max(since, until - RECENT_SECONDS)
     services = []
     for sid, host, service in db.execute(
@@ -213,8 +276,16 @@ def build(
         if only and (host, service) not in only:
             continue
         found = service_report(
-            db, sid, host, service, since=since, until=until, recent_since=recent_since
+            db,
+            sid,
+            host,
+            service,
+            since=since,
+            until=until,
+            recent_since=recent_since,
+            tz=tz,
+            warning_is_down=warning_is_down,
         )
         if found is not None:
             services.append(found)
-    return Report(since, until, recent_since, services)
+    return Report(since, until, recent_since, services, timezone, target, warning_is_down)
