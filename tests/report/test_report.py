@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -381,10 +382,28 @@ def test_progress_after_one_second(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def timeline(states: str, start: int = T0, step: int = 60) -> list[Observation]:
-    """'.' OK, 's' SOFT failure, 'H' HARD failure: one test every `step` s."""
+    """'.' OK, 's' SOFT failure, 'H' HARD failure, 'w' HARD WARNING, 'm' OK and
+    'M' HARD failure in downtime: one test every `step` s."""
+    codes = {".": 0, "s": 2, "H": 2, "w": 1, "m": 0, "M": 2}
     return [
-        Observation(start + i * step, 0 if c == "." else 2, c != "s") for i, c in enumerate(states)
+        Observation(start + i * step, codes[c], c != "s", c in "mM") for i, c in enumerate(states)
     ]
+
+
+def test_downtime_is_maintenance_and_warning_degraded() -> None:
+    """Issue 19, item 2: an outage in downtime is not counted, WARNING is up."""
+    tests = timeline("...HHMMMMH..www....")  # 19 tests, 1080 s
+    down = availability(tests, T0, T0 + 3600, hard_only=True)
+    assert down.maintenance_seconds == 240
+    assert down.observed_seconds == 1080 - 240
+    assert [(o.start - T0, o.end - T0) for o in down.outages] == [(180, 300), (540, 600)]
+    assert down.percent == pytest.approx(100 * (1 - 180 / 840), abs=1e-4)
+    assert down.degraded_seconds == 180
+    assert down.degraded_percent == pytest.approx(100 * 180 / 840, abs=1e-4)
+    strict = availability(tests, T0, T0 + 3600, hard_only=True, warning_is_down=True)
+    assert [(o.start - T0, o.end - T0) for o in strict.outages][-1] == (720, 900)
+    assert strict.percent == pytest.approx(100 * (1 - 360 / 840), abs=1e-4)
+    assert strict.degraded_seconds == 0
 
 
 def test_availability_hard_and_first_failure() -> None:
@@ -532,3 +551,82 @@ def test_generator_points_at_the_one_writer() -> None:
     )
     assert "service_perfdata_file" not in nagios_config(off)
     assert json.dumps(engine_settings.ICINGA2_TEMPLATE)  # a plain string for the DSL
+
+
+SCHEMA_1 = """
+CREATE TABLE services (id INTEGER PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL,
+    UNIQUE (host, service));
+CREATE TABLE results (service_id INTEGER NOT NULL REFERENCES services(id), t INTEGER NOT NULL,
+    seq INTEGER NOT NULL, state INTEGER NOT NULL, hard INTEGER NOT NULL, "time" INTEGER,
+    resolve_time INTEGER, connect_time INTEGER, tls_time INTEGER, stls_time INTEGER,
+    greeting_time INTEGER, capa_time INTEGER, login_time INTEGER, stat_time INTEGER,
+    quit_time INTEGER, warn TEXT, crit TEXT, extra TEXT, output TEXT,
+    PRIMARY KEY (service_id, t, seq)) WITHOUT ROWID;
+CREATE TABLE files (fingerprint TEXT PRIMARY KEY, path TEXT NOT NULL, offset INTEGER NOT NULL,
+    results INTEGER NOT NULL, bad_lines INTEGER NOT NULL, ingested_at INTEGER NOT NULL);
+INSERT INTO services VALUES (1, 'mail1', 'POP3');
+INSERT INTO results (service_id, t, seq, state, hard, "time") VALUES (1, 1795999940, 1, 0, 1, 9000);
+PRAGMA user_version = 1;
+"""
+
+
+def test_schema_1_is_upgraded_by_ingest_and_unknown_ones_refused(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"
+    with sqlite3.connect(db) as con:
+        con.executescript(SCHEMA_1)
+    run = report("--db", str(db), "json", "-o", str(tmp_path / "r.json"), check=False)
+    assert (run.returncode, run.stderr) == (
+        1,
+        f"pop3_ipmon_report: {db}: an older database (schema 1): ingest once to upgrade it\n",
+    )
+    pd = tmp_path / "pd"
+    pd.write_text(line(T0, downtime=1) + line(T0 + 60))
+    assert ingest(db, pd).stdout == f"{pd}: 2 new result(s)\n"
+    data = json_report(db, tmp_path / "r.json", "--since", iso(T0 - 60), "--until", iso(T0 + 60))
+    [service] = data["services"]
+    assert service["tests"] == 3  # the one from schema 1 kept
+    assert service["maintenance_seconds"] == 60
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (2,)
+        con.execute("PRAGMA user_version = 7")
+    for argv in (["ingest", str(pd)], ["json", "-o", str(tmp_path / "r.json")]):
+        run = report("--db", str(db), *argv, check=False)
+        assert (run.returncode, run.stderr) == (
+            1,
+            f"pop3_ipmon_report: {db}: not a pop3_ipmon_report database (user_version 7)\n",
+        )
+
+
+def test_page_for_a_manager(db: Path, tmp_path: Path) -> None:
+    """Issue 19, item 6: a headline against --target, plain names, days and
+    times in --timezone, only the failed checks listed."""
+    page = tmp_path / "r.html"
+    window = ["--since", iso(T0), "--until", iso(T0 + 24 * 3600)]
+    report(
+        "--db",
+        str(db),
+        "html",
+        "-o",
+        str(page),
+        "--target",
+        "99.9",
+        *window,
+        "--timezone",
+        "Europe/Berlin",
+    )
+    text = page.read_text()
+    overall = 100 * (1 - 2400 / (2 * 86400))  # one outage over both services' day
+    assert f'<p class="headline">Availability {overall:.3f} %' in text
+    assert "(target 99.9 %: missed)" in text
+    assert "1 of 2 service(s) met the target; below it: " in text
+    assert "<th>Mean time to recover</th>" in text and "MTTR" not in text
+    # 08:30 UTC is 09:30 in Berlin (UTC+1 in December).
+    start = T0 + 102 * 300
+    berlin = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + 3600))
+    assert f"<td>{berlin}</td>" in text
+    assert "(Europe/Berlin)" in text
+    # Ten failed checks, each one row; no passing check listed.
+    assert "failed checks in the last 24 hours: 10</summary>" in text
+    assert text.count('<tr class="s2">') == 10 and 'class="s0"' not in text
+    run = report("--db", str(db), "html", "-o", str(page), "--timezone", "Mars/Base", check=False)
+    assert run.returncode == 2 and "unknown time zone 'Mars/Base'" in run.stderr
