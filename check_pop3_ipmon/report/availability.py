@@ -58,7 +58,8 @@ def _status(test: Observation, down: bool, hard_only: bool, warning_is_down: boo
     failure = test.state in (2, 3) or (test.state == 1 and warning_is_down)
     if failure and (down or test.hard or not hard_only):
         return DOWN
-    return DEGRADED if test.state == 1 else UP
+    # A failure not yet confirmed (SOFT) is up, as a SOFT CRITICAL is.
+    return DEGRADED if test.state == 1 and not warning_is_down else UP
 
 
 def availability(

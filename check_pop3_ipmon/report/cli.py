@@ -97,11 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="move the file into this spool directory (npcd, nagflux, Graphios)",
     )
-    hand.add_argument(
-        "downstream",
-        nargs=argparse.REMAINDER,
-        metavar="-- COMMAND ARG",
-        help="or run this command on the file ({} is the file's path, else appended)",
+    hand.epilog = (
+        "-- COMMAND ARG...: or run this command on the file ({} is the file's path, "
+        "else it is appended), e.g. -- process_perfdata.pl --bulk={}"
     )
     for name, what in (("html", "an HTML page"), ("json", "JSON"), ("csv", "CSV")):
         sub = commands.add_parser(name, help=f"write the report as {what}")
@@ -289,9 +287,17 @@ def render(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    downstream: list[str] = []
+    if "spool" in words and "--" in words[words.index("spool") :]:
+        cut = words.index("--", words.index("spool"))
+        words, downstream = words[:cut], words[cut + 1 :]
+        if not downstream:
+            parser.error("spool: a command after --")
+    args = parser.parse_args(words)
+    if downstream and args.command != "spool":
+        parser.error("-- COMMAND only after spool")
     if args.command == "spool":
-        downstream = args.downstream[1:] if args.downstream[:1] == ["--"] else args.downstream
         if downstream and args.to:
             parser.error("spool: --to or a command, not both")
         return spool(args.file, args.into, args.to, downstream)
