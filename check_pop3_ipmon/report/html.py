@@ -176,16 +176,8 @@ class _Page:
         parts += [
             "<h3>Check times (ms)</h3>",
             _table(["Phase", "Median", "95 %", "99 %"], _percentiles(service.phases)),
+            "<p>Per day: in the JSON and CSV.</p>",
         ]
-        days = [
-            [escape(day), *row]
-            for day, phases in service.phases_per_day.items()
-            for row in _percentiles({"time": phases["time"]} if "time" in phases else {})
-        ]
-        parts.append(
-            f"<details><summary>total check time per day ({len(service.phases_per_day)})"
-            "</summary>" + _table(["Day", "Phase", "Median", "95 %", "99 %"], days) + "</details>"
-        )
         if service.addresses:
             rows = [
                 [escape(address), *row]

@@ -75,6 +75,26 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
+def _step(dx: int, dy: int, x: int, y: int) -> str:
+    """To the next point: relative ("l1,-3") when it is the next column."""
+    return f"l{dx},{dy}" if abs(dx) == 1 else f"L{x},{y}"
+
+
+def _band_path(columns: list[int], highs: list[int], lows: list[int]) -> str:
+    """The upper edge along, the last column one pixel wide, the lower edge
+    back: some 6 bytes a column and edge, a few kilobytes a chart."""
+    out = [f"M{columns[0]},{highs[0]}"]
+    for i in range(1, len(columns)):
+        out.append(
+            _step(columns[i] - columns[i - 1], highs[i] - highs[i - 1], columns[i], highs[i])
+        )
+    out.append(f"h1V{lows[-1]}h-1")
+    for i in range(len(columns) - 2, -1, -1):
+        out.append(_step(columns[i] - columns[i + 1], lows[i] - lows[i + 1], columns[i], lows[i]))
+    out.append("Z")
+    return "".join(out)
+
+
 def _band(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
     """SVG path data: per pixel column the lowest and the highest value, as a
     closed band (upper edge along, lower edge back); a test without the
@@ -96,14 +116,11 @@ def _band(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
             low_high[1] = value
     parts = []
     for run in runs:
-        if not run:
-            continue
-        columns = sorted(run)
-        top = [f"{x},{axes.y(run[x][1]):.0f}" for x in columns]
-        bottom = [f"{x + 1},{axes.y(run[x][0]):.0f}" for x in reversed(columns)]
-        # Each column one pixel wide: a lone test still shows.
-        top.insert(1, f"{columns[0] + 1},{axes.y(run[columns[0]][1]):.0f}")
-        parts.append("M" + " ".join(top) + " L" + " ".join(bottom) + "Z")
+        if run:
+            columns = sorted(run)
+            highs = [round(axes.y(run[x][1])) for x in columns]
+            lows = [round(axes.y(run[x][0])) for x in columns]
+            parts.append(_band_path(columns, highs, lows))
     return " ".join(parts)
 
 
