@@ -74,8 +74,8 @@ def write_replacing(path: Path, data: bytes, mode: int) -> None:
         raise FileExistsError(17, f"no free temporary name beside {path}")
     done = False
     try:
-        os.fchmod(fd, mode)  # the umask took its part at creation: the mode asked, exactly
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, mode)  # the umask took its part at creation: the mode asked, exactly
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
