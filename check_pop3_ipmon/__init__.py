@@ -81,6 +81,8 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     report/cli.py             the console script
     report/perfdata.py        one perfdata line, parsed
     report/ingest.py          perfdata files into the database, each once
+    report/safefile.py        files opened and written safely as root
+    report/spool.py           Nagios' processing command, shared with graphing tools
     report/store.py           the SQLite database
     report/model.py           what a report shows, per service
     report/availability.py    availability, outages, MTTR, MTBF

@@ -84,10 +84,12 @@ def perfdata_line(t: int, service: str, proc: subprocess.CompletedProcess[str], 
             f"TIMET::{t}",
             "HOSTNAME::demo",
             f"SERVICEDESC::{service}",
-            f"SERVICEPERFDATA::{perf}",
             "SERVICECHECKCOMMAND::check_pop3_ipmon",
             f"SERVICESTATE::{state}",
             f"SERVICESTATETYPE::{'HARD' if hard else 'SOFT'}",
+            "SERVICEDOWNTIME::0",
+            "HOSTDOWNTIME::0",
+            f"SERVICEPERFDATA::{perf}",
             f"SERVICEOUTPUT::{output}",
         ]
     )

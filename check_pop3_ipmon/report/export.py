@@ -29,6 +29,9 @@ def _service(report: ServiceReport) -> dict[str, Any]:
         "outages": [_outage(outage) for outage in down.outages],
         "outages_from_first_failure": [_outage(outage) for outage in first.outages],
         "observed_seconds": round(down.observed_seconds),
+        "maintenance_seconds": round(down.maintenance_seconds),
+        "degraded_percent": down.degraded_percent,
+        "warning_tests": report.warning_tests,
         "tests": report.tests,
         "failed_tests": report.failed_tests,
         "mttr_seconds": _round(down.mttr_seconds),
@@ -43,6 +46,10 @@ def to_json(report: Report) -> str:
     data = {
         "since": iso(report.since),
         "until": iso(report.until),
+        "timezone": report.timezone,  # of phases_per_day's days; times stay UTC
+        "warning_is_down": report.warning_is_down,
+        "target_percent": report.target,
+        "availability_percent": report.overall(),
         "services": [_service(service) for service in report.services],
     }
     return json.dumps(data, indent=1) + "\n"
@@ -63,6 +70,8 @@ CSV_FIELDS = (
     "seconds",
     "availability_percent",
     "availability_from_first_failure_percent",
+    "degraded_percent",
+    "maintenance_seconds",
     "mttr_seconds",
     "mtbf_seconds",
     "tests",
@@ -84,6 +93,8 @@ def _csv_rows(service: ServiceReport) -> list[dict[str, Any]]:
             "record": "service",
             "availability_percent": down.percent,
             "availability_from_first_failure_percent": service.first_failure.percent,
+            "degraded_percent": down.degraded_percent,
+            "maintenance_seconds": round(down.maintenance_seconds),
             "mttr_seconds": _round(down.mttr_seconds),
             "mtbf_seconds": _round(down.mtbf_seconds),
             "seconds": round(down.observed_seconds),

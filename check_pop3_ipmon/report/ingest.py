@@ -7,32 +7,41 @@ keeps how many bytes of it were read; a run reads on from there, so
 ingesting a rotated file again adds nothing, and the file the engine is
 still writing can be ingested as it grows. A last line without its newline
 (the engine is halfway through writing it) is left for the next run.
+
+Only the results of the check commands asked for (those of an ipMonitor
+POP3 monitor, engine_settings.CHECK_COMMANDS, by default) are kept; the
+others are counted. A result stamped more than AHEAD_SECONDS after this
+run's clock (an engine with a wrong clock), or earlier than a line before it
+in its file (a clock stepped back), is stored apart: counted, not reported.
+A file is opened before the write lock is taken, and only if it is a
+regular file (safefile.py): nothing makes ingest wait while it holds it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
 
+from check_pop3_ipmon.report.engine_settings import CHECK_COMMANDS
 from check_pop3_ipmon.report.perfdata import MAX_LINE, PHASES, BadLine, Result, parse_line
+from check_pop3_ipmon.report.safefile import open_regular
+from check_pop3_ipmon.report.store import AHEAD_SECONDS, APART_AHEAD, APART_ORDER
 
 BATCH = 5000
-_FIELD_START = re.compile(rb"[A-Z][A-Z0-9_]*::")
 MAX_BAD_SHOWN = 5
 
 # Column names from PHASES; every value is bound.
 _INSERT = (
     "INSERT OR IGNORE INTO results (service_id, t, seq, state, hard, "  # noqa: S608
     + ", ".join(f'"{phase}"' for phase in PHASES)
-    + ", warn, crit, extra, output) VALUES ("
-    + ", ".join("?" * (len(PHASES) + 9))
+    + ", warn, crit, extra, output, downtime, apart) VALUES ("
+    + ", ".join("?" * (len(PHASES) + 11))
     + ")"
 )
 
@@ -44,6 +53,10 @@ class FileReport:
     bad_lines: int = 0
     bad_items: int = 0
     skipped: int = 0  # host perfdata, blank lines
+    ignored: int = 0  # results of other check commands
+    ignored_services: set[tuple[str, str]] = field(default_factory=set)
+    ahead: int = 0  # kept apart: stamped ahead of this run's clock
+    out_of_order: int = 0  # kept apart: earlier than a line before it
     torn: bool = False  # a last line without its newline, left for the next run
     already: bool = False  # nothing new since the last run
     bad_examples: list[str] = field(default_factory=list)
@@ -79,7 +92,7 @@ def _lines(handle: BinaryIO, report: FileReport) -> Iterator[tuple[int, bytes]]:
         yield offset, b""
 
 
-def _row(service_id: int, seq: int, result: Result) -> tuple[object, ...]:
+def _row(service_id: int, seq: int, result: Result, apart: int) -> tuple[object, ...]:
     """`seq` (where the line ends in its file) keeps two results of one second apart."""
     phases = [
         round(result.phases[phase] * 1e6) if phase in result.phases else None for phase in PHASES
@@ -95,12 +108,24 @@ def _row(service_id: int, seq: int, result: Result) -> tuple[object, ...]:
         result.crit or None,
         json.dumps(result.extra, separators=(",", ":")) if result.extra else None,
         result.output if result.state != 0 else None,
+        int(result.downtime),
+        apart,
     )
 
 
+MAX_IGNORED_NAMED = 1000  # services of other commands remembered for the summary
+
+
 class Ingester:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        commands: Sequence[str] = CHECK_COMMANDS,
+        now: Optional[float] = None,
+    ) -> None:
         self.db = db
+        self.commands = frozenset(commands)
+        self.latest = (time.time() if now is None else now) + AHEAD_SECONDS
         self.services: dict[tuple[str, str], int] = {
             (host, service): sid
             for sid, host, service in db.execute("SELECT id, host, service FROM services")
@@ -127,31 +152,31 @@ class Ingester:
         ingests at once (overlapping cron runs) take turns, and the second
         reads on from where the first stopped.
         """
-        self.db.execute("BEGIN IMMEDIATE")
-        # The rows and the new offset in one transaction: all or nothing
-        # (the connection commits on success, rolls back on any exception).
-        with self.db:
-            return self._ingest(path, progress)
+        with open_regular(path) as handle:
+            self.db.execute("BEGIN IMMEDIATE")
+            # The rows and the new offset in one transaction: all or nothing
+            # (the connection commits on success, rolls back on any exception).
+            with self.db:
+                return self._ingest(path, handle, progress)
 
-    def _ingest(self, path: Path, progress: Optional[Progress]) -> FileReport:
+    def _ingest(self, path: Path, handle: BinaryIO, progress: Optional[Progress]) -> FileReport:
         report = FileReport(path)
-        with open(path, "rb") as handle:
-            first = handle.readline(MAX_LINE)
-            if not first.endswith(b"\n"):
-                report.torn = bool(first)
-                report.already = not first
-                return report
-            fingerprint = hashlib.sha256(first).hexdigest()
-            row = self.db.execute(
-                "SELECT offset FROM files WHERE fingerprint = ?", (fingerprint,)
-            ).fetchone()
-            start = int(row[0]) if row else 0
-            handle.seek(start)
-            if handle.read(1) == b"":
-                report.already = True
-                return report
-            handle.seek(start)
-            end = self._read(handle, report, progress)
+        first = handle.readline(MAX_LINE)
+        if not first.endswith(b"\n"):
+            report.torn = bool(first)
+            report.already = not first
+            return report
+        fingerprint = hashlib.sha256(first).hexdigest()
+        row = self.db.execute(
+            "SELECT offset FROM files WHERE fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        start = int(row[0]) if row else 0
+        handle.seek(start)
+        if handle.read(1) == b"":
+            report.already = True
+            return report
+        handle.seek(start)
+        end = self._read(handle, report, progress)
         if end > start:
             self.db.execute(
                 "INSERT INTO files (fingerprint, path, offset, results, bad_lines, ingested_at)"
@@ -176,31 +201,35 @@ class Ingester:
     def _read(self, handle: BinaryIO, report: FileReport, progress: Optional[Progress]) -> int:
         batch: list[tuple[object, ...]] = []
         end = handle.tell()
-        in_output = False  # after a result, lines without a KEY:: field are its long output
+        newest = 0  # the latest TIMET of the file so far (this run's part of it)
         for end, line in _lines(handle, report):
             if not line:
                 self._bad(report, end, "line too long")
-                in_output = False
                 continue
             try:
                 result = parse_line(line)
             except BadLine as exc:
-                # Icinga 2 writes $service.output$ with the plugin's long output,
-                # newlines and all: those lines belong to the result before.
-                if in_output and not _FIELD_START.match(line):
-                    report.skipped += 1
-                    continue
                 report.bad_lines += 1
                 self._bad(report, end, str(exc))
-                in_output = False
                 continue
             if result is None:
                 report.skipped += 1
                 continue
-            in_output = True
-            report.results += 1
+            if result.command not in self.commands:
+                report.ignored += 1
+                if len(report.ignored_services) < MAX_IGNORED_NAMED:
+                    report.ignored_services.add((result.host[:60], result.service[:60]))
+                continue
+            apart = 0
+            if result.timet > self.latest:
+                apart, report.ahead = APART_AHEAD, report.ahead + 1
+            elif result.timet < newest:
+                apart, report.out_of_order = APART_ORDER, report.out_of_order + 1
+            else:
+                newest = result.timet
+                report.results += 1
             report.bad_items += result.bad_items
-            batch.append(_row(self.service_id(result.host, result.service), end, result))
+            batch.append(_row(self.service_id(result.host, result.service), end, result, apart))
             if len(batch) >= BATCH:
                 self.db.executemany(_INSERT, batch)
                 batch.clear()

@@ -1,5 +1,8 @@
-"""The response-time chart as inline SVG: phases as lines, thresholds dashed,
-outages shaded, failed tests marked. No script, no external resource."""
+"""The response-time chart as inline SVG: the total time as a band from the
+lowest to the highest test of each pixel column (so no spike and no outage
+disappears however many tests a column holds), thresholds dashed, outages
+and maintenance shaded, failed tests marked. No script, no external
+resource; a few kilobytes a chart, whatever the number of tests."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ COLOURS = {
     "stat_time": "#ff7f0e",
     "quit_time": "#6b6ecf",
 }
+MAINTENANCE = "#8e9aaf"
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -71,29 +75,56 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _path(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
-    """SVG path data: a test without the phase (a failure before it) breaks the
-    line; within a run, one point a pixel column (the column's highest value)."""
-    runs: list[dict[int, tuple[float, float]]] = [{}]
+def _step(dx: int, dy: int, x: int, y: int) -> str:
+    """To the next point: relative ("l1,-3") when it is the next column."""
+    return f"l{dx},{dy}" if abs(dx) == 1 else f"L{x},{y}"
+
+
+def _band_path(columns: list[int], highs: list[int], lows: list[int]) -> str:
+    """The upper edge along, the last column one pixel wide, the lower edge
+    back: some 6 bytes a column and edge, a few kilobytes a chart."""
+    out = [f"M{columns[0]},{highs[0]}"]
+    for i in range(1, len(columns)):
+        out.append(
+            _step(columns[i] - columns[i - 1], highs[i] - highs[i - 1], columns[i], highs[i])
+        )
+    out.append(f"h1V{lows[-1]}h-1")
+    for i in range(len(columns) - 2, -1, -1):
+        out.append(_step(columns[i] - columns[i + 1], lows[i] - lows[i + 1], columns[i], lows[i]))
+    out.append("Z")
+    return "".join(out)
+
+
+def _band(axes: _Axes, samples: Sequence[Sample], phase: str) -> str:
+    """SVG path data: per pixel column the lowest and the highest value, as a
+    closed band (upper edge along, lower edge back); a test without the
+    phase (a failure before it) breaks the band."""
+    runs: list[dict[int, list[float]]] = [{}]
     for sample in samples:
         value = sample.phases.get(phase)
         if value is None:
             if runs[-1]:
                 runs.append({})
             continue
-        x = axes.x(sample.t)
-        column = runs[-1].get(int(x))
-        if column is None or value > column[1]:
-            runs[-1][int(x)] = (x, value)
+        column = int(axes.x(sample.t))
+        low_high = runs[-1].get(column)
+        if low_high is None:
+            runs[-1][column] = [value, value]
+        elif value < low_high[0]:
+            low_high[0] = value
+        elif value > low_high[1]:
+            low_high[1] = value
     parts = []
     for run in runs:
-        points = [f"{x:.1f},{axes.y(v):.1f}" for x, v in run.values()]
-        if points:
-            parts.append("M" + " L".join(points))
+        if run:
+            columns = sorted(run)
+            highs = [round(axes.y(run[x][1])) for x in columns]
+            lows = [round(axes.y(run[x][0])) for x in columns]
+            parts.append(_band_path(columns, highs, lows))
     return " ".join(parts)
 
 
-def _grid(axes: _Axes) -> list[str]:
+def _grid(axes: _Axes, tz: datetime.tzinfo) -> list[str]:
     parts = []
     for power in range(axes.low, axes.high + 1):
         value = 10.0**power
@@ -108,7 +139,7 @@ def _grid(axes: _Axes) -> list[str]:
     for i in range(7):
         t = axes.start + span * i / 6
         x = axes.x(t)
-        label = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(fmt)
+        label = datetime.datetime.fromtimestamp(t, tz).strftime(fmt)
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + axes.height}" stroke="#eee"/>'
             f'<text x="{x:.1f}" y="{HEIGHT - 14}" text-anchor="middle">{label}</text>'
@@ -125,9 +156,11 @@ def chart(
     first_failure: Sequence[Outage],
     warn: str,
     crit: str,
+    maintenance: Sequence[tuple[float, float]] = (),
+    tz: datetime.tzinfo = datetime.timezone.utc,
 ) -> str:
-    phases = [p for p in COLOURS if any(p in s.phases for s in samples)]
-    values = [v for s in samples for v in s.phases.values()]
+    phases = ["time"] if any("time" in s.phases for s in samples) else []
+    values = [s.phases["time"] for s in samples if "time" in s.phases]
     limits = [
         (name, threshold_value(spec)) for name, spec in (("warning", warn), ("critical", crit))
     ]
@@ -139,6 +172,12 @@ def chart(
         f'<rect x="{LEFT}" y="{TOP}" width="{axes.width}" height="{axes.height}" fill="#fff" '
         'stroke="#999"/>',
     ]
+    for begin, stop in maintenance:
+        x1, x2 = axes.x(begin), axes.x(stop)
+        parts.append(
+            f'<rect class="maintenance" x="{x1:.0f}" y="{TOP}" width="{max(x2 - x1, 1):.0f}" '
+            f'height="{axes.height}" fill="{MAINTENANCE}" fill-opacity="0.35"/>'
+        )
     for outages, fill in ((first_failure, "#f5b041"), (down, "#e74c3c")):
         for outage in outages:
             x1 = axes.x(outage.start)
@@ -147,7 +186,7 @@ def chart(
                 f'<rect class="outage" x="{x1:.1f}" y="{TOP}" width="{max(x2 - x1, 1):.1f}" '
                 f'height="{axes.height}" fill="{fill}" fill-opacity="0.3"/>'
             )
-    parts += _grid(axes)
+    parts += _grid(axes, tz)
     for name, value in drawn:
         y = axes.y(value)
         colour = "#e67e22" if name == "warning" else "#c0392b"
@@ -156,23 +195,26 @@ def chart(
             f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="6 4"/>'
         )
     for phase in phases:
-        width = 2 if phase == "time" else 1.2
         parts.append(
-            f'<path fill="none" stroke="{COLOURS[phase]}" stroke-width="{width}" '
-            f'd="{_path(axes, samples, phase)}"/>'
+            f'<path fill="{COLOURS[phase]}" stroke="{COLOURS[phase]}" stroke-width="1.5" '
+            f'stroke-linejoin="round" d="{_band(axes, samples, phase)}"/>'
         )
-    for sample in samples:
-        if sample.state != 0:
-            parts.append(
-                f'<circle cx="{axes.x(sample.t):.1f}" cy="{TOP + axes.height - 3}" r="2.5" '
-                'fill="#c0392b"/>'
-            )
-    legend = [(phase, COLOURS[phase], "") for phase in phases]
+    # One mark a pixel column with a failed test, not one a test.
+    marked = sorted({int(axes.x(sample.t)) for sample in samples if sample.state != 0})
+    if marked:
+        y = TOP + axes.height - 3
+        dots = "".join(f"M{x},{y}h1" for x in marked)
+        parts.append(f'<path d="{dots}" stroke="#c0392b" stroke-width="5" stroke-linecap="round"/>')
+    legend = [("check time, min-max", COLOURS["time"], "")] if phases else []
     legend += [
         (f"{name} {value:g} s", "#e67e22" if name == "warning" else "#c0392b", "6 4")
         for name, value in drawn
     ]
-    legend += [("Down (HARD)", "#e74c3c", "area"), ("first failure on", "#f5b041", "area")]
+    legend += [
+        ("down", "#e74c3c", "area"),
+        ("failing (SOFT)", "#f5b041", "area"),
+        ("maintenance", MAINTENANCE, "area"),
+    ]
     for i, (label, colour, dash) in enumerate(legend):
         y = TOP + 10 + i * 16
         x = WIDTH - RIGHT + 10

@@ -390,6 +390,10 @@ def test_postinst_makes_the_recovery_directories_for_the_engines_user(
         "var/lib/check_pop3_ipmon": (0, 0o755),
         "var/lib/check_pop3_ipmon/recovery": (engine.pw_uid, 0o700),
         "var/log/check_pop3_ipmon": (engine.pw_uid, 0o750),
+        # Issue 19: the perfdata both engines write and the report reads.
+        "var/lib/check_pop3_ipmon/statistics": (engine.pw_uid, 0o750),
+        "var/lib/check_pop3_ipmon/statistics/live": (engine.pw_uid, 0o750),
+        "var/lib/check_pop3_ipmon/statistics/spool": (engine.pw_uid, 0o750),
     }
     for path, (owner, mode) in made.items():
         info = os.stat(root / path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.report.test_report import line
 from tests.support.integration import find_program
 from tests.support.perfdata_files import iso, report
 from tests.support.png import read_rgb
@@ -40,11 +41,7 @@ def perfdata(path: Path) -> None:
             perf = f"time={total:.6f}s;0.03;0.05;0;10"
             if not failing:
                 perf += f" connect_time=0.0003s;;;0 greeting_time={total - 0.001:.6f}s;;;0"
-            out.write(
-                f"DATATYPE::SERVICEPERFDATA\tTIMET::{T0 + 60 * i}\tHOSTNAME::mail1\t"
-                f"SERVICEDESC::POP3\tSERVICEPERFDATA::{perf}\tSERVICESTATE::{state}\t"
-                f"SERVICESTATETYPE::{kind}\tSERVICEOUTPUT::POP3 {state}\n"
-            )
+            out.write(line(T0 + 60 * i, state, kind, perf=perf, output=f"POP3 {state}"))
 
 
 def count(rows: list[bytes], colour: tuple[float, ...], x_max: int, slack: int = 12) -> int:

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,12 @@ from tests.support.perfdata_files import BIN, iso, json_report, report
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_796_000_000  # 2026-11-30T...Z
+# The template before issue 19: the plugin's perfdata before the engine's state.
+OLD_TEMPLATE = (
+    f"DATATYPE::SERVICEPERFDATA\tTIMET::{T0}\tHOSTNAME::mail1\tSERVICEDESC::POP3\t"
+    "SERVICEPERFDATA::time=1s\tSERVICECHECKCOMMAND::check_pop3_ipmon\tSERVICESTATE::OK\t"
+    "SERVICESTATETYPE::HARD\tSERVICEOUTPUT::POP3 OK\n"
+)
 
 
 def line(
@@ -35,11 +42,16 @@ def line(
     output: str = "POP3 OK - greeting",
     host: str = "mail1",
     service: str = "POP3",
+    command: str = "check_pop3_ipmon!-p 110",
+    downtime: int = 0,
+    host_downtime: int = 0,
 ) -> str:
+    """A line as the templates of engine_settings write it."""
     return (
         f"DATATYPE::SERVICEPERFDATA\tTIMET::{t}\tHOSTNAME::{host}\tSERVICEDESC::{service}\t"
-        f"SERVICEPERFDATA::{perf}\tSERVICECHECKCOMMAND::check_pop3_ipmon\t"
-        f"SERVICESTATE::{state}\tSERVICESTATETYPE::{state_type}\tSERVICEOUTPUT::{output}\n"
+        f"SERVICECHECKCOMMAND::{command}\tSERVICESTATE::{state}\t"
+        f"SERVICESTATETYPE::{state_type}\tSERVICEDOWNTIME::{downtime}\t"
+        f"HOSTDOWNTIME::{host_downtime}\tSERVICEPERFDATA::{perf}\tSERVICEOUTPUT::{output}\n"
     )
 
 
@@ -76,6 +88,55 @@ def test_pipe_and_tab_in_output_stay_output() -> None:
     assert result is not None
     assert result.output == "POP3 CRITICAL - x | y=1\tmore"
     assert result.phases["time"] == 0.01 and not result.extra
+
+
+def test_nothing_in_output_or_perfdata_is_a_field() -> None:
+    """Issue 19, item 3: a plugin printing the engine's fields changes nothing."""
+    forged = "\tSERVICESTATE::OK\tHOSTNAME::mail1\tSERVICEDESC::POP3\tTIMET::1"
+    result = parse_line(
+        line(
+            T0,
+            "CRITICAL",
+            "SOFT",
+            host="h",
+            service="disk",
+            command="check_disk",
+            output="x" + forged,
+        ).encode()
+    )
+    assert result is not None
+    assert (result.host, result.service, result.state, result.command) == (
+        "h",
+        "disk",
+        2,
+        "check_disk",
+    )
+    assert result.output == "x" + forged
+    # In the perfdata: the state and names stay the engine's; the perfdata up to
+    # the marker is read, what follows is the output.
+    result = parse_line(
+        line(T0, "CRITICAL", perf="time=1s" + forged + "\tSERVICEOUTPUT::y", output="real").encode()
+    )
+    assert result is not None
+    assert (result.host, result.state, result.timet) == ("mail1", 2, T0)
+    assert result.phases == {"time": 1.0}
+    assert result.bad_items == 4  # the forged fields: unreadable items, nothing more
+    assert result.output == "y\tSERVICEOUTPUT::real"
+
+
+def test_downtime_depth_and_extra_fields_for_graphing_tools() -> None:
+    result = parse_line(line(T0, host_downtime=1).encode())
+    assert result is not None and result.downtime
+    result = parse_line(line(T0, downtime=2).encode())
+    assert result is not None and result.downtime
+    result = parse_line(line(T0).encode())
+    assert result is not None and not result.downtime and result.command == "check_pop3_ipmon"
+    # Graphios' and PNP4Nagios' fields between the engine's and the perfdata.
+    extra = line(T0).replace(
+        "\tSERVICEPERFDATA::", "\tGRAPHITEPREFIX::mail\tHOSTSTATE::UP\tSERVICEPERFDATA::"
+    )
+    result = parse_line(extra.encode())
+    assert result is not None and result.phases["time"] == 0.01
 
 
 def test_unknown_and_per_address_labels_and_units() -> None:
@@ -119,8 +180,13 @@ def test_bad_items_are_left_out_and_counted(perf: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "why"),
     [
-        (b"garbage without fields\n", "a field without KEY::"),
-        (b"TIMET::1\tHOSTNAME::h\n", "no DATATYPE field"),
+        (b"garbage without fields\n", "not a perfdata line"),
+        (b"TIMET::1\tHOSTNAME::h\n", "not a perfdata line"),
+        (b"DATATYPE::SERVICEPERFDATA\tTIMET::1\n", "2 fields, not the template's 11"),
+        (line(T0).replace("SERVICESTATE::", "STATE::").encode(), "field 6 is not SERVICESTATE::"),
+        (line(T0).replace("\tSERVICEOUTPUT::", "\tOUTPUT::").encode(), "no SERVICEOUTPUT field"),
+        (line(T0, downtime="x").encode(), "downtime depth is not a number"),  # type: ignore[arg-type]
+        (OLD_TEMPLATE.encode(), "an older template"),
         (line(T0).replace("TIMET::", "TIMET::x").encode(), "TIMET is not a time"),
         (line(T0).replace(f"TIMET::{T0}", "TIMET::1e30").encode(), "TIMET out of range"),
         (line(T0, state="BROKEN").encode(), "unknown service state"),
@@ -158,7 +224,7 @@ def test_ingest_once_torn_line_waits_bad_lines_counted(tmp_path: Path) -> None:
     assert run.stdout == (
         f"{pd}: 5 new result(s), 1 bad line(s), an unfinished last line left for the next run\n"
     )
-    assert "no HOSTNAME field" in run.stderr
+    assert "2 fields, not the template's 11" in run.stderr
     again = ingest(db, pd)
     assert again.stdout == f"{pd}: 0 new result(s), an unfinished last line left for the next run\n"
     # The engine finishes the line; the file is rotated (renamed): only that line is new.
@@ -171,16 +237,32 @@ def test_ingest_once_torn_line_waits_bad_lines_counted(tmp_path: Path) -> None:
         assert con.execute("SELECT results, bad_lines FROM files").fetchone() == (6, 1)
 
 
-def test_long_output_lines_belong_to_their_result(tmp_path: Path) -> None:
-    """Icinga 2's $service.output$ carries the plugin's long output (-v), newlines included."""
+def test_a_line_is_one_result_other_commands_ignored(tmp_path: Path) -> None:
+    """Icinga 2's template escapes the output's newlines (engine_settings), so a
+    line that does not start as a result is bad, never part of one; results of
+    other check commands are counted, not stored (issue 19, items 1 and 3)."""
     db, pd = tmp_path / "db", tmp_path / "perfdata"
-    long_output = line(T0, output="POP3 OK - greeting").rstrip("\n") + "\naddress: 127.0.0.1\n\n"
-    pd.write_text(long_output + "connect: 0.1 ms | not perfdata\n" + line(T0 + 60))
+    pd.write_text(
+        line(T0, output="POP3 OK - greeting\\naddress: 127.0.0.1")
+        + "connect: 0.1 ms | not perfdata\n"
+        + line(T0 + 60, host="h", service="disk /", command="check_disk!10%")
+        + line(T0 + 60, command="pop3_ipmon")
+        + line(T0 + 60, service="POP3 (site)", command="site_pop3")
+    )
     run = ingest(db, pd)
-    assert run.stdout == f"{pd}: 2 new result(s), 3 other line(s) skipped\n"
-    assert run.stderr == ""
-    pd.write_text("stray: text\n" + line(T0 + 60))
-    assert ingest(db, pd).stdout == f"{pd}: 1 new result(s), 1 bad line(s)\n"
+    assert run.stdout == (
+        f"{pd}: 2 new result(s), 1 bad line(s), "
+        "2 result(s) of 2 service(s) with other check commands ignored\n"
+    )
+    assert "not a perfdata line" in run.stderr
+    pd.write_text(line(T0 + 120, service="POP3 (site)", command="site_pop3"))
+    run = report("--db", str(db), "ingest", "--check-command", "site_pop3", str(pd), check=False)
+    assert run.stdout == f"{pd}: 1 new result(s)\n"
+    with sqlite3.connect(db) as con:
+        assert sorted(con.execute("SELECT host, service FROM services")) == [
+            ("mail1", "POP3"),
+            ("mail1", "POP3 (site)"),
+        ]
 
 
 def test_huge_file_and_overlong_line(tmp_path: Path) -> None:
@@ -223,7 +305,10 @@ def test_two_ingests_at_once_take_turns(tmp_path: Path) -> None:
     for number in range(3):
         path = tmp_path / f"perfdata.{number}"
         path.write_text(
-            "".join(line(T0 + 60 * i, host=f"h{i % 7}") for i in range(number, 30_000, 3))
+            # Times in the past: none is ahead of the ingest's clock.
+            "".join(
+                line(T0 - 60 * 30_000 + 60 * i, host=f"h{i % 7}") for i in range(number, 30_000, 3)
+            )
         )
         files.append(str(path))
     argv = [str(BIN / "pop3_ipmon_report"), "--db", str(db), "ingest"]
@@ -244,7 +329,9 @@ def test_unreadable_file_and_bad_database(tmp_path: Path) -> None:
     pd.write_text(line(T0))
     run = ingest(tmp_path / "db", tmp_path, pd)
     assert run.returncode == 1
-    assert run.stderr == f"pop3_ipmon_report: cannot read {tmp_path}: Is a directory\n"
+    assert run.stderr == (
+        f"pop3_ipmon_report: cannot read {tmp_path}: not a regular file, not read\n"
+    )
     assert run.stdout == f"{pd}: 1 new result(s)\n"
     notdb = tmp_path / "not.db"
     notdb.write_text("hello, not SQLite " * 100)
@@ -298,10 +385,28 @@ def test_progress_after_one_second(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def timeline(states: str, start: int = T0, step: int = 60) -> list[Observation]:
-    """'.' OK, 's' SOFT failure, 'H' HARD failure: one test every `step` s."""
+    """'.' OK, 's' SOFT failure, 'H' HARD failure, 'w' HARD WARNING, 'm' OK and
+    'M' HARD failure in downtime: one test every `step` s."""
+    codes = {".": 0, "s": 2, "H": 2, "w": 1, "m": 0, "M": 2}
     return [
-        Observation(start + i * step, 0 if c == "." else 2, c != "s") for i, c in enumerate(states)
+        Observation(start + i * step, codes[c], c != "s", c in "mM") for i, c in enumerate(states)
     ]
+
+
+def test_downtime_is_maintenance_and_warning_degraded() -> None:
+    """Issue 19, item 2: an outage in downtime is not counted, WARNING is up."""
+    tests = timeline("...HHMMMMH..www....")  # 19 tests, 1080 s
+    down = availability(tests, T0, T0 + 3600, hard_only=True)
+    assert down.maintenance_seconds == 240
+    assert down.observed_seconds == 1080 - 240
+    assert [(o.start - T0, o.end - T0) for o in down.outages] == [(180, 300), (540, 600)]
+    assert down.percent == pytest.approx(100 * (1 - 180 / 840), abs=1e-4)
+    assert down.degraded_seconds == 180
+    assert down.degraded_percent == pytest.approx(100 * 180 / 840, abs=1e-4)
+    strict = availability(tests, T0, T0 + 3600, hard_only=True, warning_is_down=True)
+    assert [(o.start - T0, o.end - T0) for o in strict.outages][-1] == (720, 900)
+    assert strict.percent == pytest.approx(100 * (1 - 360 / 840), abs=1e-4)
+    assert strict.degraded_seconds == 0
 
 
 def test_availability_hard_and_first_failure() -> None:
@@ -440,13 +545,95 @@ def test_contrib_files_hold_the_generated_settings() -> None:
     assert "service_perfdata_file_template=DATATYPE::SERVICEPERFDATA\\tTIMET::$TIMET$" in nagios
 
 
-def test_generator_writes_the_settings_for_store_statistics() -> None:
+def test_generator_points_at_the_one_writer() -> None:
+    """Issue 19, item 5: one PerfdataWriter a site, in pop3_ipmon_perfdata.conf;
+    the generated files (there may be several) only point at it."""
     definition = "[POP3]\nname = n\nhost = h\nstore_statistics = {}\n"
     on, off = (parse_text(definition.format(flag)) for flag in ("yes", "no"))
-    assert "object PerfdataWriter" in icinga2_config(on)
-    assert "object PerfdataWriter" not in icinga2_config(off)
-    assert "#   service_perfdata_file_processing_command=pop3-ipmon-rotate-perfdata" in (
+    assert "object PerfdataWriter" not in icinga2_config(on)
+    assert "include contrib/icinga2/pop3_ipmon_perfdata.conf once" in icinga2_config(on)
+    assert "pop3_ipmon_perfdata.conf" not in icinga2_config(off)
+    assert "#   service_perfdata_file_processing_command=pop3-ipmon-process-perfdata" in (
         nagios_config(on)
     )
     assert "service_perfdata_file" not in nagios_config(off)
     assert json.dumps(engine_settings.ICINGA2_TEMPLATE)  # a plain string for the DSL
+
+
+SCHEMA_1 = """
+CREATE TABLE services (id INTEGER PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL,
+    UNIQUE (host, service));
+CREATE TABLE results (service_id INTEGER NOT NULL REFERENCES services(id), t INTEGER NOT NULL,
+    seq INTEGER NOT NULL, state INTEGER NOT NULL, hard INTEGER NOT NULL, "time" INTEGER,
+    resolve_time INTEGER, connect_time INTEGER, tls_time INTEGER, stls_time INTEGER,
+    greeting_time INTEGER, capa_time INTEGER, login_time INTEGER, stat_time INTEGER,
+    quit_time INTEGER, warn TEXT, crit TEXT, extra TEXT, output TEXT,
+    PRIMARY KEY (service_id, t, seq)) WITHOUT ROWID;
+CREATE TABLE files (fingerprint TEXT PRIMARY KEY, path TEXT NOT NULL, offset INTEGER NOT NULL,
+    results INTEGER NOT NULL, bad_lines INTEGER NOT NULL, ingested_at INTEGER NOT NULL);
+INSERT INTO services VALUES (1, 'mail1', 'POP3');
+INSERT INTO results (service_id, t, seq, state, hard, "time") VALUES (1, 1795999940, 1, 0, 1, 9000);
+PRAGMA user_version = 1;
+"""
+
+
+def test_schema_1_is_upgraded_by_ingest_and_unknown_ones_refused(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"
+    with sqlite3.connect(db) as con:
+        con.executescript(SCHEMA_1)
+    run = report("--db", str(db), "json", "-o", str(tmp_path / "r.json"), check=False)
+    assert (run.returncode, run.stderr) == (
+        1,
+        f"pop3_ipmon_report: {db}: an older database (schema 1): ingest once to upgrade it\n",
+    )
+    pd = tmp_path / "pd"
+    pd.write_text(line(T0, downtime=1) + line(T0 + 60))
+    assert ingest(db, pd).stdout == f"{pd}: 2 new result(s)\n"
+    data = json_report(db, tmp_path / "r.json", "--since", iso(T0 - 60), "--until", iso(T0 + 60))
+    [service] = data["services"]
+    assert service["tests"] == 3  # the one from schema 1 kept
+    assert service["maintenance_seconds"] == 60
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (2,)
+        con.execute("PRAGMA user_version = 7")
+    for argv in (["ingest", str(pd)], ["json", "-o", str(tmp_path / "r.json")]):
+        run = report("--db", str(db), *argv, check=False)
+        assert (run.returncode, run.stderr) == (
+            1,
+            f"pop3_ipmon_report: {db}: not a pop3_ipmon_report database (user_version 7)\n",
+        )
+
+
+def test_page_for_a_manager(db: Path, tmp_path: Path) -> None:
+    """Issue 19, item 6: a headline against --target, plain names, days and
+    times in --timezone, only the failed checks listed."""
+    page = tmp_path / "r.html"
+    window = ["--since", iso(T0), "--until", iso(T0 + 24 * 3600)]
+    report(
+        "--db",
+        str(db),
+        "html",
+        "-o",
+        str(page),
+        "--target",
+        "99.9",
+        *window,
+        "--timezone",
+        "Europe/Berlin",
+    )
+    text = page.read_text()
+    overall = 100 * (1 - 2400 / (2 * 86400))  # one outage over both services' day
+    assert f'<p class="headline">Availability {overall:.3f} %' in text
+    assert "(target 99.9 %: missed)" in text
+    assert "1 of 2 service(s) met the target; below it: " in text
+    assert "<th>Mean time to recover</th>" in text and "MTTR" not in text
+    # 08:30 UTC is 09:30 in Berlin (UTC+1 in December).
+    start = T0 + 102 * 300
+    berlin = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + 3600))
+    assert f"<td>{berlin}</td>" in text
+    assert "(Europe/Berlin)" in text
+    # Ten failed checks, each one row; no passing check listed.
+    assert "failed checks in the last 24 hours: 10</summary>" in text
+    assert text.count('<tr class="s2">') == 10 and 'class="s0"' not in text
+    run = report("--db", str(db), "html", "-o", str(page), "--timezone", "Mars/Base", check=False)
+    assert run.returncode == 2 and "unknown time zone 'Mars/Base'" in run.stderr

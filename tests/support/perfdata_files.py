@@ -28,10 +28,23 @@ def result_lines(paths: Iterable[Path]) -> list[dict[str, str]]:
             if line in seen:
                 continue
             seen.add(line)
-            fields = dict(part.split("::", 1) for part in line.split("\t") if "::" in part)
-            if fields.get("DATATYPE") == "SERVICEPERFDATA":
-                out.append(fields)
+            out_fields = _fields(line)
+            if out_fields.get("DATATYPE") == "SERVICEPERFDATA":
+                out.append(out_fields)
     return out
+
+
+def _fields(line: str) -> dict[str, str]:
+    """KEY -> VALUE, each key's first occurrence (the engine's fields come
+    first; a plugin may print more); SERVICEOUTPUT is the rest of the line."""
+    head, _, output = line.partition("\tSERVICEOUTPUT::")
+    fields: dict[str, str] = {}
+    for part in head.split("\t"):
+        key, sep, value = part.partition("::")
+        if sep:
+            fields.setdefault(key, value)
+    fields["SERVICEOUTPUT"] = output
+    return fields
 
 
 def values(lines: Sequence[dict[str, str]], label: str) -> list[float]:
