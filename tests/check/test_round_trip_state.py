@@ -145,9 +145,11 @@ def test_the_report_reads_a_round_trip_result_as_any_other() -> None:
 
     line = (
         b"DATATYPE::SERVICEPERFDATA\tTIMET::1764578168\tHOSTNAME::mail1\tSERVICEDESC::POP3\t"
+        b"SERVICECHECKCOMMAND::check_pop3_ipmon!--round-trip\tSERVICESTATE::OK\t"
+        b"SERVICESTATETYPE::HARD\tSERVICEDOWNTIME::0\tHOSTDOWNTIME::0\t"
         b"SERVICEPERFDATA::time=1.2s;;;0;20 delivery_time=0.4s;30;60;0 "
         b"smtp_connect_time=0.01s;;;0 connect_time=0.001s;;;0 pending=0;;;0 lost=1;;;0\t"
-        b"SERVICESTATE::OK\tSERVICESTATETYPE::HARD\tSERVICEOUTPUT::POP3 OK - message delivered"
+        b"SERVICEOUTPUT::POP3 OK - message delivered"
     )
     result = parse_line(line)
     assert (result.state, result.phases) == (0, {"time": 1.2, "connect_time": 0.001})
