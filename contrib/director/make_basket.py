@@ -10,7 +10,9 @@ arguments and environment read, its description the argument's own, its type
 from how the argument uses it:
 
 - `set_if = "$var$"`: a flag, Boolean;
-- `set_if = {{ ... }}` (a function of the variable, --verbose's level): Number;
+- a function of the variable as value and set_if (--verbose's level): Number;
+- a `set_if = {{ ... }}` guard beside a plain value (it leaves out an unset
+  ITL pop_* fallback): the value's kind;
 - `repeat_key = true` (a string or an array, one option per element): Array;
 - anything else: String; the password (the environment's) hidden.
 
@@ -19,10 +21,13 @@ conf file (Debian's package puts it in plugins-contrib.d; elsewhere it is
 copied, contrib/README.md), with what Director cannot render (the address
 and verbosity functions, the ITL pop_* fallbacks as command variables), and
 a Director-rendered copy would be a duplicate the configuration check
-refuses. The basket gives Director its fields, a service template and, from
-contrib/icinga2/pop3_ipmon_templates.conf, the Notification template's
-types, states and interval (its configuration-time check of the monitor
-name's length is Icinga 2 DSL, which a Director template cannot hold).
+refuses. The basket gives Director its fields and a service template with
+ipMonitor's defaults (F = max_check_attempts, Down = retry_interval, Up =
+check_interval, M = vars.pop3_ipmon_max_alerts, a field of its own). The
+Notification template stays in contrib/icinga2/pop3_ipmon_templates.conf:
+it computes its interval, times and variables from the service in Icinga 2
+DSL, which a Director template cannot hold, and applies to Director's
+services as to any other with vars.pop3_ipmon_alerting.
 
 Standard library only, Python 3.9+.
 """
@@ -36,11 +41,14 @@ from pathlib import Path
 from typing import Any
 
 COMMANDS = Path(__file__).resolve().parents[1] / "icinga2" / "pop3_ipmon_commands.conf"
-TEMPLATES = COMMANDS.with_name("pop3_ipmon_templates.conf")
-NOTIFICATION_TEMPLATE = "pop3-ipmon-notification"
 COMMAND = "pop3_ipmon"
 SERVICE_TEMPLATE = "pop3-ipmon-director"
 PREFIX = "pop3_ipmon_"
+MAX_ALERTS = "pop3_ipmon_max_alerts"
+MAX_ALERTS_DESCRIPTION = (
+    "ipMonitor's maximum number of alerts per outage (M); F is the service's "
+    "max_check_attempts, the Down interval its retry_interval, the Up interval its check_interval"
+)
 TYPES = "Icinga\\Module\\Director\\DataType\\DataType"
 PASSWORD_DESCRIPTION = (
     "The login password, if not in an authfile: passed to the check in the environment "  # noqa: S105
@@ -101,13 +109,17 @@ def fields(command: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for argument, given in command["arguments"].items():
         spec = {"value": given} if isinstance(given, str) else given
-        if "set_if" in spec and spec["set_if"].startswith("{{"):
+        if "value" in spec and not spec["value"].startswith("{{"):
+            # A set_if function beside a value only leaves out an empty one
+            # (an ITL pop_* fallback that is not set): the value's kind.
+            varname = _variable(spec["value"])
+            kind = "Array" if spec.get("repeat_key") == "true" else "String"
+        elif spec.get("set_if", "").startswith("{{"):
             varname, kind = _variable(spec["set_if"]), "Number"
         elif "set_if" in spec:
             varname, kind = _variable(spec["set_if"]), "Boolean"
         else:
-            varname = _variable(spec["value"])
-            kind = "Array" if spec.get("repeat_key") == "true" else "String"
+            raise ValueError(f"argument {argument}: neither a value nor set_if")
         out.append(
             {
                 "varname": varname,
@@ -135,31 +147,7 @@ def caption(varname: str) -> str:
     return "POP3 " + varname[len(PREFIX) :].replace("_", " ")
 
 
-def notification_template(text: str) -> dict[str, Any]:
-    """The shipped Notification template's types, states and interval, as Director's."""
-    start = text.find(f'template Notification "{NOTIFICATION_TEMPLATE}"')
-    if start < 0:
-        return {}
-    body = text[start : text.index("\n}\n", start)]
-
-    def words(name: str) -> list[str]:
-        found = re.search(rf"^\s*{name} = \[([^\]]*)\]", body, re.M)
-        return [w.strip() for w in found[1].split(",")] if found else []
-
-    interval = re.search(r"^\s*interval = (\w+)", body, re.M)
-    return {
-        NOTIFICATION_TEMPLATE: {
-            "object_name": NOTIFICATION_TEMPLATE,
-            "object_type": "template",
-            "types": words("types"),
-            "states": words("states"),
-            "notification_interval": interval[1] if interval else None,
-            "fields": [],
-        }
-    }
-
-
-def basket(text: str, templates: str = "") -> dict[str, Any]:
+def basket(text: str) -> dict[str, Any]:
     command = check_command(text)
     made = fields(command)
     datafields = {}
@@ -176,6 +164,16 @@ def basket(text: str, templates: str = "") -> dict[str, Any]:
             "settings": field["settings"],
         }
         links.append({"datafield_id": number, "is_required": "n", "var_filter": None})
+    datafields[str(len(made) + 1)] = {
+        "varname": MAX_ALERTS,
+        "caption": "ipMonitor maximum alerts (M)",
+        "description": MAX_ALERTS_DESCRIPTION,
+        "datatype": TYPES + "Number",
+        "format": None,
+        "category": None,
+        "originalId": str(len(made) + 1),
+        "settings": {},
+    }
     executable = _unquote(re.search(r'PluginContribDir \+ ("[^"]+")', text)[1])  # type: ignore[index]
     return {
         "Datafield": datafields,
@@ -193,23 +191,24 @@ def basket(text: str, templates: str = "") -> dict[str, Any]:
                 "object_name": SERVICE_TEMPLATE,
                 "object_type": "template",
                 "check_command": COMMAND,
-                "check_interval": "60",
+                # ipMonitor's defaults, as pop3_ipmon_templates.conf's
+                # service: Up 300 s, Down 60 s, F = 3, M = 3. The Notification
+                # template there reads F, Down and M from these.
+                "check_interval": "300",
                 "retry_interval": "60",
                 "max_check_attempts": 3,
+                "volatile": False,
+                "enable_flapping": False,
                 "enable_perfdata": True,
-                "fields": [],
+                "vars": {"pop3_ipmon_alerting": True, MAX_ALERTS: 3},
+                "fields": [{"datafield_id": len(made) + 1, "is_required": "y", "var_filter": None}],
             }
         },
-        **(
-            {"NotificationTemplate": notification_template(templates)}
-            if notification_template(templates)
-            else {}
-        ),
     }
 
 
 def main() -> None:
-    made = basket(COMMANDS.read_text(), TEMPLATES.read_text() if TEMPLATES.exists() else "")
+    made = basket(COMMANDS.read_text())
     json.dump(made, sys.stdout, indent=4, sort_keys=True)
     sys.stdout.write("\n")
 

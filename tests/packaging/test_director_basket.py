@@ -8,8 +8,9 @@ PostgreSQL, kickstarted from a real Icinga 2 that has the CheckCommand from
 the shipped conf file) restores the basket with `icingacli director basket
 restore`, gets a host and a service from the basket's template with fields
 of each type set, renders and deploys; the Icinga 2 then runs the check with
-those values against a real Dovecot, and has the Notification template from
-Director's package.
+those values against a real Dovecot, and the shipped Notification template
+(pop3_ipmon_templates.conf, beside Director) computes the deployed service's
+Notification from the template's F, Down and M.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.support.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ROOT / "contrib" / "icinga2" / "pop3_ipmon_commands.conf"
+TEMPLATES = ROOT / "contrib" / "icinga2" / "pop3_ipmon_templates.conf"
 BASKET = ROOT / "contrib" / "director" / "pop3_ipmon-basket.json"
 SCRIPT = ROOT / "contrib" / "director" / "make_basket.py"
 BIN = Path(sys.executable).parent
@@ -63,8 +65,16 @@ def test_every_variable_the_command_reads_is_a_field_of_its_kind() -> None:
 
     read = set(re.findall(r"\$(pop3_ipmon_\w+)\$", arguments + env))
     fields = {f["varname"]: f for f in basket()["Datafield"].values()}
-    assert set(fields) == read
+    # M, the one ipMonitor setting that is no service attribute, belongs to
+    # the service template; F, Down and Up are its attributes.
+    assert set(fields) == read | {"pop3_ipmon_max_alerts"}
     assert len(fields) == len(basket()["Datafield"])  # each once
+    template = basket()["ServiceTemplate"]["pop3-ipmon-director"]
+    [link] = template["fields"]
+    assert basket()["Datafield"][str(link["datafield_id"])]["varname"] == "pop3_ipmon_max_alerts"
+    assert template["vars"] == {"pop3_ipmon_alerting": True, "pop3_ipmon_max_alerts": 3}
+    assert (template["max_check_attempts"], template["retry_interval"]) == (3, "60")
+    assert "NotificationTemplate" not in basket()  # Director cannot hold its DSL
 
     # Flags are booleans, repeated options arrays, verbosity a number.
     def kind(name: str) -> str:
@@ -84,7 +94,7 @@ def test_every_variable_the_command_reads_is_a_field_of_its_kind() -> None:
     assert f"description = {string(fields['pop3_ipmon_sni']['description'])}" in arguments
     links = basket()["ExternalCommand"]["pop3_ipmon"]["fields"]
     assert sorted(int(link["datafield_id"]) for link in links) == sorted(
-        int(key) for key in basket()["Datafield"]
+        int(key) for key, f in basket()["Datafield"].items() if f["varname"] in read
     )
 
 
@@ -104,9 +114,19 @@ def test_a_real_director_restores_renders_and_deploys_the_basket(
         director.setup()
         zones = tmp_path / "zones.conf"
         zones.write_text('object Zone "director-global" { global = true }\n')
+        # The site's notification rule, as pop3_ipmon_notifications.conf's.
+        rule = tmp_path / "rule.conf"
+        rule.write_text(
+            'object NotificationCommand "recorded" { command = [ "/bin/true" ] }\n'
+            'object User "admin" { }\n'
+            'apply Notification "pop3-ipmon" to Service {\n'
+            '  import "pop3-ipmon-notification"\n  command = "recorded"\n'
+            '  users = [ "admin" ]\n'
+            "  assign where service.vars.pop3_ipmon_alerting\n}\n"
+        )
         icinga = Icinga2(
             tmp_path / "icinga2",
-            [COMMANDS, zones],
+            [COMMANDS, zones, TEMPLATES, rule],
             constants={"PluginDir": str(BIN)},
             endpoint_address=True,
         )
@@ -121,7 +141,7 @@ def test_a_real_director_restores_renders_and_deploys_the_basket(
             " AND c.object_type = 'external_object'",
             database="director",
         )
-        assert int(linked) == len(basket()["Datafield"])
+        assert int(linked) == len(basket()["ExternalCommand"]["pop3_ipmon"]["fields"])
         host = {"object_type": "object", "address": "127.0.0.1", "check_command": "dummy"}
         director.cli("director", "host", "create", HOST, "--json", json.dumps(host))
         # A field of each kind: String, Boolean, Array, Number.
@@ -135,6 +155,9 @@ def test_a_real_director_restores_renders_and_deploys_the_basket(
             "object_type": "object",
             "host": HOST,
             "imports": ["pop3-ipmon-director"],
+            # The template's Up interval is 300 s: Icinga 2 would spread the
+            # first check over it.
+            "check_interval": "10",
             "vars": values,
         }
         director.cli("director", "service", "create", SERVICE, "--json", json.dumps(service))
@@ -158,20 +181,19 @@ def test_a_real_director_restores_renders_and_deploys_the_basket(
 
         wait_until(found, 120, "Icinga 2 to run the service Director deployed")
         attrs = icinga.api("GET", OBJECT)["results"][0]["attrs"]
-        notification = director.cli("director", "notification", "show", "pop3-ipmon-notification")
-        [template] = icinga.api("GET", "/v1/templates/notifications/pop3-ipmon-notification")[
-            "results"
-        ]
+        [notification] = icinga.api(
+            "GET", "/v1/objects/notifications/" + urllib.parse.quote(f"{HOST}!{SERVICE}!pop3-ipmon")
+        )["results"]
     finally:
         if icinga is not None:
             icinga.stop()
         postgres.stop()
-    # The Notification template as Director renders it, in Director's package.
-    shipped = basket()["NotificationTemplate"]["pop3-ipmon-notification"]
-    for name in ("types", "states"):
-        assert f"{name} = [ {', '.join(sorted(shipped[name]))} ]" in notification, notification
-    assert f"interval = {shipped['notification_interval']}s" in notification, notification
-    assert "/api/packages/director/" in template["location"]["path"], template
+    # ipMonitor's timeline from the template's F = 3, Down = 60 s, M = 3:
+    # a reminder every 180 s, none after the third alert.
+    assert (attrs["max_check_attempts"], attrs["retry_interval"]) == (3, 60)
+    assert attrs["check_interval"] == 10 and attrs["volatile"] is False
+    assert notification["attrs"]["interval"] == 180, notification
+    assert notification["attrs"]["times"] == {"end": 2 * 180 + 179}, notification
     assert attrs["check_command"] == "pop3_ipmon"
     assert {name: attrs["vars"][name] for name in values} == values
     result = attrs["last_check_result"]
