@@ -39,7 +39,15 @@ from check_pop3_ipmon.alerting.arguments import (
 )
 from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.logsetup import log, setup_logging
-from check_pop3_ipmon.alerting.model import Decision, NextAlert, Policy, Publish, Result, decide
+from check_pop3_ipmon.alerting.model import (
+    Decision,
+    Hold,
+    NextAlert,
+    Policy,
+    Publish,
+    Result,
+    decide,
+)
 
 # Nagios runs this after every result of every ipMonitor service: typing,
 # dataclasses, logging, pathlib's extras, hashlib and tempfile each cost a
@@ -63,6 +71,8 @@ def describe(action: Action) -> str:
         if action.after is None:
             return "no further alert"
         return f"next alert after {action.after} failure(s)"
+    if isinstance(action, Hold):
+        return f"held further alerts after alert {action.alerts} (sticky acknowledgement)"
     moved = " and moved the next check" if action.move else ""
     return f"set the {action.interval.value} interval{moved}"
 

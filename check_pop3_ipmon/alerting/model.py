@@ -14,7 +14,9 @@ the engine must be told so that its next results follow that timeline:
 - which check interval to use (Schedule): Up while OK, Down while Warn or
   Down, Lost once Lost, and whether the check the engine already scheduled
   must be moved (it computed that time before we ran);
-- ipMonitor's state for notification commands (Publish).
+- ipMonitor's state for notification commands (Publish);
+- once the engine has sent alert M, that it sends no more in this outage
+  whatever its state does (Hold).
 """
 
 from __future__ import annotations
@@ -203,8 +205,25 @@ class Schedule(Record):
         self.interval, self.move = interval, move
 
 
+class Hold(Record):
+    """Alert M went out: no further PROBLEM in this outage, whatever the state does.
+
+    Nagios notifies at once on a HARD change from one problem state to another
+    (CRITICAL to UNKNOWN when a starved plugin hits its backstop timeout,
+    CRITICAL to WARNING when a server comes back slow), and such a change
+    clears its "no more notifications" (base/checks.c): after alert M that is
+    alert M + 1. Nagios takes it as a sticky acknowledgement without a
+    notification, which it removes itself at the recovery.
+    """
+
+    __slots__ = ("alerts",)
+
+    def __init__(self, alerts: int) -> None:
+        self.alerts = alerts
+
+
 if TYPE_CHECKING:
-    Action = Union[Publish, NextAlert, Schedule]
+    Action = Union[Publish, NextAlert, Schedule, Hold]
 
 
 class Decision(Record):
@@ -238,6 +257,8 @@ class Decision(Record):
                 memory = replace(memory, phase=action.phase)
             elif isinstance(action, NextAlert):
                 memory = replace(memory, gate=action.gate)
+            elif isinstance(action, Hold):
+                continue  # the engine keeps it: memory.alerts already says M
             else:
                 memory = replace(memory, interval=action.interval)
         return memory
@@ -361,6 +382,9 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         shown = count.recovery or count.alerts
         actions.append(Publish(count.phase, shown, count.failures))
     counting = not result.ok and not (result.in_downtime or not result.enabled)
+    sent = result.notified or 0  # Nagios' own number: what it did send
+    if counting and result.hard and memory.alerts < policy.max_alerts <= sent:
+        actions.append(Hold(policy.max_alerts))
     left, counted = view(policy, count.offset, count.failures)
     after = left.failures_to_next_alert(counted) if counting else left.failures_per_alert
     if not counting and not result.ok and count.offset >= policy.max_alerts:

@@ -15,7 +15,7 @@ import stat
 import time
 
 from check_pop3_ipmon.alerting.errors import EngineError
-from check_pop3_ipmon.alerting.model import Interval, NextAlert, Publish
+from check_pop3_ipmon.alerting.model import Hold, Interval, NextAlert, Publish
 
 TYPE_CHECKING = False  # typing: start-up time on every result
 if TYPE_CHECKING:
@@ -87,6 +87,13 @@ class NagiosCommands:
                     now, "CHANGE_CUSTOM_SVC_VAR", "POP3_IPMON_FAILURES", str(action.failures)
                 ),
             ]
+        if isinstance(action, Hold):
+            # Sticky (2): a change between problem states keeps it; Nagios
+            # drops it at OK and sends the RECOVERY. No notification (0), the
+            # comment goes with it (not persistent, 0).
+            m = action.alerts
+            note = f"ipMonitor Lost: alert {m} of {m} sent, no more until it recovers"
+            return [self._line(now, "ACKNOWLEDGE_SVC_PROBLEM", "2", "0", "0", AUTHOR, note)]
         if isinstance(action, NextAlert):
             when = self.next_notification(action, now)
             if when is None:

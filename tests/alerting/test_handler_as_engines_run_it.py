@@ -123,6 +123,7 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
     delay = "DELAY_SVC_NOTIFICATION;mail1;POP3;"
     interval = "CHANGE_NORMAL_SVC_CHECK_INTERVAL;mail1;POP3;"
     schedule = "SCHEDULE_FORCED_SVC_CHECK;mail1;POP3;"
+    ack = "ACKNOWLEDGE_SVC_PROBLEM;mail1;POP3;"
     # The delays end half a Down interval after the test that should alert
     # (never far ahead: Nagios goes on alone should the handler stop); after
     # alert M none (Nagios' escalation stops it), at the recovery F Down
@@ -136,7 +137,13 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
             delay + str(BASE + 20 + 1 + 1),
         ],
         [delay + "0"],
-        [var("STATE", "Down"), var("ALERT", 2), var("FAILURES", 4)],
+        [
+            var("STATE", "Down"),
+            var("ALERT", 2),
+            var("FAILURES", 4),
+            # Alert M is out: held, whatever the state does next (sticky, silent).
+            ack + "2;0;0;pop3_ipmon;ipMonitor Lost: alert 2 of 2 sent, no more until it recovers",
+        ],
         [
             var("STATE", "Lost"),
             var("ALERT", 2),
@@ -161,7 +168,8 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
     assert len(log) == 7
     assert log[3].endswith(
         "INFO mail1!POP3: CRITICAL HARD attempt 2 -> Down, failures 4, alerts 2; "
-        "the engine sent alert 2 of 2 (PROBLEM); published Down; no further alert"
+        "the engine sent alert 2 of 2 (PROBLEM); published Down; "
+        "held further alerts after alert 2 (sticky acknowledgement); no further alert"
     )
     assert "the engine sent the recovery after 2 alert(s)" in log[6]
 

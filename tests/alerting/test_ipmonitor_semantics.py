@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from check_pop3_ipmon.alerting.model import (
     Decision,
+    Hold,
     Interval,
     Memory,
     NextAlert,
@@ -348,3 +349,45 @@ def test_a_downtime_in_lost_leaves_no_alert() -> None:
     assert alerts(decisions) == [(1, "alert", 1), (2, "alert", 2)]
     assert NextAlert(None) in decisions[2].actions
     assert {d.memory.phase for d in decisions[3:]} == {Phase.LOST}
+
+
+def holds(decisions: list[Decision]) -> list[tuple[int, object]]:
+    return of_type(decisions, Hold)
+
+
+def test_alert_m_out_holds_the_rest_of_the_outage_once() -> None:
+    """Once Nagios says it sent alert M, the rest of the outage is held (its
+    state may still change, CRITICAL to UNKNOWN, which would notify): once,
+    at that very result; and again in the next outage."""
+    policy = Policy(3, 3)
+    first = [fail(min(n, 3), n >= 3, notified=min(n // 3, 3)) for n in range(1, 13)]
+    second = [fail(min(n, 3), n >= 3, notified=min(n // 3, 3)) for n in range(1, 10)]
+    decisions = run(policy, [*first, ok(), *second])
+    assert holds(decisions) == [(9, Hold(3)), (22, Hold(3))]
+    assert alerts(decisions)[:4] == [
+        (3, "alert", 1),
+        (6, "alert", 2),
+        (9, "alert", 3),
+        (13, "recovery", 3),
+    ]
+
+
+def test_no_hold_while_nagios_has_not_sent_alert_m() -> None:
+    """Our count says M, Nagios' number does not (a host DOWN, the
+    administrator's acknowledgement, a run of ours it did not take): nothing
+    is held, so whatever Nagios still owes goes out."""
+    policy = Policy(1, 2)
+    held_back = run(policy, [fail(1, True, notified=0) for _ in range(4)])
+    assert holds(held_back) == []
+    counted_alone = run(policy, [fail(1, True) for _ in range(4)])
+    assert holds(counted_alone) == []
+
+
+def test_no_hold_in_a_downtime_but_after_it_at_nagios_number_m() -> None:
+    """A downtime after alert 1: Nagios' 2 and 3 after it; held at its 3."""
+    policy = Policy(3, 3)
+    results = [fail(1, notified=0), fail(2, notified=0), fail(3, True, notified=1)]
+    results += [fail(3, True, in_downtime=True, notified=1)]
+    results += [fail(3, True, notified=n) for n in (1, 1, 2, 2, 2, 3, 3)]
+    decisions = run(policy, results)
+    assert holds(decisions) == [(10, Hold(3))]

@@ -25,6 +25,16 @@ downtime depth), pop3_ipmon.log the handler's reasons.
 
 The second test breaks the handler for every service at once, after
 PROBLEM 1: its state directory made unusable, or the command file gone.
+
+The third changes the kind of failure once PROBLEM 3 (M) is out, as a
+starved machine or a server coming back slowly does: Nagios notifies on a
+HARD change from one problem state to another at once, past its escalation's
+"no more" (base/checks.c clears it), unless the problem is acknowledged.
+  unknown   CRITICAL, then one UNKNOWN (a plugin on a starved machine that
+            its backstop timeout ends), then CRITICAL again
+  warning   CRITICAL, then one WARNING (answering, too slowly), then CRITICAL
+Both: PROBLEM 1, 2, 3 and nothing more; one RECOVERY; the next outage
+counts from 1 (the hold went with the recovery).
 """
 
 from __future__ import annotations
@@ -83,6 +93,13 @@ class Run:
             if len(fields) == 5 and fields[2] == service:
                 out.append(Sample(float(fields[0]), fields[3] == "OK", fields[4] != "0"))
         return out
+
+    def states(self, service: str) -> list[str]:
+        """The state of each test, in order (Nagios' own word)."""
+        if not self.perfdata.exists():
+            return []
+        fields = [line.split("\t") for line in self.perfdata.read_text().splitlines()]
+        return [f[3] for f in fields if len(f) == 5 and f[2] == service]
 
     def failures(self, service: str, since: float) -> list[Sample]:
         return [t for t in self.tests(service) if not t.ok and t.time >= since]
@@ -275,3 +292,58 @@ def test_nagios_alone_goes_on_when_the_handler_cannot_act(
     assert_no_storm(run, "broken")
     errors = [line for line in run.handler_log().splitlines() if " ERROR " in line]
     assert errors and all(reason in line for line in errors), errors
+
+
+def recovered_once(run: Run, service: str) -> bool:
+    notes = pd_recorder.read(run.notes_file)
+    return any(r["service"] == f"{HOST}!{service}" and r["type"] == "RECOVERY" for r in notes)
+
+
+def test_nagios_sends_nothing_past_m_when_the_failure_changes_kind(
+    tmp_path: Path, dovecot: Dovecot, stop_nagios: list[Nagios]
+) -> None:
+    started = time.monotonic()
+    # The other result comes as Nagios takes any (a passive one: Nagios 4
+    # refuses CHANGE_SVC_CHECK_COMMAND since a security fix); the next
+    # active test is CRITICAL again, a second change.
+    kinds = {
+        "unknown": ("UNKNOWN", 3, "POP3 UNKNOWN - Timeout: check execution aborted after 11s"),
+        "warning": ("WARNING", 1, "POP3 WARNING - greeting after 4.203 s"),
+    }
+    run = start_nagios(tmp_path, dovecot, list(kinds))
+    stop_nagios.append(run.nagios)
+    killed = time.time() - 1
+    dovecot.stop()
+    for name, (state, code, output) in kinds.items():
+        wait_until(lambda s=name: handled(run, s, M), 90, f"{name}'s PROBLEM {M} handled")
+        run.command(f"PROCESS_SERVICE_CHECK_RESULT;{HOST};{name};{code};{output}")
+        wait_until(lambda s=name, st=state: st in run.states(s), 30, f"{name}'s {state}")
+    for name, (state, _, _) in kinds.items():
+        wait_until(
+            lambda s=name, st=state: run.states(s)[-2:] == [st, "CRITICAL"],
+            30,
+            f"{name} CRITICAL after {state}",
+        )
+    dovecot.start()
+    recovered = time.time()
+    for name in kinds:
+        wait_until(lambda s=name: recovered_once(run, s), 60, f"{name}'s RECOVERY")
+    for name, (state, _, _) in kinds.items():
+        # Nagios' own record: the HARD changes to the other problem state and back.
+        changes = [a.state for a in run.nagios.service_alerts(HOST, name) if a.state_type == "HARD"]
+        assert changes[:4] == ["CRITICAL", state, "CRITICAL", "OK"], (name, changes)
+        assert [n for n, _ in run.problems(name)] == [1, 2, 3], (name, run.problems(name))
+        assert_timeline(run, name, killed, [(1, 3), (2, 6), (3, 9)])
+    notes = pd_recorder.read(run.notes_file)
+    for name in kinds:
+        types = [r["type"] for r in notes if r["service"] == f"{HOST}!{name}"]
+        assert types == ["PROBLEM"] * 3 + ["RECOVERY"], (name, types)
+    # The next outage counts from 1: the hold went with the recovery.
+    dovecot.stop()
+    for name in kinds:
+        wait_until(
+            lambda s=name: any(at >= recovered for _, at in run.problems(s)), 60, f"{name} again"
+        )
+        assert [n for n, at in run.problems(name) if at >= recovered] == [1], run.problems(name)
+    dovecot.start()
+    print(f"nagios failure-kind scenario took {time.monotonic() - started:.1f}s")
