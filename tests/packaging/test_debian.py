@@ -145,6 +145,10 @@ def test_package_puts_every_part_where_debian_looks(package: Package) -> None:
     # and PluginDir + "/pop3_ipmon_recovery" (Icinga 2's recovery command).
     assert os.readlink(root / PLUGINS / "pop3_ipmon_alert") == "../../../bin/pop3_ipmon_alert"
     assert os.readlink(root / PLUGINS / "pop3_ipmon_recovery") == "../../../bin/pop3_ipmon_recovery"
+    # The shipped pop3-ipmon-forward names $USER1$/pop3_ipmon_forward (issue 18, item 5).
+    forward = root / PLUGINS / "pop3_ipmon_forward"
+    assert forward.read_bytes() == (ROOT / "contrib/nagios/pop3_ipmon_forward").read_bytes()
+    assert os.access(forward, os.X_OK)
     for installed, source in SHIPPED.items():
         assert (root / installed).read_bytes() == (ROOT / source).read_bytes(), installed
     docs = root / "usr/share/doc/check-pop3-ipmon"
@@ -359,6 +363,7 @@ def test_readme_debian_path_installs_offline(dovecot: Dovecot, tmp_path: Path) -
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
     assert proc.stdout.startswith("POP3 OK - greeting in ")
     assert (prefix / "share/check_pop3_ipmon/nagios/pop3_ipmon_commands.cfg").is_file()
+    assert (prefix / "share/check_pop3_ipmon/nagios/pop3_ipmon_forward").is_file()
 
 
 def test_postinst_makes_the_recovery_directories_for_the_engines_user(

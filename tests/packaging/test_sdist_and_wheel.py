@@ -152,6 +152,7 @@ def test_wheel_installs_the_contrib_configuration_under_share(dists: Dists, tmp_
     }
     for directory, pattern in (
         ("nagios", "*.cfg"),
+        ("nagios", "pop3_ipmon_forward"),
         ("nagios-main", "*.cfg"),
         ("icinga2", "*.conf"),
         ("recovery", "*"),
