@@ -251,3 +251,94 @@ def test_two_runs_on_one_state_file_do_not_overlap(mail: Mail, state: Path) -> N
     assert second.first.startswith("POP3 UNKNOWN - another --round-trip run holds "), second.first
     assert mail.run(state).code == 0  # the first run's message, released: collected
     untouched(mail)
+
+
+RT_DEFINITION = """\
+[round-trip]
+host = {host}
+address = 127.0.0.1
+port = {port}
+timeout = 1
+up_interval = 4
+down_interval = 2
+lost_interval = 3
+failures_per_alert = 2
+max_alerts = 2
+contacts = recorder
+"""
+
+
+def test_the_alerting_takes_a_round_trip_service_as_any_other(mail: Mail, tmp_path: Path) -> None:
+    """Issue 21: a real Nagios 4 with the shipped templates and a service from
+    pop3_ipmon_config whose check is a round trip; Dovecot stopped (the POP3
+    leg and SMTP AUTH fail) for an outage: F=2, M=2 gives PROBLEM 1 and 2 at
+    failures 2 and 4, then Lost, and one RECOVERY; the report takes its
+    results as any other (test_the_report_reads_a_round_trip_result_as_any_other)."""
+    from tests.alerting.test_engines import BIN, CONTRIB, HOST, generate, nagios_objects
+    from tests.support import pd_recorder
+    from tests.support.nagios import Nagios, main_settings
+
+    definition = tmp_path / "monitors.ini"
+    definition.write_text(RT_DEFINITION.format(host=HOST, port=mail.dovecot.tls_port))
+    services = generate("nagios", definition, tmp_path / "services.cfg", "--interval-length", "1")
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    args = mail.args(state_dir / "rt.json", "--delivery-crit", "8", "-t", "10")
+    assert args[:2] == ["-H", "127.0.0.1"]  # the host's address gives -H
+    text = services.read_text()
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("check_command"))
+    services.write_text(
+        text.replace(line, f"    check_command  check_pop3_ipmon!{' '.join(args[2:])}")
+    )
+    notes = tmp_path / "notifications.jsonl"
+    files = [
+        CONTRIB / "nagios" / "pop3_ipmon_commands.cfg",
+        CONTRIB / "nagios" / "pop3_ipmon_templates.cfg",
+        nagios_objects(tmp_path, notes),
+        services,
+    ]
+    nagios = Nagios(
+        tmp_path / "nagios",
+        files,
+        resource={"USER1": str(BIN)},
+        settings=main_settings(CONTRIB / "nagios-main" / "pop3_ipmon_main.cfg"),
+    )
+    assert "Total Errors:   0" in nagios.verify().stdout
+    nagios.start()
+    handler_log = nagios.log.parent / "pop3_ipmon.log"
+    service = "round-trip"  # pd-nagios takes no space: its -s is one word
+
+    def alerts() -> list[tuple[str, int]]:
+        return [
+            (r["type"], r["number"])
+            for r in pd_recorder.read(notes)
+            if r["service"] == f"{HOST}!{service}"
+        ]
+
+    def logged(text: str) -> bool:
+        return handler_log.exists() and text in handler_log.read_text()
+
+    try:
+
+        def passed() -> bool:
+            status = nagios.service_status(HOST, service)
+            return status.get("has_been_checked") == "1" and status.get("current_state") == "0"
+
+        wait_until(passed, 60, "a passing round trip")
+        mail.dovecot.stop()
+        try:
+            wait_until(lambda: logged("the engine sent alert 2 of 2"), 90, "alert 2 handled")
+            wait_until(lambda: logged("-> Lost"), 30, "Lost")
+        finally:
+            mail.dovecot.start()
+        wait_until(lambda: any(t == "RECOVERY" for t, _ in alerts()), 90, "the RECOVERY")
+        assert [t for t, _ in alerts()] == ["PROBLEM", "PROBLEM", "RECOVERY"], alerts()
+        assert alerts()[:2] == [("PROBLEM", 1), ("PROBLEM", 2)]
+        hard = [a for a in nagios.service_alerts(HOST, service) if a.state_type == "HARD"]
+        # HARD at failure F = 2 (Nagios' own record), then the recovery.
+        assert [(a.state, a.attempt) for a in hard][:1] == [("CRITICAL", 2)], hard
+        assert [a.state for a in hard][:2] == ["CRITICAL", "OK"], hard
+    finally:
+        nagios.stop()
+    assert mail.run(tmp_path / "state" / "rt.json").code == 0  # and the mailbox is clean again
+    untouched(mail)
