@@ -45,13 +45,14 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import engine_cpu  # noqa: E402
+
 from tests.support.icinga2 import Icinga2, string  # noqa: E402
 from tests.support.integration import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CONTRIB = ROOT / "contrib" / "icinga2"
 PLUGINS = Path("/usr/lib/nagios/plugins")
-TICK = os.sysconf("SC_CLK_TCK")
 HOST = "mass"
 COST_INTERVAL = 2
 
@@ -109,26 +110,6 @@ def scratch(prefix: str) -> Path:
     if not work.name.startswith(prefix):
         raise SystemExit(f"unexpected temporary directory {work}")
     return work
-
-
-def engine_cpu(session: int) -> tuple[float, float]:
-    """(own, reaped children's) CPU seconds of Icinga 2's processes in its session."""
-    own = children = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name_end = stat.rindex(")")
-        name = stat[stat.index("(") + 1 : name_end]
-        fields = stat[name_end + 2 :].split()
-        if int(fields[3]) != session or not name.startswith("icinga2"):
-            continue
-        own += (int(fields[11]) + int(fields[12])) / TICK
-        children += (int(fields[13]) + int(fields[14])) / TICK
-    return own, children
 
 
 def generate(work: Path, services: int, *, port: int, up: int, down: int, f: int, m: int) -> Path:

@@ -15,21 +15,19 @@ with the engine's own share per check included, as a core must carry both.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from common import PLUGINS
+from common import PLUGINS, engine_cpu
 
 from tests.support.icinga2 import Icinga2, string
 
 INTERVAL_S = 1.0
 WARM_UP_S = 3.0
 PER_CORE_INTERVAL_S = 300.0
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _slug(index: int) -> str:
@@ -64,27 +62,6 @@ def _config(commands: Mapping[str, tuple[Sequence[str], Mapping[str, str]]], ser
     return "".join(parts)
 
 
-def _engine_cpu(session: int) -> tuple[float, float]:
-    """(own, reaped children's) CPU seconds of Icinga 2's processes (its session)."""
-    own = children = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name_end = stat.rindex(")")
-        name = stat[stat.index("(") + 1 : name_end]
-        fields = stat[name_end + 2 :].split()
-        # fields[0] is the state (stat field 3): sid is field 6, utime 14 ... cstime 17.
-        if int(fields[3]) != session or not name.startswith("icinga2"):
-            continue
-        own += (int(fields[11]) + int(fields[12])) / TICK
-        children += (int(fields[13]) + int(fields[14])) / TICK
-    return own, children
-
-
 def _switch(icinga: Icinga2, slug: str, on: bool) -> None:
     selected = f"service.vars.bench == {json.dumps(slug)}"
     attrs = {"enable_active_checks": on}
@@ -113,10 +90,10 @@ def _measure(icinga: Icinga2, slug: str, seconds: float) -> tuple[int, float, fl
     session = icinga.process.pid
     _switch(icinga, slug, True)
     time.sleep(WARM_UP_S)
-    own0, children0 = _engine_cpu(session)
+    own0, children0 = engine_cpu(session)
     start = time.time()
     time.sleep(seconds)
-    own1, children1 = _engine_cpu(session)
+    own1, children1 = engine_cpu(session)
     end = time.time()
     _switch(icinga, slug, False)
     time.sleep(INTERVAL_S + 1.0)  # the last checks end, their events arrive

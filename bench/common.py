@@ -25,6 +25,7 @@ SYSTEM_CA_DIR = Path("/etc/ssl/certs")
 # Set by the environment the benchmark was started from (tox passes
 # SSL_CERT_FILE on), never by an engine: the checks run without them.
 CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSL_CERT_URI")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -115,3 +116,24 @@ def _hash_name(name: str) -> bool:
 
 def store_size(env: Mapping[str, str]) -> int:
     return Path(env["SSL_CERT_FILE"]).read_bytes().count(b"-----BEGIN CERTIFICATE-----")
+
+
+def engine_cpu(session: int) -> tuple[float, float]:
+    """(own, reaped children's) CPU seconds of the Icinga 2 processes in a session."""
+    own = children = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name_end = stat.rindex(")")
+        name = stat[stat.index("(") + 1 : name_end]
+        fields = stat[name_end + 2 :].split()
+        # fields[0] is the state (stat field 3): sid is field 6, utime 14 ... cstime 17.
+        if int(fields[3]) != session or not name.startswith("icinga2"):
+            continue
+        own += (int(fields[11]) + int(fields[12])) / TICK
+        children += (int(fields[13]) + int(fields[14])) / TICK
+    return own, children
