@@ -104,6 +104,7 @@ keeps this list complete, setup.cfg's import-linter contracts keep the layers.
     core/values.py            yes/no words, whole numbers, engine flags and depths
     core/perflabel.py         per-address perfdata labels every metric store keeps as one name
     core/record.py            plain data classes without `dataclasses` (start-up time)
+    core/hold.py              who holds a Nagios problem after alert M (its author)
 """
 
 __version__ = "0.1.0"

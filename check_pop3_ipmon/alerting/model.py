@@ -139,7 +139,16 @@ class Result(Record):
 class Memory(Record):
     """What the handler keeps between results (the state file's content)."""
 
-    __slots__ = ("alerts", "failures", "gate", "interval", "last_result", "offset", "phase")
+    __slots__ = (
+        "alerts",
+        "failures",
+        "gate",
+        "held",
+        "interval",
+        "last_result",
+        "offset",
+        "phase",
+    )
 
     def __init__(  # noqa: PLR0917 - positional, as the dataclass it was
         self,
@@ -153,9 +162,11 @@ class Memory(Record):
         # in the outage). Nagios numbers an outage's PROBLEMs on and stops at
         # M on its own (pop3_ipmon_config's escalation): those alerts are spent.
         offset: int = 0,
+        held: bool = False,  # Nagios took our Hold for this outage
     ) -> None:
         self.failures, self.alerts, self.phase, self.interval = failures, alerts, phase, interval
         self.gate, self.last_result, self.offset = gate, last_result, offset
+        self.held = held
 
 
 class Publish(Record):
@@ -258,7 +269,7 @@ class Decision(Record):
             elif isinstance(action, NextAlert):
                 memory = replace(memory, gate=action.gate)
             elif isinstance(action, Hold):
-                continue  # the engine keeps it: memory.alerts already says M
+                memory = replace(memory, held=True)  # until the outage ends
             else:
                 memory = replace(memory, interval=action.interval)
         return memory
@@ -382,8 +393,12 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         shown = count.recovery or count.alerts
         actions.append(Publish(count.phase, shown, count.failures))
     counting = not result.ok and not (result.in_downtime or not result.enabled)
-    sent = result.notified or 0  # Nagios' own number: what it did send
-    if counting and result.hard and memory.alerts < policy.max_alerts <= sent:
+    # Nagios' own number says what it did send: never a late run's (its
+    # number may be an earlier outage's, and the hold would silence this one).
+    sent = engine_count(memory, result) or 0
+    held = memory.held and not result.ok and count.alerts > 0
+    if counting and result.hard and sent >= policy.max_alerts and not held:
+        # Until Nagios takes it: an undelivered hold goes again with the next result.
         actions.append(Hold(policy.max_alerts))
     left, counted = view(policy, count.offset, count.failures)
     after = left.failures_to_next_alert(counted) if counting else left.failures_per_alert
@@ -415,5 +430,6 @@ def decide(policy: Policy, memory: Memory, result: Result) -> Decision:
         alerts=count.alerts,
         offset=count.offset,
         last_result=result.identity,
+        held=held,
     )
     return Decision(base, tuple(actions), count.notes, count.alert, count.recovery)

@@ -16,6 +16,7 @@ import time
 
 from check_pop3_ipmon.alerting.errors import EngineError
 from check_pop3_ipmon.alerting.model import Hold, Interval, NextAlert, Publish
+from check_pop3_ipmon.core import hold
 
 TYPE_CHECKING = False  # typing: start-up time on every result
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from check_pop3_ipmon.alerting.model import Action
 
-AUTHOR = "pop3_ipmon"
+AUTHOR = hold.AUTHOR
 _FORBIDDEN = frozenset(";\n\r\0")
 
 
@@ -92,7 +93,7 @@ class NagiosCommands:
             # drops it at OK and sends the RECOVERY. No notification (0), the
             # comment goes with it (not persistent, 0).
             m = action.alerts
-            note = f"ipMonitor Lost: alert {m} of {m} sent, no more until it recovers"
+            note = f"ipMonitor: alert {m} of {m} sent, no more until it recovers"
             return [self._line(now, "ACKNOWLEDGE_SVC_PROBLEM", "2", "0", "0", AUTHOR, note)]
         if isinstance(action, NextAlert):
             when = self.next_notification(action, now)

@@ -78,8 +78,11 @@ def _memory_from(data: Any, host: str, service: str) -> Memory:
     offset = data.get("offset", 0)  # absent in files from before it existed
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise ValueError("offset is not a count")
+    held = data.get("held", False)  # absent in files from before it existed
+    if not isinstance(held, bool):
+        raise ValueError("held is not true or false")
     return Memory(
-        failures, alerts, Phase(data["phase"]), Interval(data["interval"]), gate, last, offset
+        failures, alerts, Phase(data["phase"]), Interval(data["interval"]), gate, last, offset, held
     )
 
 

@@ -14,13 +14,14 @@ status_update_interval (10 s by default).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Optional
 
-from check_pop3_ipmon.core import monitor_name
+from check_pop3_ipmon.core import hold, monitor_name
 
 TARGET_VARIABLE = "NAGIOS__SERVICEPOP3_IPMON_RECOVERY_TARGET"
+ACKNOWLEDGEMENT_COMMENT = "4"  # Nagios' comment entry type (include/comments.h)
 
 
 def env_facts(env: Mapping[str, str]) -> dict[str, str]:
@@ -38,26 +39,46 @@ def env_facts(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def service_status(path: Path, host: str, service: str) -> Optional[dict[str, str]]:
-    """The service's servicestatus block from status.dat, or None if absent."""
-    block: Optional[dict[str, str]] = None
+def _blocks(path: Path, host: str, service: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """status.dat's blocks for the service, as (kind, fields)."""
+    kind: Optional[str] = None
+    block: dict[str, str] = {}
     with open(path, encoding="utf-8", errors="replace") as stream:
         for raw in stream:
             line = raw.strip()
-            if line == "servicestatus {":
-                block = {}
-            elif block is not None and line == "}":
+            if line.endswith(" {") and "=" not in line:  # a field always has one
+                kind, block = line[:-2], {}
+            elif kind is not None and line == "}":
                 if block.get("host_name") == host and block.get("service_description") == service:
-                    return block
-                block = None
-            elif block is not None:
+                    yield kind, block
+                kind = None
+            elif kind is not None:
                 key, sep, value = line.partition("=")
                 if sep:
                     block[key] = value
+
+
+def service_status(path: Path, host: str, service: str) -> Optional[dict[str, str]]:
+    """The service's servicestatus block from status.dat, or None if absent."""
+    for kind, block in _blocks(path, host, service):
+        if kind == "servicestatus":
+            return block
     return None
 
 
 def acknowledged(path: Path, host: str, service: str) -> bool:
-    """Whether status.dat shows the service's problem acknowledged."""
-    status = service_status(path, host, service)
-    return status is not None and status.get("problem_has_been_acknowledged", "0") != "0"
+    """Whether status.dat shows the service's problem acknowledged by someone
+    other than the alerting's own hold after alert M (core/hold.py): that one
+    says only that no more alerts go out, and must not hold back the recovery
+    actions due at alert M. Every acknowledgement leaves a comment of entry
+    type 4 with its author; none at all counts as someone's."""
+    status: Optional[dict[str, str]] = None
+    authors: list[str] = []
+    for kind, block in _blocks(path, host, service):
+        if kind == "servicestatus":
+            status = block
+        elif kind == "servicecomment" and block.get("entry_type") == ACKNOWLEDGEMENT_COMMENT:
+            authors.append(block.get("author", ""))
+    if status is None or status.get("problem_has_been_acknowledged", "0") == "0":
+        return False
+    return not authors or any(author != hold.AUTHOR for author in authors)

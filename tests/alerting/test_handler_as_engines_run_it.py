@@ -142,7 +142,7 @@ def test_nagios_outage_through_the_script(tmp_path: Path, fifo: CommandFifo) -> 
             var("ALERT", 2),
             var("FAILURES", 4),
             # Alert M is out: held, whatever the state does next (sticky, silent).
-            ack + "2;0;0;pop3_ipmon;ipMonitor Lost: alert 2 of 2 sent, no more until it recovers",
+            ack + "2;0;0;pop3_ipmon;ipMonitor: alert 2 of 2 sent, no more until it recovers",
         ],
         [
             var("STATE", "Lost"),

@@ -391,3 +391,39 @@ def test_no_hold_in_a_downtime_but_after_it_at_nagios_number_m() -> None:
     results += [fail(3, True, notified=n) for n in (1, 1, 2, 2, 2, 3, 3)]
     decisions = run(policy, results)
     assert holds(decisions) == [(10, Hold(3))]
+
+
+def test_an_undelivered_hold_goes_again_with_the_next_result() -> None:
+    """The command file refused the run that held (done = 0): the next result
+    holds again; once Nagios took it, no more holds in this outage."""
+    policy = Policy(1, 2)
+    memory = decide(policy, Memory(), fail(1, True, notified=1)).memory
+    failed = decide(policy, memory, fail(1, True, notified=2))
+    assert Hold(2) in failed.actions
+    again = decide(policy, failed.after(0), fail(1, True, notified=2))
+    assert Hold(2) in again.actions and again.memory.held
+    after = decide(policy, again.memory, fail(1, True, notified=2))
+    assert not [a for a in after.actions if isinstance(a, Hold)] and after.memory.held
+    # The recovery ends the hold (Nagios removes it): the next outage holds anew.
+    recovered = decide(policy, after.memory, ok())
+    assert not recovered.memory.held
+
+
+def test_a_late_run_from_an_earlier_outage_holds_nothing() -> None:
+    """A run for alert M handled after the recovery and the next failure: its
+    number is the old outage's; a hold now would silence the new one."""
+    policy = Policy(1, 1)
+    memory = decide(policy, Memory(), Result(True, "OK", True, 1, "100")).memory
+    memory = decide(policy, memory, Result(True, "OK", True, 1, "160")).memory
+    late = decide(policy, memory, Result(False, "CRITICAL", True, 1, "130", notified=1))
+    assert not [a for a in late.actions if isinstance(a, Hold)]
+
+
+def test_a_hold_follows_nagios_number_even_when_our_count_got_there_first() -> None:
+    """Our count reached M on its own (a run with no number); Nagios' number
+    then says M: held then."""
+    policy = Policy(1, 1)
+    memory = decide(policy, Memory(), fail(1, True)).memory
+    assert memory.alerts == 1 and not memory.held
+    decision = decide(policy, memory, fail(1, True, notified=1))
+    assert Hold(1) in decision.actions

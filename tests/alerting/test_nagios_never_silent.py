@@ -46,6 +46,7 @@ from pathlib import Path
 
 import pytest
 
+from check_pop3_ipmon.recovery import nagios as recovery_nagios
 from tests.alerting.test_engines import BIN, CONTRIB, HOST, generate, nagios_objects
 from tests.support import pd_recorder
 from tests.support.dovecot import Dovecot
@@ -314,13 +315,25 @@ def test_nagios_sends_nothing_past_m_when_the_failure_changes_kind(
     stop_nagios.append(run.nagios)
     killed = time.time() - 1
     dovecot.stop()
+    injected = {}
     for name, (state, code, output) in kinds.items():
         wait_until(lambda s=name: handled(run, s, M), 90, f"{name}'s PROBLEM {M} handled")
+        # Held: acknowledged in Nagios' status.dat, yet not an administrator's
+        # acknowledgement for the recovery actions due at alert M.
+        wait_until(
+            lambda s=name: (
+                run.nagios.service_status(HOST, s).get("problem_has_been_acknowledged") == "1"
+            ),
+            30,
+            f"{name}'s hold in status.dat",
+        )
+        assert not recovery_nagios.acknowledged(run.nagios.status_file, HOST, name)
         run.command(f"PROCESS_SERVICE_CHECK_RESULT;{HOST};{name};{code};{output}")
         wait_until(lambda s=name, st=state: st in run.states(s), 30, f"{name}'s {state}")
+        injected[name] = run.states(name).index(state)
     for name, (state, _, _) in kinds.items():
         wait_until(
-            lambda s=name, st=state: run.states(s)[-2:] == [st, "CRITICAL"],
+            lambda s=name: "CRITICAL" in run.states(s)[injected[s] + 1 :],
             30,
             f"{name} CRITICAL after {state}",
         )

@@ -334,6 +334,10 @@ def test_the_alerting_takes_a_round_trip_service_as_any_other(mail: Mail, tmp_pa
         wait_until(lambda: any(t == "RECOVERY" for t, _ in alerts()), 90, "the RECOVERY")
         assert [t for t, _ in alerts()] == ["PROBLEM", "PROBLEM", "RECOVERY"], alerts()
         assert alerts()[:2] == [("PROBLEM", 1), ("PROBLEM", 2)]
+        # At failures 2 and 4 (F = 2): the handler says so with each.
+        text = handler_log.read_text()
+        assert "failures 2, alerts 1; the engine sent alert 1 of 2" in text, text
+        assert "failures 4, alerts 2; the engine sent alert 2 of 2" in text, text
         hard = [a for a in nagios.service_alerts(HOST, service) if a.state_type == "HARD"]
         # HARD at failure F = 2 (Nagios' own record), then the recovery.
         assert [(a.state, a.attempt) for a in hard][:1] == [("CRITICAL", 2)], hard

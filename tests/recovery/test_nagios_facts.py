@@ -39,6 +39,35 @@ def test_acknowledgement_comes_from_status_dat(tmp_path: Path) -> None:
     assert status is not None and status["plugin_output"] == "POP3 CRITICAL - a=b { }"
 
 
+def comment(author: str, entry_type: int = 4, service: str = "POP3") -> str:
+    return (
+        f"servicecomment {{\n\thost_name=mail1\n\tservice_description={service}\n"
+        f"\tentry_type={entry_type}\n\tauthor={author}\n\tcomment_data=x {{\n\t}}\n\n"
+    )
+
+
+def test_the_alertings_own_hold_is_not_an_administrators_acknowledgement(
+    tmp_path: Path,
+) -> None:
+    """The hold after alert M (a sticky acknowledgement by pop3_ipmon) must not
+    hold back the recovery actions due at alert M; an administrator's does,
+    alone or beside it, and so does one whose comment is missing."""
+    path = tmp_path / "status.dat"
+    acked = STATUS.replace("ACK", "1")
+    path.write_text(acked + comment("pop3_ipmon"))
+    assert not nagios.acknowledged(path, "mail1", "POP3")
+    path.write_text(acked + comment("pop3_ipmon") + comment("alice"))
+    assert nagios.acknowledged(path, "mail1", "POP3")
+    # A user comment by someone else, or an acknowledgement of another service, is not it.
+    path.write_text(acked + comment("pop3_ipmon") + comment("alice", 1) + comment("bob", 4, "IMAP"))
+    assert not nagios.acknowledged(path, "mail1", "POP3")
+    path.write_text(acked)
+    assert nagios.acknowledged(path, "mail1", "POP3")
+    # Not acknowledged at all: the comment alone does not make it so.
+    path.write_text(STATUS.replace("ACK", "0") + comment("alice"))
+    assert not nagios.acknowledged(path, "mail1", "POP3")
+
+
 def test_environment_facts_are_taken_verbatim() -> None:
     env = {
         "NAGIOS_HOSTADDRESS": "x';touch /tmp/pwned;'",
