@@ -128,7 +128,8 @@ class NagiosCommands:
         (never silent), and never before the failure we would have let
         through (never early). Nothing further: after alert M Nagios stops
         by itself (pop3_ipmon_config's serviceescalation, interval 0), and
-        nothing we set outlives the next few tests.
+        no delay we set outlives the next few tests (the Hold at alert M
+        lasts until the recovery: it holds back only alerts past M).
         """
         if action.after is None:
             return None

@@ -71,14 +71,19 @@ def acknowledged(path: Path, host: str, service: str) -> bool:
     other than the alerting's own hold after alert M (core/hold.py): that one
     says only that no more alerts go out, and must not hold back the recovery
     actions due at alert M. Every acknowledgement leaves a comment of entry
-    type 4 with its author; none at all counts as someone's."""
+    type 4 with its author, the newest the standing one's; none at all counts
+    as someone's."""
     status: Optional[dict[str, str]] = None
-    authors: list[str] = []
+    latest: tuple[int, str] = (-1, "")  # (comment_id, author) of the newest
     for kind, block in _blocks(path, host, service):
         if kind == "servicestatus":
             status = block
         elif kind == "servicecomment" and block.get("entry_type") == ACKNOWLEDGEMENT_COMMENT:
-            authors.append(block.get("author", ""))
+            # Nagios numbers comments upwards and keeps one acknowledgement: the
+            # newest comment is the standing one's (a persistent comment of an
+            # earlier outage's acknowledgement is older).
+            number = block.get("comment_id", "")
+            latest = max(latest, (int(number) if number.isdigit() else 0, block.get("author", "")))
     if status is None or status.get("problem_has_been_acknowledged", "0") == "0":
         return False
-    return not authors or any(author != hold.AUTHOR for author in authors)
+    return latest[1] != hold.AUTHOR

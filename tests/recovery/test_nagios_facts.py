@@ -39,10 +39,15 @@ def test_acknowledgement_comes_from_status_dat(tmp_path: Path) -> None:
     assert status is not None and status["plugin_output"] == "POP3 CRITICAL - a=b { }"
 
 
+_COMMENT_IDS = iter(range(1, 1000))
+
+
 def comment(author: str, entry_type: int = 4, service: str = "POP3") -> str:
+    """A servicecomment block as Nagios writes it, numbered upwards."""
     return (
         f"servicecomment {{\n\thost_name=mail1\n\tservice_description={service}\n"
-        f"\tentry_type={entry_type}\n\tauthor={author}\n\tcomment_data=x {{\n\t}}\n\n"
+        f"\tentry_type={entry_type}\n\tcomment_id={next(_COMMENT_IDS)}\n"
+        f"\tauthor={author}\n\tcomment_data=x {{\n\t}}\n\n"
     )
 
 
@@ -58,6 +63,9 @@ def test_the_alertings_own_hold_is_not_an_administrators_acknowledgement(
     assert not nagios.acknowledged(path, "mail1", "POP3")
     path.write_text(acked + comment("pop3_ipmon") + comment("alice"))
     assert nagios.acknowledged(path, "mail1", "POP3")
+    # A persistent comment of an earlier outage's acknowledgement is older than the hold.
+    path.write_text(acked + comment("alice") + comment("pop3_ipmon"))
+    assert not nagios.acknowledged(path, "mail1", "POP3")
     # A user comment by someone else, or an acknowledgement of another service, is not it.
     path.write_text(acked + comment("pop3_ipmon") + comment("alice", 1) + comment("bob", 4, "IMAP"))
     assert not nagios.acknowledged(path, "mail1", "POP3")
