@@ -31,7 +31,7 @@ import trustme
 from tests.conftest import HOSTNAME, issue
 from tests.support.dovecot import Dovecot
 from tests.support.fakepop3 import FakePOP3, Script, greeting_then_quit, reset
-from tests.support.integration import find_program, free_port
+from tests.support.integration import RefusingPort, find_program
 from tests.support.output import plugin_command
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -318,6 +318,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     dovecots = []
     fakes = []
     unix = None
+    refusing: Optional[RefusingPort] = None
     try:
         for name, tls in (
             ("plain", None),
@@ -341,7 +342,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             server.start()
         plain, tls_server, expiring = dovecots
         host = ["-H", "127.0.0.1"]
-        refused = free_port()
+        # Held, not merely free: a fake server below once got the same port.
+        refusing = RefusingPort()
+        refused = refusing.port
         targets = {
             "dovecot": [*host, "-p", str(plain.port)],
             "dovecot-positional-first": ["127.0.0.1", "-p", str(plain.port)],
@@ -371,6 +374,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             fake.close()
         if unix is not None:
             unix.close()
+        if refusing is not None:
+            refusing.close()
         for server in dovecots:
             server.stop()
 

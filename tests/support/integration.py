@@ -53,6 +53,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+class RefusingPort:
+    """A loopback port that refuses connections for as long as it is held:
+    bound but not listening, so no other server (of this run or another
+    one on the machine) can take it between choosing it and using it."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.port = int(self._sock.getsockname()[1])
+
+    def close(self) -> None:
+        self._sock.close()
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll until predicate() holds; fail the test naming `what` after `timeout` s."""
     end = time.monotonic() + timeout
